@@ -1,0 +1,37 @@
+/*
+ * host: a hypervisor host as registered by its agent, with capacity,
+ * allocation (claims of the VMs placed on it) and liveness. Codec only.
+ */
+#ifndef VMCTL_API_HOST_H
+#define VMCTL_API_HOST_H
+
+#include "codec.h"
+
+/* How the agent reaches libvirt. */
+enum api_uri_kind { URI_QEMU_SYSTEM, URI_QEMU_EMBED, URI_TEST, URI_OTHER };
+extern const char *const api_uri_kind_names[];
+
+/* Liveness, derived from the last heartbeat at read time. */
+enum api_host_state { HOST_UP, HOST_DOWN };
+extern const char *const api_host_state_names[];
+
+struct api_host {
+	char name[API_NAME_MAX];
+	char site[API_NAME_MAX];
+	int uri_kind;			/* enum api_uri_kind */
+	int64_t vcpus;			/* capacity */
+	int64_t ram_mib;
+	int64_t disk_gib;
+	int64_t alloc_vcpus;		/* RO: sum of claims */
+	int64_t alloc_ram_mib;		/* RO */
+	int64_t alloc_disk_gib;		/* RO */
+	int64_t vms;			/* RO: VMs placed here */
+	int64_t domains_running;	/* RO: from the last heartbeat */
+	int state;			/* RO: enum api_host_state */
+	int64_t last_heartbeat;		/* RO */
+	int64_t registered_at;		/* RO */
+};
+
+extern const struct api_schema api_host_schema;
+
+#endif

@@ -1,0 +1,103 @@
+#include "config.h"
+
+#include <string.h>
+
+#include "errors.h"
+#include "vm.h"
+
+const char *const api_vm_state_names[] = {
+	"pending", "building", "running", "stopping", "stopped", "paused",
+	"crashed", "error", "deleting", NULL
+};
+const char *const api_vm_desired_names[] = {
+	"running", "stopped", "deleted", NULL
+};
+const char *const api_vm_action_names[] = { "start", "stop", "reboot", NULL };
+
+static int
+image_validate(const void *obj, struct vm_error *err)
+{
+	const struct api_image *im = obj;
+
+	if (im->disk[0] != '\0' && (im->kernel[0] != '\0' ||
+	    im->initrd[0] != '\0')) {
+		vm_error_set(err, API_EINVAL,
+		    "image: give either disk or kernel (+initrd), not both");
+		return -1;
+	}
+	if (im->disk[0] == '\0' && im->kernel[0] == '\0') {
+		vm_error_set(err, API_EINVAL,
+		    "image: one of disk or kernel is required");
+		return -1;
+	}
+	if (im->initrd[0] != '\0' && im->kernel[0] == '\0') {
+		vm_error_set(err, API_EINVAL, "image.initrd: needs a kernel");
+		return -1;
+	}
+	if (im->cmdline[0] != '\0' && im->kernel[0] == '\0') {
+		vm_error_set(err, API_EINVAL, "image.cmdline: needs a kernel");
+		return -1;
+	}
+	return 0;
+}
+
+static const struct api_field image_fields[] = {
+	AFS("disk", AF_PATH, 0, struct api_image, disk),
+	AFS("kernel", AF_PATH, 0, struct api_image, kernel),
+	AFS("initrd", AF_PATH, 0, struct api_image, initrd),
+	AFS("cmdline", AF_STR, 0, struct api_image, cmdline),
+};
+
+const struct api_schema api_image_schema = {
+	"image", image_fields, ARRAY_SIZE(image_fields),
+	sizeof(struct api_image), image_validate
+};
+
+static const struct api_field vm_fields[] = {
+	AFS("id", AF_UUID, AF_RO, struct api_vm, id),
+	AFS("name", AF_NAME, AF_REQ, struct api_vm, name),
+	AFS("flavor", AF_NAME, AF_REQ, struct api_vm, flavor),
+	AFSUB("image", AF_REQ, struct api_vm, image, &api_image_schema),
+	AFS("site", AF_NAME, 0, struct api_vm, site),
+	AFS("host_hint", AF_NAME, 0, struct api_vm, host_hint),
+	AFS("host", AF_NAME, AF_RO, struct api_vm, host),
+	AFI("vcpus", AF_RO, struct api_vm, vcpus, 0, 256),
+	AFI("ram_mib", AF_RO, struct api_vm, ram_mib, 0, 4194304),
+	AFI("disk_gib", AF_RO, struct api_vm, disk_gib, 0, 65536),
+	AFE("state", AF_RO, struct api_vm, state, api_vm_state_names),
+	AFE("desired", AF_RO, struct api_vm, desired, api_vm_desired_names),
+	AFI("generation", AF_RO, struct api_vm, generation, 0, INT64_MAX),
+	AFS("error", AF_STR, AF_RO, struct api_vm, error),
+	AFS("last_op", AF_UUID, AF_RO, struct api_vm, last_op),
+	AFT("created_at", AF_RO, struct api_vm, created_at),
+	AFT("updated_at", AF_RO, struct api_vm, updated_at),
+};
+
+const struct api_schema api_vm_schema = {
+	"vm", vm_fields, ARRAY_SIZE(vm_fields), sizeof(struct api_vm), NULL
+};
+
+static int
+action_validate(const void *obj, struct vm_error *err)
+{
+	const struct api_vm_action_req *a = obj;
+
+	if (a->action != ACTION_STOP && (a->timeout_s != 0 || a->force)) {
+		vm_error_set(err, API_EINVAL,
+		    "action: timeout_s and force apply only to stop");
+		return -1;
+	}
+	return 0;
+}
+
+static const struct api_field action_fields[] = {
+	AFE("action", AF_REQ, struct api_vm_action_req, action,
+	    api_vm_action_names),
+	AFI("timeout_s", 0, struct api_vm_action_req, timeout_s, 0, 3600),
+	AFB("force", 0, struct api_vm_action_req, force),
+};
+
+const struct api_schema api_vm_action_schema = {
+	"action", action_fields, ARRAY_SIZE(action_fields),
+	sizeof(struct api_vm_action_req), action_validate
+};

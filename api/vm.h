@@ -1,0 +1,73 @@
+/*
+ * vm: a virtual machine as requested by a user and tracked by the
+ * controller, and the action request (start/stop/reboot). Codec only.
+ */
+#ifndef VMCTL_API_VM_H
+#define VMCTL_API_VM_H
+
+#include "codec.h"
+
+/*
+ * Observed state. Order of a normal life:
+ *   pending -> building -> running <-> stopped -> deleting -> (row gone)
+ * with crashed/paused/error reachable from running, stopping between
+ * running and stopped, and any state -> deleting.
+ */
+enum api_vm_state {
+	VM_PENDING,	/* accepted, agent has not taken the task yet */
+	VM_BUILDING,	/* agent is defining and starting the domain */
+	VM_RUNNING,	/* domain runs */
+	VM_STOPPING,	/* graceful shutdown in progress */
+	VM_STOPPED,	/* domain defined, not running */
+	VM_PAUSED,	/* domain suspended */
+	VM_CRASHED,	/* guest died without being asked to */
+	VM_ERROR,	/* last operation failed; see error */
+	VM_DELETING,	/* delete task outstanding */
+};
+extern const char *const api_vm_state_names[];
+
+/* What the user asked for last. */
+enum api_vm_desired { DESIRED_RUNNING, DESIRED_STOPPED, DESIRED_DELETED };
+extern const char *const api_vm_desired_names[];
+
+/* Boot source: a disk image (qcow2 overlay made per VM) or kernel+initrd. */
+struct api_image {
+	char disk[API_PATH_MAX];
+	char kernel[API_PATH_MAX];
+	char initrd[API_PATH_MAX];
+	char cmdline[API_TEXT_MAX];
+};
+extern const struct api_schema api_image_schema;
+
+struct api_vm {
+	char id[API_UUID_LEN];		/* RO */
+	char name[API_NAME_MAX];
+	char flavor[API_NAME_MAX];
+	struct api_image image;
+	char site[API_NAME_MAX];	/* optional placement constraint */
+	char host_hint[API_NAME_MAX];	/* optional preferred host */
+	char host[API_NAME_MAX];	/* RO: where it was placed */
+	int64_t vcpus;			/* RO: copied from the flavor */
+	int64_t ram_mib;		/* RO */
+	int64_t disk_gib;		/* RO */
+	int state;			/* RO: enum api_vm_state */
+	int desired;			/* RO: enum api_vm_desired */
+	int64_t generation;		/* RO: bumped on each desired change */
+	char error[API_TEXT_MAX];	/* RO: last failure, if any */
+	char last_op[API_UUID_LEN];	/* RO */
+	int64_t created_at;		/* RO */
+	int64_t updated_at;		/* RO */
+};
+extern const struct api_schema api_vm_schema;
+
+enum api_vm_action { ACTION_START, ACTION_STOP, ACTION_REBOOT };
+extern const char *const api_vm_action_names[];
+
+struct api_vm_action_req {
+	int action;		/* enum api_vm_action */
+	int64_t timeout_s;	/* stop: graceful shutdown timeout; 0 = default */
+	bool force;		/* stop: power off at once */
+};
+extern const struct api_schema api_vm_action_schema;
+
+#endif
