@@ -32,6 +32,7 @@ static const struct api_field task_fields[] = {
 	AFI("attempt", 0, struct api_task, attempt, 0, INT64_MAX),
 	AFT("lease_until", 0, struct api_task, lease_until),
 	AFT("created_at", 0, struct api_task, created_at),
+	AFI("seq", 0, struct api_task, seq, 0, INT64_MAX),
 };
 
 static int

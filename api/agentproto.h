@@ -40,6 +40,7 @@ struct api_task {
 	int64_t attempt;		/* deliveries so far */
 	int64_t lease_until;
 	int64_t created_at;
+	int64_t seq;			/* queue order on its host */
 };
 extern const struct api_schema api_task_schema;
 

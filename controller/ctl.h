@@ -1,0 +1,36 @@
+/*
+ * ctl: the controller's context, passed to every service function (no
+ * hidden globals). Immutable after startup except what its members lock
+ * themselves (store: LMDB; server: its own mutex).
+ */
+#ifndef VMCTL_CONTROLLER_CTL_H
+#define VMCTL_CONTROLLER_CTL_H
+
+#include <stdint.h>
+
+#include "codec.h"
+
+struct ctl_config {
+	char listen[64];
+	int64_t port;
+	int64_t threads;
+	int64_t max_body_kib;
+	char store_path[API_PATH_MAX];
+	int64_t map_size_mib;
+	int64_t lease_s;
+	int64_t long_poll_max_s;
+	int64_t down_after_s;
+	int log_level;
+	int log_syslog;
+};
+
+struct store;
+struct server;
+
+struct ctl {
+	struct ctl_config cfg;		/* immutable after startup */
+	struct store *store;		/* owned */
+	struct server *server;		/* owned */
+};
+
+#endif

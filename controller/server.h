@@ -1,0 +1,65 @@
+/*
+ * server: the HTTP front of vmctld on libmicrohttpd (thread pool, with
+ * suspend/resume for long polls). It reads bodies (bounded), matches the
+ * route table (routes.c), calls the handler and sends its JSON answer.
+ * A struct req lives for one request; everything it points to is owned
+ * by the server and valid until the handler returns.
+ */
+#ifndef VMCTL_CONTROLLER_SERVER_H
+#define VMCTL_CONTROLLER_SERVER_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ctl.h"
+#include "error.h"
+
+#define REQ_MAX_PARAMS 2
+#define REQ_PARAM_MAX 128
+
+struct req {
+	struct ctl *ctl;
+	const char *method;
+	const char *path;
+	char params[REQ_MAX_PARAMS][REQ_PARAM_MAX];	/* path captures */
+	const char *body;		/* NUL-terminated, may be empty */
+	size_t body_len;
+	void *conn;			/* struct MHD_Connection */
+	/* long poll: a handler may ask to wait (see ROUTE_WAIT) */
+	uint64_t wake_gen;		/* server_wake_gen() read by handler */
+	char wait_key[64];		/* wake key to wait on */
+	int64_t wait_deadline;		/* mono ms */
+	bool wait_over;			/* deadline passed or shutting down */
+};
+
+struct resp {
+	int status;			/* HTTP status */
+	json_object *body;		/* owned; NULL = no body */
+};
+
+/* Handler result: 0 answered (resp filled), 1 = suspend and call again. */
+#define HANDLER_DONE 0
+#define HANDLER_WAIT 1
+
+typedef int (*route_fn)(struct req *req, struct resp *resp);
+
+int server_start(struct ctl *ctl, struct server **out, struct vm_error *err);
+/* Resume every waiter and stop; accepts NULL. */
+void server_stop(struct server *srv);
+
+/* Query parameter or header of the request (borrowed) or NULL. */
+const char *req_query(struct req *req, const char *key);
+const char *req_header(struct req *req, const char *key);
+/* Peer address as text, into buf[64]. */
+void req_peer(struct req *req, char buf[64]);
+
+/* Wake every long poll waiting on key (e.g. a host name). */
+void server_wake(struct server *srv, const char *key);
+uint64_t server_wake_gen(struct server *srv);
+
+/* Fill resp with an error body from err (status from its code). */
+void resp_error(struct resp *resp, const struct vm_error *err);
+void resp_json(struct resp *resp, int status, json_object *body);
+
+#endif

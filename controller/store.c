@@ -1,0 +1,402 @@
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "errors.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+struct store {
+	MDB_env *env;			/* owned */
+	MDB_dbi dbi[DB_MAX];		/* immutable after store_open */
+};
+
+struct store_txn {
+	struct store *st;		/* borrowed */
+	MDB_txn *txn;			/* owned until commit/abort */
+	bool write;
+};
+
+static const struct {
+	const char *name;
+	unsigned flags;
+} store_dbs[DB_MAX] = {
+	[DB_META] = { "meta", 0 },
+	[DB_FLAVORS] = { "flavors", 0 },
+	[DB_HOSTS] = { "hosts", 0 },
+	[DB_VMS] = { "vms", 0 },
+	[DB_VMS_BY_NAME] = { "vms_by_name", 0 },
+	[DB_VMS_BY_HOST] = { "vms_by_host", MDB_DUPSORT },
+	[DB_VMS_BY_FLAVOR] = { "vms_by_flavor", MDB_DUPSORT },
+	[DB_OPS] = { "ops", 0 },
+	[DB_OPS_BY_VM] = { "ops_by_vm", MDB_DUPSORT },
+	[DB_TASKS] = { "tasks", 0 },
+	[DB_TASKS_BY_HOST] = { "tasks_by_host", MDB_DUPSORT },
+	[DB_IDEMPOTENCY] = { "idempotency", 0 },
+};
+
+static int
+store_fail(struct vm_error *err, int rc, const char *what)
+{
+	if (rc == MDB_MAP_FULL)
+		vm_error_set(err, API_EUNAVAIL,
+		    "store is full: raise store.map_size_mib (%s)", what);
+	else
+		vm_error_set(err, API_EINTERNAL, "store: %s: %s", what,
+		    mdb_strerror(rc));
+	return -1;
+}
+
+int
+store_open(const char *path, int64_t map_size_mib, struct store **out,
+    struct vm_error *err)
+{
+	struct store *st = xcalloc(1, sizeof(*st));
+	struct store_txn *txn = NULL;
+	MDB_txn *t = NULL;
+	char *ver = NULL;
+	int rc, i;
+
+	*out = NULL;
+	if (mkdir_p(path, 0700) < 0) {
+		vm_error_set(err, API_EINTERNAL, "store: mkdir %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	if ((rc = mdb_env_create(&st->env)) != 0) {
+		store_fail(err, rc, "mdb_env_create");
+		goto fail;
+	}
+	mdb_env_set_maxdbs(st->env, DB_MAX + 4);
+	mdb_env_set_maxreaders(st->env, 512);
+	mdb_env_set_mapsize(st->env, (size_t)map_size_mib << 20);
+	/* MDB_NOTLS: read txns are not tied to threads (MHD thread pool). */
+	if ((rc = mdb_env_open(st->env, path, MDB_NOTLS, 0600)) != 0) {
+		vm_error_set(err, API_EINTERNAL, "store: open %s: %s", path,
+		    mdb_strerror(rc));
+		goto fail;
+	}
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &t)) != 0) {
+		store_fail(err, rc, "begin");
+		goto fail;
+	}
+	for (i = 0; i < DB_MAX; i++) {
+		rc = mdb_dbi_open(t, store_dbs[i].name,
+		    MDB_CREATE | store_dbs[i].flags, &st->dbi[i]);
+		if (rc != 0) {
+			mdb_txn_abort(t);
+			store_fail(err, rc, store_dbs[i].name);
+			goto fail;
+		}
+	}
+	if ((rc = mdb_txn_commit(t)) != 0) {
+		store_fail(err, rc, "commit");
+		goto fail;
+	}
+	/* Schema version: set on a new store, checked on an old one. */
+	if (store_txn_begin(st, true, &txn, err) < 0)
+		goto fail;
+	rc = store_get(txn, DB_META, "schema_version", &ver, NULL, err);
+	if (rc < 0)
+		goto fail;
+	if (rc == 1) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "%d", STORE_SCHEMA_VERSION);
+		if (store_put(txn, DB_META, "schema_version", v, strlen(v), 0,
+		    err) < 0)
+			goto fail;
+	} else if (atoi(ver) != STORE_SCHEMA_VERSION) {
+		vm_error_set(err, API_EINTERNAL,
+		    "store %s has schema version %s; this vmctld needs %d",
+		    path, ver, STORE_SCHEMA_VERSION);
+		goto fail;
+	}
+	if (store_txn_commit(txn, err) < 0) {
+		txn = NULL;
+		goto fail;
+	}
+	free(ver);
+	*out = st;
+	return 0;
+fail:
+	store_txn_abort(txn);
+	free(ver);
+	store_close(st);
+	return -1;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	if (st->env != NULL)
+		mdb_env_close(st->env);
+	free(st);
+}
+
+int
+store_txn_begin(struct store *st, bool write, struct store_txn **out,
+    struct vm_error *err)
+{
+	struct store_txn *txn = xcalloc(1, sizeof(*txn));
+	int rc;
+
+	rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, &txn->txn);
+	if (rc != 0) {
+		free(txn);
+		*out = NULL;
+		return store_fail(err, rc, "begin");
+	}
+	txn->st = st;
+	txn->write = write;
+	*out = txn;
+	return 0;
+}
+
+int
+store_txn_commit(struct store_txn *txn, struct vm_error *err)
+{
+	int rc = mdb_txn_commit(txn->txn);
+
+	free(txn);
+	if (rc != 0)
+		return store_fail(err, rc, "commit");
+	return 0;
+}
+
+void
+store_txn_abort(struct store_txn *txn)
+{
+	if (txn == NULL)
+		return;
+	mdb_txn_abort(txn->txn);
+	free(txn);
+}
+
+static MDB_val
+mkval(const char *s, size_t len)
+{
+	MDB_val v;
+
+	v.mv_size = len;
+	v.mv_data = (void *)(uintptr_t)s;
+	return v;
+}
+
+int
+store_get(struct store_txn *txn, enum store_db db, const char *key,
+    char **val, size_t *len, struct vm_error *err)
+{
+	MDB_val k = mkval(key, strlen(key)), v;
+	int rc;
+
+	*val = NULL;
+	if (k.mv_size == 0 || k.mv_size > 511) {
+		vm_error_set(err, API_EINVAL, "store: bad key length");
+		return -1;
+	}
+	rc = mdb_get(txn->txn, txn->st->dbi[db], &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 1;
+	if (rc != 0)
+		return store_fail(err, rc, store_dbs[db].name);
+	*val = xmalloc(v.mv_size + 1);
+	memcpy(*val, v.mv_data, v.mv_size);
+	(*val)[v.mv_size] = '\0';
+	if (len)
+		*len = v.mv_size;
+	return 0;
+}
+
+int
+store_put(struct store_txn *txn, enum store_db db, const char *key,
+    const char *val, size_t len, unsigned flags, struct vm_error *err)
+{
+	MDB_val k = mkval(key, strlen(key)), v = mkval(val, len);
+	unsigned mf = 0;
+	int rc;
+
+	if (k.mv_size == 0 || k.mv_size > 511) {
+		vm_error_set(err, API_EINVAL, "store: bad key length");
+		return -1;
+	}
+	if (store_dbs[db].flags & MDB_DUPSORT)
+		mf |= MDB_NODUPDATA;
+	else if (flags & STORE_NOOVERWRITE)
+		mf |= MDB_NOOVERWRITE;
+	rc = mdb_put(txn->txn, txn->st->dbi[db], &k, &v, mf);
+	if (rc == MDB_KEYEXIST)
+		return 1;
+	if (rc != 0)
+		return store_fail(err, rc, store_dbs[db].name);
+	return 0;
+}
+
+int
+store_del(struct store_txn *txn, enum store_db db, const char *key,
+    const char *val, struct vm_error *err)
+{
+	MDB_val k = mkval(key, strlen(key)), v;
+	int rc;
+
+	if (val != NULL)
+		v = mkval(val, strlen(val));
+	rc = mdb_del(txn->txn, txn->st->dbi[db], &k, val ? &v : NULL);
+	if (rc == MDB_NOTFOUND)
+		return 1;
+	if (rc != 0)
+		return store_fail(err, rc, store_dbs[db].name);
+	return 0;
+}
+
+int
+store_iter(struct store_txn *txn, enum store_db db, const char *after,
+    store_iter_cb cb, void *arg, struct vm_error *err)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	MDB_cursor_op op = MDB_FIRST;
+	int rc, ret = -1;
+
+	if ((rc = mdb_cursor_open(txn->txn, txn->st->dbi[db], &cur)) != 0)
+		return store_fail(err, rc, "cursor");
+	if (after != NULL && *after != '\0') {
+		k = mkval(after, strlen(after));
+		op = MDB_SET_RANGE;
+	}
+	rc = mdb_cursor_get(cur, &k, &v, op);
+	if (rc == 0 && op == MDB_SET_RANGE && k.mv_size == strlen(after) &&
+	    memcmp(k.mv_data, after, k.mv_size) == 0)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP);
+	while (rc == 0) {
+		int r = cb(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg,
+		    err);
+
+		if (r < 0)
+			goto cleanup;
+		if (r > 0)
+			break;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		store_fail(err, rc, "cursor get");
+		goto cleanup;
+	}
+	ret = 0;
+cleanup:
+	mdb_cursor_close(cur);
+	return ret;
+}
+
+int
+store_iter_dups(struct store_txn *txn, enum store_db db, const char *key,
+    store_iter_cb cb, void *arg, struct vm_error *err)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k = mkval(key, strlen(key)), v;
+	int rc, ret = -1;
+
+	if ((rc = mdb_cursor_open(txn->txn, txn->st->dbi[db], &cur)) != 0)
+		return store_fail(err, rc, "cursor");
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+	while (rc == 0) {
+		int r = cb(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg,
+		    err);
+
+		if (r < 0)
+			goto cleanup;
+		if (r > 0)
+			break;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		store_fail(err, rc, "cursor get");
+		goto cleanup;
+	}
+	ret = 0;
+cleanup:
+	mdb_cursor_close(cur);
+	return ret;
+}
+
+int
+store_count(struct store_txn *txn, enum store_db db, size_t *n,
+    struct vm_error *err)
+{
+	MDB_stat ms;
+	int rc = mdb_stat(txn->txn, txn->st->dbi[db], &ms);
+
+	if (rc != 0)
+		return store_fail(err, rc, "stat");
+	*n = ms.ms_entries;
+	return 0;
+}
+
+int
+store_seq_next(struct store_txn *txn, const char *name, uint64_t *out,
+    struct vm_error *err)
+{
+	char *key = xasprintf("seq.%s", name), *cur = NULL, val[32];
+	uint64_t n = 0;
+	int rc, ret = -1;
+
+	rc = store_get(txn, DB_META, key, &cur, NULL, err);
+	if (rc < 0)
+		goto cleanup;
+	if (rc == 0)
+		n = strtoull(cur, NULL, 10);
+	n++;
+	snprintf(val, sizeof(val), "%" PRIu64, n);
+	if (store_put(txn, DB_META, key, val, strlen(val), 0, err) < 0)
+		goto cleanup;
+	*out = n;
+	ret = 0;
+cleanup:
+	free(cur);
+	free(key);
+	return ret;
+}
+
+int
+store_get_obj(struct store_txn *txn, enum store_db db, const char *key,
+    const struct api_schema *s, void *obj, struct vm_error *err)
+{
+	char *val = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = store_get(txn, db, key, &val, &len, err);
+	if (rc != 0)
+		return rc;
+	rc = api_decode_text(s, val, len, obj, API_STORED, err);
+	if (rc < 0) {
+		char msg[sizeof(err->message)];
+
+		memcpy(msg, err->message, sizeof(msg));
+		vm_error_set(err, API_EINTERNAL, "store: corrupt %s '%s': %s",
+		    store_dbs[db].name, key, msg);
+	}
+	free(val);
+	return rc;
+}
+
+int
+store_put_obj(struct store_txn *txn, enum store_db db, const char *key,
+    const struct api_schema *s, const void *obj, unsigned flags,
+    struct vm_error *err)
+{
+	char *text = api_encode_text(s, obj);
+	int rc = store_put(txn, db, key, text, strlen(text), flags, err);
+
+	free(text);
+	return rc;
+}

@@ -1,0 +1,568 @@
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+#include "json.h"
+#include "log.h"
+#include "svc.h"
+#include "util.h"
+
+#define TASKS_MAX_PER_POLL 256
+
+/* ------------------------------------------------------------ register */
+
+int
+svc_agent_register(struct req *req, struct resp *resp)
+{
+	struct store_txn *txn = NULL;
+	struct vm_error err = { 0, "" };
+	struct api_host in, h;
+	int rc;
+
+	if (svc_body(req, &api_host_schema, &in, &err) < 0)
+		goto fail;
+	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
+		goto fail;
+	rc = svc_host_load(txn, in.name, &h, &err);
+	if (rc < 0)
+		goto fail;
+	if (rc == 1) {
+		h = in;
+		h.registered_at = now_ms();
+		log_info("host %s: registered (site %s, %s, %lld vCPUs, "
+		    "%lld MiB)", h.name, h.site, api_uri_kind_names[h.uri_kind],
+		    (long long)h.vcpus, (long long)h.ram_mib);
+	} else {
+		if (strcmp(h.site, in.site) != 0 && h.vms > 0) {
+			vm_error_set(&err, API_ECONFLICT,
+			    "host %s is in site %s with %lld VMs; it cannot "
+			    "move to site %s", h.name, h.site,
+			    (long long)h.vms, in.site);
+			goto fail;
+		}
+		str_copy(h.site, sizeof(h.site), in.site);
+		h.uri_kind = in.uri_kind;
+		h.vcpus = in.vcpus;
+		h.ram_mib = in.ram_mib;
+		h.disk_gib = in.disk_gib;
+	}
+	h.last_heartbeat = now_ms();
+	if (store_put_obj(txn, DB_HOSTS, h.name, &api_host_schema, &h, 0,
+	    &err) < 0)
+		goto fail;
+	rc = store_txn_commit(txn, &err);
+	txn = NULL;
+	if (rc < 0)
+		goto fail;
+	svc_host_state(req->ctl, &h);
+	resp_json(resp, 200, api_encode(&api_host_schema, &h));
+	return HANDLER_DONE;
+fail:
+	store_txn_abort(txn);
+	resp_error(resp, &err);
+	return HANDLER_DONE;
+}
+
+/* ------------------------------------------------------------ heartbeat */
+
+/* VM ids with a task in flight on a host (their state is the task's). */
+struct busy_set {
+	char (*ids)[API_UUID_LEN];
+	size_t n, cap;
+};
+
+static bool
+busy_has(const struct busy_set *b, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		if (strcmp(b->ids[i], id) == 0)
+			return true;
+	return false;
+}
+
+static void
+busy_add(struct busy_set *b, const char *id)
+{
+	if (busy_has(b, id))
+		return;
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 32;
+		b->ids = xrealloc(b->ids, b->cap * sizeof(*b->ids));
+	}
+	str_copy(b->ids[b->n++], API_UUID_LEN, id);
+}
+
+struct task_walk {
+	struct store_txn *txn;
+	struct busy_set busy;
+	/* lease mode */
+	bool lease;
+	int64_t now, lease_ms;
+	size_t max;
+	struct api_task *out;
+	size_t nout;
+	bool changed;
+};
+
+static int
+domain_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct api_domain *)a)->id,
+	    ((const struct api_domain *)b)->id);
+}
+
+/*
+ * Walk the host's task queue in order. Without lease: collect busy VMs.
+ * With lease: also lease deliverable tasks (queued, or lease run out)
+ * whose VM has no earlier unfinished task.
+ */
+static int
+task_walk_cb(const char *key, size_t klen, const char *val, size_t vlen,
+    void *arg, struct vm_error *err)
+{
+	struct task_walk *w = arg;
+	struct api_task t;
+	struct api_operation op;
+	char id[API_UUID_LEN];
+	int rc;
+
+	(void)key;
+	(void)klen;
+	if (vlen != 17 + API_UUID_LEN - 1)
+		return 0;
+	memcpy(id, val + 17, API_UUID_LEN - 1);
+	id[API_UUID_LEN - 1] = '\0';
+	rc = store_get_obj(w->txn, DB_TASKS, id, &api_task_schema, &t, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 1 || t.state == TASK_DONE)
+		return 0;
+	if (!w->lease || busy_has(&w->busy, t.vm_id) || w->nout >= w->max ||
+	    (t.state == TASK_LEASED && t.lease_until > w->now)) {
+		busy_add(&w->busy, t.vm_id);
+		return 0;
+	}
+	busy_add(&w->busy, t.vm_id);
+	t.state = TASK_LEASED;
+	t.attempt++;
+	t.lease_until = w->now + w->lease_ms +
+	    (t.action == OPA_STOP ? ((t.stop_timeout_s ? t.stop_timeout_s :
+	    60) + 30) * 1000 : 0);
+	if (store_put_obj(w->txn, DB_TASKS, t.id, &api_task_schema, &t, 0,
+	    err) < 0)
+		return -1;
+	if (t.attempt == 1) {
+		struct api_vm vm;
+
+		rc = store_get_obj(w->txn, DB_OPS, t.op_id,
+		    &api_operation_schema, &op, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 0 && op.state == OP_PENDING) {
+			op.state = OP_RUNNING;
+			if (svc_op_save(w->txn, &op, err) < 0)
+				return -1;
+		}
+		if (t.action == OPA_CREATE) {
+			rc = store_get_obj(w->txn, DB_VMS, t.vm_id,
+			    &api_vm_schema, &vm, err);
+			if (rc < 0)
+				return -1;
+			if (rc == 0 && vm.state == VM_PENDING) {
+				vm.state = VM_BUILDING;
+				if (svc_vm_save(w->txn, &vm, err) < 0)
+					return -1;
+			}
+		}
+	} else {
+		log_warnx("task %s (%s vm %s) offered again, attempt %lld",
+		    t.id, api_op_action_names[t.action], t.vm_name,
+		    (long long)t.attempt);
+	}
+	w->out[w->nout++] = t;
+	w->changed = true;
+	return 0;
+}
+
+/* Observed state of vm from its domain; true when vm changed. */
+static bool
+reconcile_vm(struct api_vm *vm, const struct api_domain *d, const char *host)
+{
+	int old = vm->state;
+
+	if (d == NULL) {
+		if (vm->state == VM_RUNNING || vm->state == VM_STOPPED ||
+		    vm->state == VM_PAUSED || vm->state == VM_CRASHED) {
+			vm->state = VM_ERROR;
+			snprintf(vm->error, sizeof(vm->error),
+			    "domain not found on host %s", host);
+		}
+		return vm->state != old;
+	}
+	switch (d->state) {
+	case DOM_RUNNING:
+		if (vm->state != VM_RUNNING) {
+			vm->state = VM_RUNNING;
+			vm->error[0] = '\0';
+		}
+		break;
+	case DOM_PAUSED:
+		vm->state = VM_PAUSED;
+		break;
+	case DOM_STOPPED:
+	case DOM_CRASHED:
+		if (vm->state != VM_STOPPED) {
+			vm->state = VM_STOPPED;
+			if (vm->desired == DESIRED_RUNNING)
+				snprintf(vm->error, sizeof(vm->error),
+				    "domain %s without a request on host %s",
+				    d->state == DOM_CRASHED ? "crashed" :
+				    "stopped", host);
+		}
+		break;
+	default:
+		break;
+	}
+	return vm->state != old;
+}
+
+struct hb_ctx {
+	struct store_txn *txn;
+	const struct api_heartbeat *hb;
+	const struct busy_set *busy;
+};
+
+static int
+hb_vm_cb(const char *key, size_t klen, const char *val, size_t vlen,
+    void *arg, struct vm_error *err)
+{
+	struct hb_ctx *c = arg;
+	struct api_domain probe, *d;
+	struct api_vm vm;
+	char id[API_UUID_LEN];
+	int rc;
+
+	(void)key;
+	(void)klen;
+	if (vlen != API_UUID_LEN - 1)
+		return 0;
+	memcpy(id, val, vlen);
+	id[vlen] = '\0';
+	if (busy_has(c->busy, id))
+		return 0;
+	rc = store_get_obj(c->txn, DB_VMS, id, &api_vm_schema, &vm, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 1 || vm.state == VM_PENDING || vm.state == VM_BUILDING ||
+	    vm.state == VM_DELETING || vm.state == VM_STOPPING)
+		return 0;
+	str_copy(probe.id, sizeof(probe.id), id);
+	d = bsearch(&probe, c->hb->domains, c->hb->ndomains,
+	    sizeof(*c->hb->domains), domain_cmp);
+	if (d == NULL && !c->hb->full)
+		return 0;
+	if (reconcile_vm(&vm, d, c->hb->host)) {
+		log_info("vm %s (%s): now %s%s%s", vm.name, vm.id,
+		    api_vm_state_names[vm.state], vm.error[0] ? ": " : "",
+		    vm.error);
+		if (svc_vm_save(c->txn, &vm, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+svc_agent_heartbeat(struct req *req, struct resp *resp)
+{
+	struct task_walk w;
+	struct store_txn *txn = NULL;
+	struct vm_error err = { 0, "" };
+	struct api_heartbeat hb = { "", NULL, 0, false };
+	struct api_host h;
+	json_object *o = NULL;
+	size_t i;
+	int rc;
+
+	memset(&w, 0, sizeof(w));
+	if (req->body_len == 0) {
+		vm_error_set(&err, API_EMALFORMED, "a JSON body is required");
+		goto fail;
+	}
+	o = json_parse(req->body, req->body_len, API_EMALFORMED, &err);
+	if (o == NULL || api_heartbeat_decode(o, &hb, &err) < 0)
+		goto fail;
+	qsort(hb.domains, hb.ndomains, sizeof(*hb.domains), domain_cmp);
+	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
+		goto fail;
+	rc = svc_host_load(txn, hb.host, &h, &err);
+	if (rc < 0)
+		goto fail;
+	if (rc == 1) {
+		vm_error_set(&err, API_ENOTFOUND,
+		    "host %s is not registered: register first", hb.host);
+		goto fail;
+	}
+	h.last_heartbeat = now_ms();
+	h.domains_running = 0;
+	for (i = 0; i < hb.ndomains; i++)
+		if (hb.domains[i].state == DOM_RUNNING)
+			h.domains_running++;
+	if (store_put_obj(txn, DB_HOSTS, h.name, &api_host_schema, &h, 0,
+	    &err) < 0)
+		goto fail;
+	w.txn = txn;
+	if (store_iter_dups(txn, DB_TASKS_BY_HOST, h.name, task_walk_cb, &w,
+	    &err) < 0)
+		goto fail;
+	{
+		struct hb_ctx c = { txn, &hb, &w.busy };
+
+		if (store_iter_dups(txn, DB_VMS_BY_HOST, h.name, hb_vm_cb, &c,
+		    &err) < 0)
+			goto fail;
+	}
+	rc = store_txn_commit(txn, &err);
+	txn = NULL;
+	if (rc < 0)
+		goto fail;
+	json_object_put(o);
+	api_heartbeat_free(&hb);
+	free(w.busy.ids);
+	o = json_object_new_object();
+	json_object_object_add(o, "ok", json_object_new_boolean(true));
+	resp_json(resp, 200, o);
+	return HANDLER_DONE;
+fail:
+	store_txn_abort(txn);
+	json_object_put(o);
+	api_heartbeat_free(&hb);
+	free(w.busy.ids);
+	resp_error(resp, &err);
+	return HANDLER_DONE;
+}
+
+/* ------------------------------------------------------------ tasks */
+
+static int
+query_int(struct req *req, const char *key, long def, long min, long max,
+    long *out, struct vm_error *err)
+{
+	const char *s = req_query(req, key);
+	char *end = NULL;
+	long v;
+
+	*out = def;
+	if (s == NULL)
+		return 0;
+	v = strtol(s, &end, 10);
+	if (end == s || *end != '\0' || v < min || v > max) {
+		vm_error_set(err, API_EINVAL,
+		    "%s: must be an integer between %ld and %ld", key, min,
+		    max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int
+svc_agent_tasks(struct req *req, struct resp *resp)
+{
+	struct task_walk w;
+	struct store_txn *txn = NULL;
+	struct vm_error err = { 0, "" };
+	const char *host = req_query(req, "host");
+	json_object *o;
+	long wait, max;
+	int rc;
+
+	memset(&w, 0, sizeof(w));
+	if (host == NULL || !api_name_valid(host)) {
+		vm_error_set(&err, API_EINVAL,
+		    "host: a valid host name is required");
+		goto fail;
+	}
+	if (query_int(req, "wait", 0, 0, req->ctl->cfg.long_poll_max_s, &wait,
+	    &err) < 0 ||
+	    query_int(req, "max", 64, 1, TASKS_MAX_PER_POLL, &max, &err) < 0)
+		goto fail;
+	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
+		goto fail;
+	w.txn = txn;
+	w.lease = true;
+	w.now = now_ms();
+	w.lease_ms = req->ctl->cfg.lease_s * 1000;
+	w.max = (size_t)max;
+	w.out = xcalloc((size_t)max, sizeof(*w.out));
+	if (store_iter_dups(txn, DB_TASKS_BY_HOST, host, task_walk_cb, &w,
+	    &err) < 0)
+		goto fail;
+	if (w.changed) {
+		rc = store_txn_commit(txn, &err);
+		txn = NULL;
+		if (rc < 0)
+			goto fail;
+	} else {
+		store_txn_abort(txn);
+		txn = NULL;
+	}
+	if (w.nout == 0 && wait > 0 && !req->wait_over) {
+		/* Nothing yet: sleep until a task for host or the deadline. */
+		if (req->wait_deadline == 0)
+			req->wait_deadline = mono_ms() + wait * 1000;
+		str_copy(req->wait_key, sizeof(req->wait_key), host);
+		free(w.out);
+		free(w.busy.ids);
+		return HANDLER_WAIT;
+	}
+	o = api_encode_array("items", &api_task_schema, w.out, w.nout);
+	free(w.out);
+	free(w.busy.ids);
+	resp_json(resp, 200, o);
+	return HANDLER_DONE;
+fail:
+	store_txn_abort(txn);
+	free(w.out);
+	free(w.busy.ids);
+	resp_error(resp, &err);
+	return HANDLER_DONE;
+}
+
+/* ------------------------------------------------------------ results */
+
+static int
+result_apply(struct store_txn *txn, const struct api_task_result *r,
+    bool *applied, struct vm_error *err)
+{
+	struct api_task t;
+	struct api_operation op;
+	struct api_vm vm;
+	char idx[80];
+	int rc, vrc;
+
+	*applied = false;
+	rc = store_get_obj(txn, DB_TASKS, r->task_id, &api_task_schema, &t,
+	    err);
+	if (rc < 0)
+		return -1;
+	if (rc == 1 || t.state == TASK_DONE)
+		return 0;	/* unknown or already done: ignore */
+	/* The task is finished: drop it from the queue. */
+	snprintf(idx, sizeof(idx), "%016" PRIx64 ":%s", (uint64_t)t.seq, t.id);
+	if (store_del(txn, DB_TASKS_BY_HOST, t.host, idx, err) < 0 ||
+	    store_del(txn, DB_TASKS, t.id, NULL, err) < 0)
+		return -1;
+	rc = store_get_obj(txn, DB_OPS, t.op_id, &api_operation_schema, &op,
+	    err);
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		op.state = r->ok ? OP_SUCCEEDED : OP_FAILED;
+		str_copy(op.error, sizeof(op.error), r->ok ? "" : r->error);
+		if (svc_op_save(txn, &op, err) < 0)
+			return -1;
+	}
+	vrc = store_get_obj(txn, DB_VMS, t.vm_id, &api_vm_schema, &vm, err);
+	if (vrc < 0)
+		return -1;
+	*applied = true;
+	if (vrc == 1)
+		return 0;
+	if (!r->ok) {
+		vm.state = VM_ERROR;
+		snprintf(vm.error, sizeof(vm.error), "%s failed: %.480s",
+		    api_op_action_names[t.action], r->error);
+		log_warnx("vm %s (%s): %s", vm.name, vm.id, vm.error);
+		return svc_vm_save(txn, &vm, err);
+	}
+	if (t.action == OPA_DELETE) {
+		log_info("vm %s (%s): deleted from host %s", vm.name, vm.id,
+		    vm.host);
+		return svc_vm_remove(txn, &vm, err);
+	}
+	/* A newer task for this VM will set its own state. */
+	if (vm.generation != t.generation)
+		return svc_vm_save(txn, &vm, err);
+	vm.error[0] = '\0';
+	switch (r->dom_state) {
+	case DOM_RUNNING:
+		vm.state = VM_RUNNING;
+		break;
+	case DOM_PAUSED:
+		vm.state = VM_PAUSED;
+		break;
+	case DOM_STOPPED:
+	case DOM_CRASHED:
+		vm.state = VM_STOPPED;
+		break;
+	default:
+		vm.state = VM_ERROR;
+		snprintf(vm.error, sizeof(vm.error),
+		    "%s left the domain %s", api_op_action_names[t.action],
+		    api_dom_state_names[r->dom_state]);
+		break;
+	}
+	return svc_vm_save(txn, &vm, err);
+}
+
+int
+svc_agent_results(struct req *req, struct resp *resp)
+{
+	struct store_txn *txn = NULL;
+	struct vm_error err = { 0, "" };
+	struct api_task_result *rs = NULL;
+	json_object *o = NULL;
+	void *items = NULL;
+	size_t i, n = 0, applied = 0;
+	int rc;
+
+	if (req->body_len == 0) {
+		vm_error_set(&err, API_EMALFORMED, "a JSON body is required");
+		goto fail;
+	}
+	o = json_parse(req->body, req->body_len, API_EMALFORMED, &err);
+	if (o == NULL)
+		goto fail;
+	if (!json_object_is_type(o, json_type_object) ||
+	    json_object_object_length(o) != 1) {
+		vm_error_set(&err, API_EINVAL,
+		    "body: must be {\"results\": [...]}");
+		goto fail;
+	}
+	if (api_decode_array(o, "results", &api_task_result_schema,
+	    API_RESULTS_MAX, &items, &n, &err) < 0)
+		goto fail;
+	rs = items;
+	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		bool a;
+
+		if (result_apply(txn, &rs[i], &a, &err) < 0)
+			goto fail;
+		applied += a;
+	}
+	rc = store_txn_commit(txn, &err);
+	txn = NULL;
+	if (rc < 0)
+		goto fail;
+	json_object_put(o);
+	free(rs);
+	o = json_object_new_object();
+	json_object_object_add(o, "accepted",
+	    json_object_new_int64((int64_t)applied));
+	resp_json(resp, 200, o);
+	return HANDLER_DONE;
+fail:
+	store_txn_abort(txn);
+	json_object_put(o);
+	free(rs);
+	resp_error(resp, &err);
+	return HANDLER_DONE;
+}

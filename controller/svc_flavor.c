@@ -1,0 +1,180 @@
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+#include "json.h"
+#include "svc.h"
+#include "util.h"
+
+struct flavor_list_ctx {
+	json_object *items;
+	size_t limit, n;
+	char last[API_NAME_MAX];
+	bool more;
+};
+
+static int
+flavor_list_cb(const char *key, size_t klen, const char *val, size_t vlen,
+    void *arg, struct vm_error *err)
+{
+	struct flavor_list_ctx *c = arg;
+	struct api_flavor f;
+
+	(void)key;
+	(void)klen;
+	if (c->n == c->limit) {
+		c->more = true;
+		return 1;
+	}
+	if (api_decode_text(&api_flavor_schema, val, vlen, &f, API_STORED,
+	    err) < 0)
+		return -1;
+	json_object_array_add(c->items, api_encode(&api_flavor_schema, &f));
+	str_copy(c->last, sizeof(c->last), f.name);
+	c->n++;
+	return 0;
+}
+
+int
+svc_flavor_list(struct req *req, struct resp *resp)
+{
+	struct flavor_list_ctx c = { NULL, 0, 0, "", false };
+	struct store_txn *txn = NULL;
+	struct vm_error err = { 0, "" };
+
+	if (svc_list_limit(req, &c.limit, &err) < 0)
+		goto fail;
+	if (store_txn_begin(req->ctl->store, false, &txn, &err) < 0)
+		goto fail;
+	c.items = json_object_new_array();
+	if (store_iter(txn, DB_FLAVORS, req_query(req, "after"),
+	    flavor_list_cb, &c, &err) < 0)
+		goto fail;
+	store_txn_abort(txn);
+	resp_json(resp, 200, svc_list_envelope(c.items, c.more ? c.last :
+	    NULL));
+	return HANDLER_DONE;
+fail:
+	json_object_put(c.items);
+	store_txn_abort(txn);
+	resp_error(resp, &err);
+	return HANDLER_DONE;
+}
+
+int
+svc_flavor_create(struct req *req, struct resp *resp)
+{
+	struct store_txn *txn = NULL;
+	struct vm_error err = { 0, "" };
+	struct api_flavor f;
+	int rc;
+
+	if (svc_body(req, &api_flavor_schema, &f, &err) < 0)
+		goto fail;
+	f.created_at = now_ms();
+	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
+		goto fail;
+	rc = store_put_obj(txn, DB_FLAVORS, f.name, &api_flavor_schema, &f,
+	    STORE_NOOVERWRITE, &err);
+	if (rc < 0)
+		goto fail;
+	if (rc == 1) {
+		vm_error_set(&err, API_ECONFLICT, "flavor '%s' already exists",
+		    f.name);
+		goto fail;
+	}
+	if (store_txn_commit(txn, &err) < 0) {
+		txn = NULL;
+		goto fail;
+	}
+	resp_json(resp, 201, api_encode(&api_flavor_schema, &f));
+	return HANDLER_DONE;
+fail:
+	store_txn_abort(txn);
+	resp_error(resp, &err);
+	return HANDLER_DONE;
+}
+
+int
+svc_flavor_show(struct req *req, struct resp *resp)
+{
+	struct store_txn *txn = NULL;
+	struct vm_error err = { 0, "" };
+	struct api_flavor f;
+	int rc;
+
+	if (store_txn_begin(req->ctl->store, false, &txn, &err) < 0)
+		goto fail;
+	rc = store_get_obj(txn, DB_FLAVORS, req->params[0],
+	    &api_flavor_schema, &f, &err);
+	if (rc < 0)
+		goto fail;
+	if (rc == 1) {
+		vm_error_set(&err, API_ENOTFOUND, "flavor '%.64s' not found",
+		    req->params[0]);
+		goto fail;
+	}
+	store_txn_abort(txn);
+	resp_json(resp, 200, api_encode(&api_flavor_schema, &f));
+	return HANDLER_DONE;
+fail:
+	store_txn_abort(txn);
+	resp_error(resp, &err);
+	return HANDLER_DONE;
+}
+
+static int
+flavor_used_cb(const char *key, size_t klen, const char *val, size_t vlen,
+    void *arg, struct vm_error *err)
+{
+	size_t *n = arg;
+
+	(void)key;
+	(void)klen;
+	(void)val;
+	(void)vlen;
+	(void)err;
+	(*n)++;
+	return 0;
+}
+
+int
+svc_flavor_delete(struct req *req, struct resp *resp)
+{
+	struct store_txn *txn = NULL;
+	struct vm_error err = { 0, "" };
+	size_t used = 0;
+	int rc;
+
+	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
+		goto fail;
+	if (store_iter_dups(txn, DB_VMS_BY_FLAVOR, req->params[0],
+	    flavor_used_cb, &used, &err) < 0)
+		goto fail;
+	if (used > 0) {
+		vm_error_set(&err, API_ECONFLICT,
+		    "flavor '%.64s' is used by %zu VM%s: delete or resize them "
+		    "first", req->params[0], used, used == 1 ? "" : "s");
+		goto fail;
+	}
+	rc = store_del(txn, DB_FLAVORS, req->params[0], NULL, &err);
+	if (rc < 0)
+		goto fail;
+	if (rc == 1) {
+		vm_error_set(&err, API_ENOTFOUND, "flavor '%.64s' not found",
+		    req->params[0]);
+		goto fail;
+	}
+	if (store_txn_commit(txn, &err) < 0) {
+		txn = NULL;
+		goto fail;
+	}
+	resp_json(resp, 204, NULL);
+	return HANDLER_DONE;
+fail:
+	store_txn_abort(txn);
+	resp_error(resp, &err);
+	return HANDLER_DONE;
+}

@@ -1,0 +1,769 @@
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+#include "json.h"
+#include "log.h"
+#include "placement.h"
+#include "svc.h"
+#include "util.h"
+
+#define IDEM_KEY_MAX 128
+
+/* ------------------------------------------------------------ helpers */
+
+int
+svc_vm_lookup(struct store_txn *txn, const char *id_or_name,
+    struct api_vm *vm, struct vm_error *err)
+{
+	char *id = NULL;
+	int rc;
+
+	if (uuid_valid(id_or_name)) {
+		rc = store_get_obj(txn, DB_VMS, id_or_name, &api_vm_schema, vm,
+		    err);
+	} else if (api_name_valid(id_or_name)) {
+		rc = store_get(txn, DB_VMS_BY_NAME, id_or_name, &id, NULL, err);
+		if (rc == 0)
+			rc = store_get_obj(txn, DB_VMS, id, &api_vm_schema, vm,
+			    err);
+		free(id);
+	} else {
+		vm_error_set(err, API_EINVAL,
+		    "'%.64s' is neither a VM uuid nor a valid VM name",
+		    id_or_name);
+		return -1;
+	}
+	if (rc == 1) {
+		vm_error_set(err, API_ENOTFOUND, "vm '%.64s' not found",
+		    id_or_name);
+		return -1;
+	}
+	return rc;
+}
+
+int
+svc_vm_save(struct store_txn *txn, struct api_vm *vm, struct vm_error *err)
+{
+	vm->updated_at = now_ms();
+	return store_put_obj(txn, DB_VMS, vm->id, &api_vm_schema, vm, 0, err);
+}
+
+int
+svc_op_save(struct store_txn *txn, struct api_operation *op,
+    struct vm_error *err)
+{
+	op->updated_at = now_ms();
+	return store_put_obj(txn, DB_OPS, op->id, &api_operation_schema, op, 0,
+	    err);
+}
+
+int
+svc_vm_remove(struct store_txn *txn, const struct api_vm *vm,
+    struct vm_error *err)
+{
+	struct api_host h;
+	int rc;
+
+	if (store_del(txn, DB_VMS, vm->id, NULL, err) < 0 ||
+	    store_del(txn, DB_VMS_BY_NAME, vm->name, NULL, err) < 0 ||
+	    store_del(txn, DB_VMS_BY_FLAVOR, vm->flavor, vm->id, err) < 0)
+		return -1;
+	if (vm->host[0] == '\0')
+		return 0;
+	if (store_del(txn, DB_VMS_BY_HOST, vm->host, vm->id, err) < 0)
+		return -1;
+	rc = svc_host_load(txn, vm->host, &h, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 1)
+		return 0;
+	h.alloc_vcpus -= vm->vcpus;
+	h.alloc_ram_mib -= vm->ram_mib;
+	h.alloc_disk_gib -= vm->disk_gib;
+	h.vms--;
+	if (h.alloc_vcpus < 0 || h.alloc_ram_mib < 0 || h.alloc_disk_gib < 0 ||
+	    h.vms < 0) {
+		log_warnx("host %s: allocation went negative releasing vm %s; "
+		    "clamped", h.name, vm->id);
+		h.alloc_vcpus = h.alloc_vcpus < 0 ? 0 : h.alloc_vcpus;
+		h.alloc_ram_mib = h.alloc_ram_mib < 0 ? 0 : h.alloc_ram_mib;
+		h.alloc_disk_gib = h.alloc_disk_gib < 0 ? 0 : h.alloc_disk_gib;
+		h.vms = h.vms < 0 ? 0 : h.vms;
+	}
+	return store_put_obj(txn, DB_HOSTS, h.name, &api_host_schema, &h, 0,
+	    err);
+}
+
+/* New operation + task for vm, both written in txn. */
+static int
+vm_enqueue(struct store_txn *txn, struct api_vm *vm, int action,
+    const struct api_vm_action_req *areq, struct api_operation *op,
+    struct vm_error *err)
+{
+	struct api_task t;
+	uint64_t seq;
+	char idx[64];
+
+	memset(op, 0, sizeof(*op));
+	uuid_new(op->id);
+	str_copy(op->vm_id, sizeof(op->vm_id), vm->id);
+	str_copy(op->vm_name, sizeof(op->vm_name), vm->name);
+	str_copy(op->host, sizeof(op->host), vm->host);
+	op->action = action;
+	op->state = OP_PENDING;
+	op->created_at = now_ms();
+	if (svc_op_save(txn, op, err) < 0)
+		return -1;
+	if (store_seq_next(txn, "ops", &seq, err) < 0)
+		return -1;
+	snprintf(idx, sizeof(idx), "%016" PRIx64 ":%s", seq, op->id);
+	if (store_put(txn, DB_OPS_BY_VM, vm->id, idx, strlen(idx), 0, err) < 0)
+		return -1;
+
+	memset(&t, 0, sizeof(t));
+	uuid_new(t.id);
+	str_copy(t.op_id, sizeof(t.op_id), op->id);
+	str_copy(t.vm_id, sizeof(t.vm_id), vm->id);
+	str_copy(t.vm_name, sizeof(t.vm_name), vm->name);
+	str_copy(t.host, sizeof(t.host), vm->host);
+	t.generation = vm->generation;
+	t.action = action;
+	t.vcpus = vm->vcpus;
+	t.ram_mib = vm->ram_mib;
+	t.disk_gib = vm->disk_gib;
+	t.image = vm->image;
+	if (areq != NULL) {
+		t.stop_timeout_s = areq->timeout_s;
+		t.force = areq->force;
+	}
+	t.state = TASK_QUEUED;
+	t.created_at = now_ms();
+	if (store_seq_next(txn, "tasks", &seq, err) < 0)
+		return -1;
+	t.seq = (int64_t)seq;
+	if (store_put_obj(txn, DB_TASKS, t.id, &api_task_schema, &t, 0,
+	    err) < 0)
+		return -1;
+	snprintf(idx, sizeof(idx), "%016" PRIx64 ":%s", seq, t.id);
+	if (store_put(txn, DB_TASKS_BY_HOST, t.host, idx, strlen(idx), 0,
+	    err) < 0)
+		return -1;
+	str_copy(vm->last_op, sizeof(vm->last_op), op->id);
+	return 0;
+}
+
+/* {"operation": op, "vm": vm} */
+static json_object *
+accepted_body(const struct api_operation *op, const struct api_vm *vm)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "operation",
+	    api_encode(&api_operation_schema, op));
+	json_object_object_add(o, "vm", api_encode(&api_vm_schema, vm));
+	return o;
+}
+
+/*
+ * Idempotency-Key support: a stored answer for (method, path, key) is
+ * replayed as is. idem_check() returns 1 and fills resp when replaying.
+ */
+static int
+idem_key(struct req *req, char **out, struct vm_error *err)
+{
+	const char *k = req_header(req, "Idempotency-Key");
+	size_t i, n;
+
+	*out = NULL;
+	if (k == NULL)
+		return 0;
+	n = strlen(k);
+	if (n == 0 || n > IDEM_KEY_MAX) {
+		vm_error_set(err, API_EINVAL,
+		    "Idempotency-Key: must be 1 to %d characters",
+		    IDEM_KEY_MAX);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (k[i] < 0x21 || k[i] > 0x7e) {
+			vm_error_set(err, API_EINVAL,
+			    "Idempotency-Key: printable ASCII only");
+			return -1;
+		}
+	}
+	*out = xasprintf("%s %s %s", req->method, req->path, k);
+	if (strlen(*out) > 500) {
+		free(*out);
+		*out = NULL;
+		vm_error_set(err, API_EINVAL, "Idempotency-Key: too long");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+idem_check(struct store_txn *txn, const char *key, struct resp *resp,
+    struct vm_error *err)
+{
+	json_object *o = NULL, *body = NULL;
+	char *val = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (key == NULL)
+		return 0;
+	rc = store_get(txn, DB_IDEMPOTENCY, key, &val, &len, err);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	o = json_parse(val, len, API_EINTERNAL, err);
+	free(val);
+	if (o == NULL)
+		return -1;
+	if (json_object_object_get_ex(o, "body", &body))
+		json_object_get(body);
+	resp_json(resp, (int)json_get_int(o, "status", 200), body);
+	json_object_put(o);
+	return 1;
+}
+
+static int
+idem_save(struct store_txn *txn, const char *key, int status,
+    json_object *body, struct vm_error *err)
+{
+	json_object *o;
+	char *text;
+	int rc;
+
+	if (key == NULL)
+		return 0;
+	o = json_object_new_object();
+	json_object_object_add(o, "status", json_object_new_int(status));
+	json_object_object_add(o, "body", json_object_get(body));
+	text = json_dump(o);
+	rc = store_put(txn, DB_IDEMPOTENCY, key, text, strlen(text), 0, err);
+	free(text);
+	json_object_put(o);
+	return rc;
+}
+
+/* ------------------------------------------------------------ create */
+
+struct hosts_ctx {
+	const struct ctl *ctl;
+	struct api_host *hosts;
+	size_t n, cap;
+};
+
+static int
+hosts_collect_cb(const char *key, size_t klen, const char *val, size_t vlen,
+    void *arg, struct vm_error *err)
+{
+	struct hosts_ctx *c = arg;
+
+	(void)key;
+	(void)klen;
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 16;
+		c->hosts = xrealloc(c->hosts, c->cap * sizeof(*c->hosts));
+	}
+	if (api_decode_text(&api_host_schema, val, vlen, &c->hosts[c->n],
+	    API_STORED, err) < 0)
+		return -1;
+	svc_host_state(c->ctl, &c->hosts[c->n]);
+	c->n++;
+	return 0;
+}
+
+int
+svc_vm_create(struct req *req, struct resp *resp)
+{
+	struct hosts_ctx hc = { req->ctl, NULL, 0, 0 };
+	struct store_txn *txn = NULL;
+	struct vm_error err = { 0, "" };
+	struct placement_req preq;
+	struct api_flavor fl;
+	struct api_operation op;
+	struct api_host *h;
+	struct api_vm vm;
+	json_object *body = NULL;
+	char *idem = NULL, *existing = NULL;
+	size_t chosen;
+	int rc;
+
+	if (svc_body(req, &api_vm_schema, &vm, &err) < 0 ||
+	    idem_key(req, &idem, &err) < 0)
+		goto fail;
+	if (uuid_valid(vm.name)) {
+		vm_error_set(&err, API_EINVAL,
+		    "vm.name: must not look like a uuid");
+		goto fail;
+	}
+	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
+		goto fail;
+	if ((rc = idem_check(txn, idem, resp, &err)) != 0) {
+		if (rc < 0)
+			goto fail;
+		store_txn_abort(txn);
+		free(idem);
+		return HANDLER_DONE;
+	}
+	rc = store_get(txn, DB_VMS_BY_NAME, vm.name, &existing, NULL, &err);
+	if (rc < 0)
+		goto fail;
+	if (rc == 0) {
+		vm_error_set(&err, API_ECONFLICT,
+		    "a VM named '%s' already exists (%s)", vm.name, existing);
+		goto fail;
+	}
+	rc = store_get_obj(txn, DB_FLAVORS, vm.flavor, &api_flavor_schema, &fl,
+	    &err);
+	if (rc < 0)
+		goto fail;
+	if (rc == 1) {
+		vm_error_set(&err, API_EINVAL,
+		    "vm.flavor: flavor '%s' does not exist (see GET /v1/flavors)",
+		    vm.flavor);
+		goto fail;
+	}
+
+	/* Placement and claim, in this same transaction. */
+	if (store_iter(txn, DB_HOSTS, NULL, hosts_collect_cb, &hc, &err) < 0)
+		goto fail;
+	preq.vcpus = fl.vcpus;
+	preq.ram_mib = fl.ram_mib;
+	preq.disk_gib = fl.disk_gib;
+	preq.site = vm.site;
+	preq.host_hint = vm.host_hint;
+	if (placement_choose(hc.hosts, hc.n, &preq, &chosen, &err) < 0)
+		goto fail;
+	h = &hc.hosts[chosen];
+	h->alloc_vcpus += fl.vcpus;
+	h->alloc_ram_mib += fl.ram_mib;
+	h->alloc_disk_gib += fl.disk_gib;
+	h->vms++;
+	if (store_put_obj(txn, DB_HOSTS, h->name, &api_host_schema, h, 0,
+	    &err) < 0)
+		goto fail;
+
+	uuid_new(vm.id);
+	str_copy(vm.host, sizeof(vm.host), h->name);
+	vm.vcpus = fl.vcpus;
+	vm.ram_mib = fl.ram_mib;
+	vm.disk_gib = fl.disk_gib;
+	vm.state = VM_PENDING;
+	vm.desired = DESIRED_RUNNING;
+	vm.generation = 1;
+	vm.created_at = now_ms();
+	if (vm_enqueue(txn, &vm, OPA_CREATE, NULL, &op, &err) < 0 ||
+	    svc_vm_save(txn, &vm, &err) < 0 ||
+	    store_put(txn, DB_VMS_BY_NAME, vm.name, vm.id, strlen(vm.id), 0,
+	    &err) < 0 ||
+	    store_put(txn, DB_VMS_BY_HOST, vm.host, vm.id, strlen(vm.id), 0,
+	    &err) < 0 ||
+	    store_put(txn, DB_VMS_BY_FLAVOR, vm.flavor, vm.id, strlen(vm.id), 0,
+	    &err) < 0)
+		goto fail;
+	body = accepted_body(&op, &vm);
+	if (idem_save(txn, idem, 202, body, &err) < 0)
+		goto fail;
+	rc = store_txn_commit(txn, &err);
+	txn = NULL;
+	if (rc < 0)
+		goto fail;
+	server_wake(req->ctl->server, vm.host);
+	resp_json(resp, 202, body);
+	free(hc.hosts);
+	free(idem);
+	return HANDLER_DONE;
+fail:
+	json_object_put(body);
+	store_txn_abort(txn);
+	free(hc.hosts);
+	free(idem);
+	free(existing);
+	resp_error(resp, &err);
+	return HANDLER_DONE;
+}
+
+/* ------------------------------------------------------------ read */
+
+int
+svc_vm_show(struct req *req, struct resp *resp)
+{
+	struct store_txn *txn = NULL;
+	struct vm_error err = { 0, "" };
+	struct api_vm vm;
+
+	if (store_txn_begin(req->ctl->store, false, &txn, &err) < 0 ||
+	    svc_vm_lookup(txn, req->params[0], &vm, &err) < 0)
+		goto fail;
+	store_txn_abort(txn);
+	resp_json(resp, 200, api_encode(&api_vm_schema, &vm));
+	return HANDLER_DONE;
+fail:
+	store_txn_abort(txn);
+	resp_error(resp, &err);
+	return HANDLER_DONE;
+}
+
+struct vm_list_ctx {
+	struct store_txn *txn;
+	json_object *items;
+	size_t limit, n;
+	char last[API_UUID_LEN];
+	bool more;
+	bool by_index;		/* values are VM ids */
+	const char *after;	/* for index walks */
+};
+
+static int
+vm_list_add(struct vm_list_ctx *c, const char *val, size_t vlen,
+    struct vm_error *err)
+{
+	struct api_vm vm;
+
+	if (c->n == c->limit) {
+		c->more = true;
+		return 1;
+	}
+	if (api_decode_text(&api_vm_schema, val, vlen, &vm, API_STORED,
+	    err) < 0)
+		return -1;
+	json_object_array_add(c->items, api_encode(&api_vm_schema, &vm));
+	str_copy(c->last, sizeof(c->last), vm.id);
+	c->n++;
+	return 0;
+}
+
+static int
+vm_list_cb(const char *key, size_t klen, const char *val, size_t vlen,
+    void *arg, struct vm_error *err)
+{
+	struct vm_list_ctx *c = arg;
+	char id[API_UUID_LEN], *row = NULL;
+	size_t len = 0;
+	int rc;
+
+	(void)key;
+	(void)klen;
+	if (!c->by_index)
+		return vm_list_add(c, val, vlen, err);
+	if (vlen >= sizeof(id))
+		return 0;
+	memcpy(id, val, vlen);
+	id[vlen] = '\0';
+	if (c->after != NULL && strcmp(id, c->after) <= 0)
+		return 0;
+	rc = store_get(c->txn, DB_VMS, id, &row, &len, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 1)
+		return 0;
+	rc = vm_list_add(c, row, len, err);
+	free(row);
+	return rc;
+}
+
+int
+svc_vm_list(struct req *req, struct resp *resp)
+{
+	struct vm_list_ctx c;
+	struct store_txn *txn = NULL;
+	struct vm_error err = { 0, "" };
+	const char *name = req_query(req, "name");
+	const char *host = req_query(req, "host");
+	const char *after = req_query(req, "after");
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	if (svc_list_limit(req, &c.limit, &err) < 0)
+		goto fail;
+	if ((name && !api_name_valid(name)) || (host && !api_name_valid(host))) {
+		vm_error_set(&err, API_EINVAL, "name/host: not a valid name");
+		goto fail;
+	}
+	if (store_txn_begin(req->ctl->store, false, &txn, &err) < 0)
+		goto fail;
+	c.txn = txn;
+	c.items = json_object_new_array();
+	if (name != NULL) {
+		struct api_vm vm;
+		struct vm_error e2 = { 0, "" };
+
+		rc = svc_vm_lookup(txn, name, &vm, &e2);
+		if (rc == 0 && (host == NULL || strcmp(vm.host, host) == 0))
+			json_object_array_add(c.items,
+			    api_encode(&api_vm_schema, &vm));
+		else if (rc < 0 && e2.code != API_ENOTFOUND) {
+			err = e2;
+			goto fail;
+		}
+	} else if (host != NULL) {
+		c.by_index = true;
+		c.after = after;
+		if (store_iter_dups(txn, DB_VMS_BY_HOST, host, vm_list_cb, &c,
+		    &err) < 0)
+			goto fail;
+	} else {
+		if (store_iter(txn, DB_VMS, after, vm_list_cb, &c, &err) < 0)
+			goto fail;
+	}
+	store_txn_abort(txn);
+	resp_json(resp, 200, svc_list_envelope(c.items, c.more ? c.last :
+	    NULL));
+	return HANDLER_DONE;
+fail:
+	json_object_put(c.items);
+	store_txn_abort(txn);
+	resp_error(resp, &err);
+	return HANDLER_DONE;
+}
+
+/* ------------------------------------------------------------ changes */
+
+/* Shared body of delete and actions: one write txn. */
+static int
+vm_change(struct req *req, struct resp *resp, int opa,
+    const struct api_vm_action_req *areq)
+{
+	struct store_txn *txn = NULL;
+	struct vm_error err = { 0, "" };
+	struct api_operation op;
+	struct api_vm vm;
+	json_object *body = NULL;
+	char *idem = NULL;
+	int rc;
+
+	if (idem_key(req, &idem, &err) < 0)
+		goto fail;
+	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
+		goto fail;
+	if ((rc = idem_check(txn, idem, resp, &err)) != 0) {
+		if (rc < 0)
+			goto fail;
+		store_txn_abort(txn);
+		free(idem);
+		return HANDLER_DONE;
+	}
+	if (svc_vm_lookup(txn, req->params[0], &vm, &err) < 0)
+		goto fail;
+	if (vm.desired == DESIRED_DELETED) {
+		vm_error_set(&err, API_ECONFLICT,
+		    "vm %s is being deleted (operation %s)", vm.name,
+		    vm.last_op);
+		goto fail;
+	}
+	switch (opa) {
+	case OPA_START:
+		if (vm.state == VM_RUNNING && vm.desired == DESIRED_RUNNING) {
+			vm_error_set(&err, API_ECONFLICT,
+			    "vm %s is already running", vm.name);
+			goto fail;
+		}
+		vm.desired = DESIRED_RUNNING;
+		break;
+	case OPA_STOP:
+		if (vm.state == VM_STOPPED && vm.desired == DESIRED_STOPPED) {
+			vm_error_set(&err, API_ECONFLICT,
+			    "vm %s is already stopped", vm.name);
+			goto fail;
+		}
+		vm.desired = DESIRED_STOPPED;
+		vm.state = VM_STOPPING;
+		break;
+	case OPA_REBOOT:
+		if (vm.state != VM_RUNNING || vm.desired != DESIRED_RUNNING) {
+			vm_error_set(&err, API_ECONFLICT,
+			    "vm %s is %s, not running: start it instead",
+			    vm.name, api_vm_state_names[vm.state]);
+			goto fail;
+		}
+		break;
+	case OPA_DELETE:
+		vm.desired = DESIRED_DELETED;
+		vm.state = VM_DELETING;
+		break;
+	default:
+		vm_error_set(&err, API_EINTERNAL, "bad action");
+		goto fail;
+	}
+	vm.generation++;
+	if (vm_enqueue(txn, &vm, opa, areq, &op, &err) < 0 ||
+	    svc_vm_save(txn, &vm, &err) < 0)
+		goto fail;
+	body = accepted_body(&op, &vm);
+	if (idem_save(txn, idem, 202, body, &err) < 0)
+		goto fail;
+	rc = store_txn_commit(txn, &err);
+	txn = NULL;
+	if (rc < 0)
+		goto fail;
+	server_wake(req->ctl->server, vm.host);
+	resp_json(resp, 202, body);
+	free(idem);
+	return HANDLER_DONE;
+fail:
+	json_object_put(body);
+	store_txn_abort(txn);
+	free(idem);
+	resp_error(resp, &err);
+	return HANDLER_DONE;
+}
+
+int
+svc_vm_delete(struct req *req, struct resp *resp)
+{
+	return vm_change(req, resp, OPA_DELETE, NULL);
+}
+
+int
+svc_vm_action(struct req *req, struct resp *resp)
+{
+	static const int opa_of[] = {
+		[ACTION_START] = OPA_START,
+		[ACTION_STOP] = OPA_STOP,
+		[ACTION_REBOOT] = OPA_REBOOT,
+	};
+	struct api_vm_action_req a;
+	struct vm_error err = { 0, "" };
+
+	if (svc_body(req, &api_vm_action_schema, &a, &err) < 0) {
+		resp_error(resp, &err);
+		return HANDLER_DONE;
+	}
+	return vm_change(req, resp, opa_of[a.action], &a);
+}
+
+/* ------------------------------------------------------------ operations */
+
+int
+svc_op_show(struct req *req, struct resp *resp)
+{
+	struct store_txn *txn = NULL;
+	struct vm_error err = { 0, "" };
+	struct api_operation op;
+	int rc;
+
+	if (!uuid_valid(req->params[0])) {
+		vm_error_set(&err, API_EINVAL, "'%.64s' is not an operation id",
+		    req->params[0]);
+		goto fail;
+	}
+	if (store_txn_begin(req->ctl->store, false, &txn, &err) < 0)
+		goto fail;
+	rc = store_get_obj(txn, DB_OPS, req->params[0], &api_operation_schema,
+	    &op, &err);
+	if (rc < 0)
+		goto fail;
+	if (rc == 1) {
+		vm_error_set(&err, API_ENOTFOUND, "operation %s not found",
+		    req->params[0]);
+		goto fail;
+	}
+	store_txn_abort(txn);
+	resp_json(resp, 200, api_encode(&api_operation_schema, &op));
+	return HANDLER_DONE;
+fail:
+	store_txn_abort(txn);
+	resp_error(resp, &err);
+	return HANDLER_DONE;
+}
+
+struct op_list_ctx {
+	struct store_txn *txn;
+	json_object *items;
+	size_t limit, n;
+	char last[80];
+	bool more;
+	bool by_vm;
+	const char *after;
+};
+
+static int
+op_list_cb(const char *key, size_t klen, const char *val, size_t vlen,
+    void *arg, struct vm_error *err)
+{
+	struct op_list_ctx *c = arg;
+	struct api_operation op;
+	char idx[80];
+	int rc;
+
+	(void)klen;
+	if (c->n == c->limit) {
+		c->more = true;
+		return 1;
+	}
+	if (c->by_vm) {
+		/* val is "SEQ:op-uuid" */
+		if (vlen >= sizeof(idx) || vlen < 18)
+			return 0;
+		memcpy(idx, val, vlen);
+		idx[vlen] = '\0';
+		if (c->after != NULL && strcmp(idx, c->after) <= 0)
+			return 0;
+		rc = store_get_obj(c->txn, DB_OPS, idx + 17,
+		    &api_operation_schema, &op, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 1)
+			return 0;
+		str_copy(c->last, sizeof(c->last), idx);
+	} else {
+		if (api_decode_text(&api_operation_schema, val, vlen, &op,
+		    API_STORED, err) < 0)
+			return -1;
+		(void)key;
+		str_copy(c->last, sizeof(c->last), op.id);
+	}
+	json_object_array_add(c->items, api_encode(&api_operation_schema, &op));
+	c->n++;
+	return 0;
+}
+
+int
+svc_op_list(struct req *req, struct resp *resp)
+{
+	struct op_list_ctx c;
+	struct store_txn *txn = NULL;
+	struct vm_error err = { 0, "" };
+	const char *vmq = req_query(req, "vm");
+
+	memset(&c, 0, sizeof(c));
+	if (svc_list_limit(req, &c.limit, &err) < 0)
+		goto fail;
+	if (store_txn_begin(req->ctl->store, false, &txn, &err) < 0)
+		goto fail;
+	c.txn = txn;
+	c.items = json_object_new_array();
+	if (vmq != NULL) {
+		struct api_vm vm;
+
+		if (uuid_valid(vmq)) {
+			str_copy(vm.id, sizeof(vm.id), vmq);
+		} else if (svc_vm_lookup(txn, vmq, &vm, &err) < 0) {
+			goto fail;
+		}
+		c.by_vm = true;
+		c.after = req_query(req, "after");
+		if (store_iter_dups(txn, DB_OPS_BY_VM, vm.id, op_list_cb, &c,
+		    &err) < 0)
+			goto fail;
+	} else if (store_iter(txn, DB_OPS, req_query(req, "after"), op_list_cb,
+	    &c, &err) < 0) {
+		goto fail;
+	}
+	store_txn_abort(txn);
+	resp_json(resp, 200, svc_list_envelope(c.items, c.more ? c.last :
+	    NULL));
+	return HANDLER_DONE;
+fail:
+	json_object_put(c.items);
+	store_txn_abort(txn);
+	resp_error(resp, &err);
+	return HANDLER_DONE;
+}
