@@ -41,6 +41,17 @@ void svc_host_state(const struct ctl *ctl, struct api_host *h);
 int svc_list_limit(struct req *req, size_t *limit, struct vm_error *err);
 /* {"items": items (taken), "next": next-or-null} */
 json_object *svc_list_envelope(json_object *items, const char *next);
+/* Integer query parameter key in [min, max], def when absent. */
+int svc_query_int(struct req *req, const char *key, long def, long min,
+    long max, long *out, struct vm_error *err);
+/* GET of a whole table as a paged list; fixup may adjust each row. */
+int svc_list_rows(struct req *req, struct resp *resp, enum store_db db,
+    const struct api_schema *schema,
+    void (*fixup)(const struct ctl *ctl, void *obj));
+/* GET of one row keyed by the first path parameter; 404 names `what`. */
+int svc_show_row(struct req *req, struct resp *resp, enum store_db db,
+    const struct api_schema *schema, const char *what,
+    void (*fixup)(const struct ctl *ctl, void *obj));
 /* Decode the request body with schema s (API_INPUT). */
 int svc_body(struct req *req, const struct api_schema *s, void *obj,
     struct vm_error *err);

@@ -349,28 +349,6 @@ fail:
 
 /* ------------------------------------------------------------ tasks */
 
-static int
-query_int(struct req *req, const char *key, long def, long min, long max,
-    long *out, struct vm_error *err)
-{
-	const char *s = req_query(req, key);
-	char *end = NULL;
-	long v;
-
-	*out = def;
-	if (s == NULL)
-		return 0;
-	v = strtol(s, &end, 10);
-	if (end == s || *end != '\0' || v < min || v > max) {
-		vm_error_set(err, API_EINVAL,
-		    "%s: must be an integer between %ld and %ld", key, min,
-		    max);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 int
 svc_agent_tasks(struct req *req, struct resp *resp)
 {
@@ -388,9 +366,9 @@ svc_agent_tasks(struct req *req, struct resp *resp)
 		    "host: a valid host name is required");
 		goto fail;
 	}
-	if (query_int(req, "wait", 0, 0, req->ctl->cfg.long_poll_max_s, &wait,
+	if (svc_query_int(req, "wait", 0, 0, req->ctl->cfg.long_poll_max_s, &wait,
 	    &err) < 0 ||
-	    query_int(req, "max", 64, 1, TASKS_MAX_PER_POLL, &max, &err) < 0)
+	    svc_query_int(req, "max", 64, 1, TASKS_MAX_PER_POLL, &max, &err) < 0)
 		goto fail;
 	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
 		goto fail;

@@ -8,59 +8,10 @@
 #include "svc.h"
 #include "util.h"
 
-struct flavor_list_ctx {
-	json_object *items;
-	size_t limit, n;
-	char last[API_NAME_MAX];
-	bool more;
-};
-
-static int
-flavor_list_cb(const char *key, size_t klen, const char *val, size_t vlen,
-    void *arg, struct vm_error *err)
-{
-	struct flavor_list_ctx *c = arg;
-	struct api_flavor f;
-
-	(void)key;
-	(void)klen;
-	if (c->n == c->limit) {
-		c->more = true;
-		return 1;
-	}
-	if (api_decode_text(&api_flavor_schema, val, vlen, &f, API_STORED,
-	    err) < 0)
-		return -1;
-	json_object_array_add(c->items, api_encode(&api_flavor_schema, &f));
-	str_copy(c->last, sizeof(c->last), f.name);
-	c->n++;
-	return 0;
-}
-
 int
 svc_flavor_list(struct req *req, struct resp *resp)
 {
-	struct flavor_list_ctx c = { NULL, 0, 0, "", false };
-	struct store_txn *txn = NULL;
-	struct vm_error err = { 0, "" };
-
-	if (svc_list_limit(req, &c.limit, &err) < 0)
-		goto fail;
-	if (store_txn_begin(req->ctl->store, false, &txn, &err) < 0)
-		goto fail;
-	c.items = json_object_new_array();
-	if (store_iter(txn, DB_FLAVORS, req_query(req, "after"),
-	    flavor_list_cb, &c, &err) < 0)
-		goto fail;
-	store_txn_abort(txn);
-	resp_json(resp, 200, svc_list_envelope(c.items, c.more ? c.last :
-	    NULL));
-	return HANDLER_DONE;
-fail:
-	json_object_put(c.items);
-	store_txn_abort(txn);
-	resp_error(resp, &err);
-	return HANDLER_DONE;
+	return svc_list_rows(req, resp, DB_FLAVORS, &api_flavor_schema, NULL);
 }
 
 int
@@ -100,29 +51,8 @@ fail:
 int
 svc_flavor_show(struct req *req, struct resp *resp)
 {
-	struct store_txn *txn = NULL;
-	struct vm_error err = { 0, "" };
-	struct api_flavor f;
-	int rc;
-
-	if (store_txn_begin(req->ctl->store, false, &txn, &err) < 0)
-		goto fail;
-	rc = store_get_obj(txn, DB_FLAVORS, req->params[0],
-	    &api_flavor_schema, &f, &err);
-	if (rc < 0)
-		goto fail;
-	if (rc == 1) {
-		vm_error_set(&err, API_ENOTFOUND, "flavor '%.64s' not found",
-		    req->params[0]);
-		goto fail;
-	}
-	store_txn_abort(txn);
-	resp_json(resp, 200, api_encode(&api_flavor_schema, &f));
-	return HANDLER_DONE;
-fail:
-	store_txn_abort(txn);
-	resp_error(resp, &err);
-	return HANDLER_DONE;
+	return svc_show_row(req, resp, DB_FLAVORS, &api_flavor_schema,
+	    "flavor", NULL);
 }
 
 static int

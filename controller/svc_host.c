@@ -29,21 +29,40 @@ svc_host_state(const struct ctl *ctl, struct api_host *h)
 }
 
 int
-svc_list_limit(struct req *req, size_t *limit, struct vm_error *err)
+svc_query_int(struct req *req, const char *key, long def, long min, long max,
+    long *out, struct vm_error *err)
 {
-	const char *s = req_query(req, "limit");
+	const char *s = req_query(req, key);
 	char *end = NULL;
 	long v;
 
-	*limit = 1000;
+	*out = def;
 	if (s == NULL)
 		return 0;
 	v = strtol(s, &end, 10);
-	if (end == s || *end != '\0' || v < 1 || v > 1000) {
+	if (end == s || *end != '\0' || v < min || v > max) {
 		vm_error_set(err, API_EINVAL,
-		    "limit: must be an integer between 1 and 1000");
+		    "%s: must be an integer between %ld and %ld", key, min,
+		    max);
 		return -1;
 	}
+	*out = v;
+	return 0;
+}
+
+int
+svc_list_limit(struct req *req, size_t *limit, struct vm_error *err)
+{
+	const char *after = req_query(req, "after");
+	long v;
+
+	if (after != NULL && (strlen(after) == 0 || strlen(after) > 128)) {
+		vm_error_set(err, API_EINVAL,
+		    "after: must be a cursor from a previous page");
+		return -1;
+	}
+	if (svc_query_int(req, "limit", 1000, 1, 1000, &v, err) < 0)
+		return -1;
 	*limit = (size_t)v;
 	return 0;
 }
@@ -78,59 +97,117 @@ svc_host_load(struct store_txn *txn, const char *name, struct api_host *h,
 	return store_get_obj(txn, DB_HOSTS, name, &api_host_schema, h, err);
 }
 
-struct host_list_ctx {
+struct rows_ctx {
 	const struct ctl *ctl;
+	const struct api_schema *schema;
+	void (*fixup)(const struct ctl *ctl, void *obj);
+	void *obj;			/* scratch of schema->size bytes */
 	json_object *items;
 	size_t limit, n;
-	char last[API_NAME_MAX];
+	char last[REQ_PARAM_MAX];
 	bool more;
 };
 
 static int
-host_list_cb(const char *key, size_t klen, const char *val, size_t vlen,
+rows_cb(const char *key, size_t klen, const char *val, size_t vlen,
     void *arg, struct vm_error *err)
 {
-	struct host_list_ctx *c = arg;
-	struct api_host h;
+	struct rows_ctx *c = arg;
 
-	(void)key;
-	(void)klen;
 	if (c->n == c->limit) {
 		c->more = true;
 		return 1;
 	}
-	if (api_decode_text(&api_host_schema, val, vlen, &h, API_STORED,
-	    err) < 0)
+	if (api_decode_text(c->schema, val, vlen, c->obj, API_STORED, err) < 0)
 		return -1;
-	svc_host_state(c->ctl, &h);
-	json_object_array_add(c->items, api_encode(&api_host_schema, &h));
-	str_copy(c->last, sizeof(c->last), h.name);
+	if (c->fixup != NULL)
+		c->fixup(c->ctl, c->obj);
+	json_object_array_add(c->items, api_encode(c->schema, c->obj));
+	if (klen >= sizeof(c->last))
+		klen = sizeof(c->last) - 1;
+	memcpy(c->last, key, klen);
+	c->last[klen] = '\0';
 	c->n++;
 	return 0;
 }
 
 int
-svc_host_list(struct req *req, struct resp *resp)
+svc_list_rows(struct req *req, struct resp *resp, enum store_db db,
+    const struct api_schema *schema,
+    void (*fixup)(const struct ctl *ctl, void *obj))
 {
-	struct host_list_ctx c = { req->ctl, NULL, 0, 0, "", false };
+	struct rows_ctx c;
 	struct store_txn *txn = NULL;
 	struct vm_error err = { 0, "" };
 
+	memset(&c, 0, sizeof(c));
+	c.ctl = req->ctl;
+	c.schema = schema;
+	c.fixup = fixup;
+	c.obj = xmalloc(schema->size);
 	if (svc_list_limit(req, &c.limit, &err) < 0)
 		goto fail;
 	if (store_txn_begin(req->ctl->store, false, &txn, &err) < 0)
 		goto fail;
 	c.items = json_object_new_array();
-	if (store_iter(txn, DB_HOSTS, req_query(req, "after"), host_list_cb,
-	    &c, &err) < 0)
+	if (store_iter(txn, db, req_query(req, "after"), rows_cb, &c,
+	    &err) < 0)
 		goto fail;
 	store_txn_abort(txn);
+	free(c.obj);
 	resp_json(resp, 200, svc_list_envelope(c.items, c.more ? c.last :
 	    NULL));
 	return HANDLER_DONE;
 fail:
+	free(c.obj);
 	json_object_put(c.items);
 	store_txn_abort(txn);
+	resp_error(resp, &err);
+	return HANDLER_DONE;
+}
+
+static void
+host_fixup(const struct ctl *ctl, void *obj)
+{
+	svc_host_state(ctl, obj);
+}
+
+int
+svc_host_list(struct req *req, struct resp *resp)
+{
+	return svc_list_rows(req, resp, DB_HOSTS, &api_host_schema,
+	    host_fixup);
+}
+
+int
+svc_show_row(struct req *req, struct resp *resp, enum store_db db,
+    const struct api_schema *schema, const char *what,
+    void (*fixup)(const struct ctl *ctl, void *obj))
+{
+	struct store_txn *txn = NULL;
+	struct vm_error err = { 0, "" };
+	void *obj = xmalloc(schema->size);
+	int rc;
+
+	if (store_txn_begin(req->ctl->store, false, &txn, &err) < 0)
+		goto fail;
+	rc = store_get_obj(txn, db, req->params[0], schema, obj, &err);
+	if (rc < 0)
+		goto fail;
+	if (rc == 1) {
+		vm_error_set(&err, API_ENOTFOUND, "%s '%.64s' not found", what,
+		    req->params[0]);
+		goto fail;
+	}
+	store_txn_abort(txn);
+	if (fixup != NULL)
+		fixup(req->ctl, obj);
+	resp_json(resp, 200, api_encode(schema, obj));
+	free(obj);
+	return HANDLER_DONE;
+fail:
+	store_txn_abort(txn);
+	free(obj);
 	resp_error(resp, &err);
 	return HANDLER_DONE;
 }
@@ -138,27 +215,6 @@ fail:
 int
 svc_host_show(struct req *req, struct resp *resp)
 {
-	struct store_txn *txn = NULL;
-	struct vm_error err = { 0, "" };
-	struct api_host h;
-	int rc;
-
-	if (store_txn_begin(req->ctl->store, false, &txn, &err) < 0)
-		goto fail;
-	rc = svc_host_load(txn, req->params[0], &h, &err);
-	if (rc < 0)
-		goto fail;
-	if (rc == 1) {
-		vm_error_set(&err, API_ENOTFOUND, "host '%.64s' not found",
-		    req->params[0]);
-		goto fail;
-	}
-	store_txn_abort(txn);
-	svc_host_state(req->ctl, &h);
-	resp_json(resp, 200, api_encode(&api_host_schema, &h));
-	return HANDLER_DONE;
-fail:
-	store_txn_abort(txn);
-	resp_error(resp, &err);
-	return HANDLER_DONE;
+	return svc_show_row(req, resp, DB_HOSTS, &api_host_schema, "host",
+	    host_fixup);
 }

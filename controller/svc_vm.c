@@ -644,34 +644,16 @@ svc_vm_action(struct req *req, struct resp *resp)
 int
 svc_op_show(struct req *req, struct resp *resp)
 {
-	struct store_txn *txn = NULL;
 	struct vm_error err = { 0, "" };
-	struct api_operation op;
-	int rc;
 
 	if (!uuid_valid(req->params[0])) {
 		vm_error_set(&err, API_EINVAL, "'%.64s' is not an operation id",
 		    req->params[0]);
-		goto fail;
+		resp_error(resp, &err);
+		return HANDLER_DONE;
 	}
-	if (store_txn_begin(req->ctl->store, false, &txn, &err) < 0)
-		goto fail;
-	rc = store_get_obj(txn, DB_OPS, req->params[0], &api_operation_schema,
-	    &op, &err);
-	if (rc < 0)
-		goto fail;
-	if (rc == 1) {
-		vm_error_set(&err, API_ENOTFOUND, "operation %s not found",
-		    req->params[0]);
-		goto fail;
-	}
-	store_txn_abort(txn);
-	resp_json(resp, 200, api_encode(&api_operation_schema, &op));
-	return HANDLER_DONE;
-fail:
-	store_txn_abort(txn);
-	resp_error(resp, &err);
-	return HANDLER_DONE;
+	return svc_show_row(req, resp, DB_OPS, &api_operation_schema,
+	    "operation", NULL);
 }
 
 struct op_list_ctx {

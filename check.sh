@@ -1,0 +1,71 @@
+#!/bin/bash
+# Command two of the README: on a fresh Debian 12 machine, as root, install
+# what vmctl needs, build it, and run the whole test suite: unit tests,
+# config tests, bad-input tests, the integration test on the libvirt test
+# driver, the end-to-end test that boots a real TCG guest, then the unit
+# and integration tests again in an ASan/UBSan build.
+# Ends with a line "N passed, N failed". Exit status 0 only if all passed.
+set -u
+cd "$(dirname "$0")"
+TOP=$(pwd)
+
+PACKAGES="autoconf automake libtool pkg-config make gcc libvirt-dev
+ libxml2-dev uuid-dev libjson-c-dev liblmdb-dev lmdb-utils
+ libmicrohttpd-dev libcurl4-gnutls-dev libinih-dev libcmocka-dev
+ libgnutls28-dev qemu-system-x86 qemu-utils libvirt-daemon
+ libvirt-daemon-driver-qemu libvirt-clients busybox-static cpio xz-utils
+ mandoc valgrind jq curl ca-certificates procps iproute2"
+
+if [ "${VMCTL_SKIP_INSTALL:-0}" != 1 ]; then
+	echo "==> installing packages"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq || exit 1
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null ||
+	    exit 1
+fi
+
+passed=0
+failed=0
+count() {	# count LOGFILE: add automake's totals from a test-suite.log
+	local p f
+	p=$(sed -n 's/^# PASS: *\([0-9]*\)/\1/p' "$1" | head -1)
+	f=$(sed -n 's/^# \(FAIL\|ERROR\|XPASS\|SKIP\): *\([0-9]*\)/\2/p' "$1" |
+	    awk '{s+=$1} END {print s+0}')
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0}))
+}
+
+echo "==> building"
+if [ ! -x configure ] || [ configure.ac -nt configure ] ||
+    [ Makefile.am -nt configure ]; then
+	autoreconf -fi >/dev/null 2>&1 || { autoreconf -fi; exit 1; }
+fi
+./configure -q --enable-werror || exit 1
+make -j2 >/dev/null || { make; exit 1; }
+
+echo "==> make check"
+make -j2 check
+count test-suite.log
+[ -f test-suite.log ] && grep -E '^(FAIL|ERROR|SKIP)' test-suite.log
+
+echo "==> ASan/UBSan build: unit and integration tests"
+rm -rf build-asan && mkdir build-asan
+(
+	cd build-asan &&
+	../configure -q --enable-werror --enable-sanitizers &&
+	make -j2 >/dev/null &&
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	make -j2 check TESTS="$(cd "$TOP" && make -s print-sanitizer-tests)"
+)
+if [ -f build-asan/test-suite.log ]; then
+	count build-asan/test-suite.log
+	grep -E '^(FAIL|ERROR|SKIP)' build-asan/test-suite.log
+else
+	failed=$((failed + 1))
+	echo "FAIL: the sanitizer build did not run"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
