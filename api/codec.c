@@ -11,8 +11,11 @@
 bool
 api_name_valid(const char *s)
 {
-	size_t i, n = strlen(s);
+	size_t i, n;
 
+	if (s == NULL)
+		return false;
+	n = strlen(s);
 	if (n == 0 || n > API_NAME_MAX - 1)
 		return false;
 	for (i = 0; i < n; i++) {
@@ -30,8 +33,11 @@ api_name_valid(const char *s)
 bool
 api_path_valid(const char *s)
 {
-	size_t i, n = strlen(s);
+	size_t i, n;
 
+	if (s == NULL)
+		return false;
+	n = strlen(s);
 	if (n < 2 || n >= API_PATH_MAX || s[0] != '/')
 		return false;
 	for (i = 0; i < n; i++) {
@@ -155,7 +161,7 @@ field_decode(const struct api_schema *s, const struct api_field *f,
 		return -1;
 	}
 	str = json_object_is_type(v, json_type_string) ?
-	    json_object_get_string(v) : NULL;
+	    json_object_get_string(v) : "";
 	switch (f->type) {
 	case AF_STR:
 		if (strlen(str) >= f->size) {
@@ -329,7 +335,7 @@ api_decode_text(const struct api_schema *s, const char *text, size_t len,
 
 	if (len > API_BODY_MAX) {
 		vm_error_set(err, API_ETOOLARGE,
-		    "request body larger than %d bytes", API_BODY_MAX);
+		    "request body larger than %zu bytes", API_BODY_MAX);
 		return -1;
 	}
 	o = json_parse(text, len, API_EMALFORMED, err);

@@ -21,7 +21,7 @@
 #define API_UUID_LEN 37
 #define API_PATH_MAX 1024
 #define API_TEXT_MAX 512
-#define API_BODY_MAX (64 * 1024)	/* largest JSON request body */
+#define API_BODY_MAX ((size_t)64 * 1024)	/* largest JSON request body */
 
 enum api_ftype {
 	AF_STR,		/* free text, printable, bounded by size */

@@ -539,6 +539,7 @@ vm_change(struct req *req, struct resp *resp, int opa,
 	char *idem = NULL;
 	int rc;
 
+	memset(&vm, 0, sizeof(vm));
 	if (idem_key(req, &idem, &err) < 0)
 		goto fail;
 	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)

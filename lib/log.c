@@ -57,7 +57,7 @@ log_emit(enum log_level lvl, const char *errstr, const char *fmt, va_list ap)
 
 	if (lvl > log_lvl)
 		return;
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized) */
 	if (n < 0)
 		return;
 	if (errstr != NULL && (size_t)n < sizeof(msg))
