@@ -75,7 +75,19 @@ text_valid(const char *s)
 	const unsigned char *p;
 
 	for (p = (const unsigned char *)s; *p; p++)
-		if (*p < 0x20 && *p != '\t')
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+			return false;
+	return true;
+}
+
+static bool
+mem_is_zero(const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (c[i] != 0)
 			return false;
 	return true;
 }
@@ -118,7 +130,9 @@ api_encode(const struct api_schema *s, const void *obj)
 			}
 			break;
 		case AF_SUB:
-			v = api_encode(f->sub, p);
+			/* An optional sub-object left empty is null. */
+			if ((f->flags & AF_REQ) || !mem_is_zero(p, f->size))
+				v = api_encode(f->sub, p);
 			break;
 		}
 		json_object_object_add(o, f->name, v);
@@ -162,6 +176,12 @@ field_decode(const struct api_schema *s, const struct api_field *f,
 	}
 	str = json_object_is_type(v, json_type_string) ?
 	    json_object_get_string(v) : "";
+	if (json_object_is_type(v, json_type_string) &&
+	    (size_t)json_object_get_string_len(v) != strlen(str)) {
+		vm_error_set(err, API_EINVAL, "%s.%s: must not contain NUL",
+		    s->name, f->name);
+		return -1;
+	}
 	switch (f->type) {
 	case AF_STR:
 		if (strlen(str) >= f->size) {

@@ -149,6 +149,14 @@ conf_load(const char *path, const struct conf_item *items, size_t n,
 	struct conf_ctx c = { items, n, cfg, err, path, 0, 0 };
 	int rc;
 
+	/* Debian's libinih exposes these at run time: stop at the first
+	 * error so line and reason agree, and take long lines (paths). */
+	ini_stop_on_first_error = 1;
+	ini_use_stack = 0;
+	ini_allow_realloc = 1;
+	ini_max_line = 8192;
+	ini_initial_alloc = 256;
+
 	rc = ini_parse(path, conf_handler, &c);
 	if (rc == -1) {
 		vm_error_set(err, 1, "%s: cannot open: %s", path,

@@ -14,6 +14,7 @@ struct http_client {
 	CURL *curl;			/* owned */
 	char *base;			/* owned */
 	long timeout_ms;
+	int errcode;			/* code for transport failures */
 	struct curl_slist *headers;	/* owned */
 };
 
@@ -43,6 +44,7 @@ http_client_new(const char *base_url, long timeout_ms)
 	while (n > 0 && c->base[n - 1] == '/')
 		c->base[--n] = '\0';
 	c->timeout_ms = timeout_ms;
+	c->errcode = 1;
 	c->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	c->headers = curl_slist_append(c->headers, "Accept: application/json");
 	c->headers = curl_slist_append(c->headers, "Expect:");
@@ -58,6 +60,12 @@ http_client_free(struct http_client *c)
 	curl_slist_free_all(c->headers);
 	free(c->base);
 	free(c);
+}
+
+void
+http_client_set_errcode(struct http_client *c, int code)
+{
+	c->errcode = code;
 }
 
 void
@@ -110,7 +118,7 @@ http_request(struct http_client *c, const char *method, const char *path,
 	}
 	rc = curl_easy_perform(c->curl);
 	if (rc != CURLE_OK) {
-		vm_error_set(err, 1, "%s %s: %s", method, url,
+		vm_error_set(err, c->errcode, "%s %s: %s", method, url,
 		    curl_easy_strerror(rc));
 		goto cleanup;
 	}

@@ -21,11 +21,12 @@ struct http_client *http_client_new(const char *base_url, long timeout_ms);
 void http_client_free(struct http_client *c);
 /* Extra header sent with every request (e.g. "Authorization: ..."). */
 void http_client_add_header(struct http_client *c, const char *header);
-/* Per-request timeout override (0 = client default). */
+/* Error code put in err on transport failures (default 1). */
+void http_client_set_errcode(struct http_client *c, int code);
 
 /*
  * Perform METHOD base_url+path with an optional JSON body. On transport
- * failure returns -1 and fills err (code = errcode_transport). Otherwise
+ * failure returns -1 and fills err (code set by http_client_set_errcode). Otherwise
  * returns 0, *status is the HTTP status and *resp (owned by caller,
  * NUL-terminated, may be empty) the body.
  */

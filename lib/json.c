@@ -37,6 +37,10 @@ json_parse(const char *data, size_t len, int errcode, struct vm_error *err)
 		    json_tokener_error_desc(jerr));
 		goto fail;
 	}
+	if (obj == NULL) {
+		vm_error_set(err, errcode, "malformed JSON: the body is null");
+		goto fail;
+	}
 	if (json_tokener_get_parse_end(tok) != len) {
 		size_t i;
 

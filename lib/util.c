@@ -156,7 +156,16 @@ time_parse(const char *s, int64_t *ms)
 	    tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
 	    tm.tm_sec > 60)
 		return -1;
-	t = timegm(&tm);
+	{
+		struct tm check = tm, back;
+
+		t = timegm(&check);
+		/* timegm normalises Feb 30 to Mar 2: refuse such dates. */
+		if (gmtime_r(&t, &back) == NULL ||
+		    back.tm_mday != tm.tm_mday || back.tm_mon != tm.tm_mon ||
+		    back.tm_year != tm.tm_year)
+			return -1;
+	}
 	*ms = (int64_t)t * 1000 + msec;
 	return 0;
 }
