@@ -1,0 +1,218 @@
+/*
+ * cli: the vmctl command-line client. main.c holds the command table that
+ * drives dispatch, usage and --help; client.c talks to vmctld over the
+ * public REST API; output.c prints tables, "key: value" lines and JSON;
+ * cmd_*.c implement one command family each. Single-threaded: everything
+ * hangs off one struct cli_ctx made in main(); no other state.
+ */
+#ifndef VMCTL_CLI_CLI_H
+#define VMCTL_CLI_CLI_H
+
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "codec.h"
+#include "error.h"
+#include "http.h"
+#include "operation.h"
+#include "util.h"
+
+/* Exit statuses (vmctl(1) EXIT STATUS). */
+#define CLI_OK		0
+#define CLI_ERR		1	/* API, transport or operation failure */
+#define CLI_USAGE	2	/* bad command line */
+
+#define CLI_DEFAULT_URL		"http://127.0.0.1:8080"
+#define CLI_DEFAULT_WAIT_S	600	/* --timeout default */
+#define CLI_REQUEST_S		30	/* one HTTP request, at most */
+
+enum cli_output { OUT_TABLE, OUT_JSON };
+
+struct cli_ctx {
+	char url[1024];			/* --url; else resolved lazily */
+	bool url_set;			/* url came from --url */
+	int output;			/* enum cli_output */
+	bool quiet;			/* -q: no headers, progress, messages */
+	int64_t timeout_s;		/* --timeout: bound for --wait */
+	bool stderr_tty;		/* progress lines only on a tty */
+	struct http_client *http;	/* owned; made on first request */
+	const struct cli_cmd *cmd;	/* command being run (for usage) */
+};
+
+struct cli_cmd;
+typedef int cli_cmd_fn(struct cli_ctx *ctx, int argc, char **argv);
+
+/*
+ * One row of the command table (main.c): "vmctl NOUN VERB USAGE".
+ * Top-level commands (version, help) have verb == NULL. opts is the
+ * option list printed by --help, one "  --opt ARG  text\n" per line.
+ */
+struct cli_cmd {
+	const char *noun;
+	const char *verb;
+	cli_cmd_fn *fn;
+	const char *usage;
+	const char *summary;
+	const char *opts;		/* may be NULL */
+};
+
+/* ------------------------------------------------------------ main.c */
+
+/* Print "usage: vmctl NOUN VERB USAGE" for ctx->cmd to fp. */
+void cli_usage(const struct cli_ctx *ctx, FILE *fp);
+/* "vmctl: NOUN VERB: message" + usage on stderr; returns CLI_USAGE. */
+int cli_usage_error(const struct cli_ctx *ctx, const char *fmt, ...)
+    ATTR_PRINTF(2, 3);
+/* Full --help text of ctx->cmd on stdout; returns CLI_OK. */
+int cli_help_cmd(const struct cli_ctx *ctx);
+
+/*
+ * Per-command option parsing: the command's own options plus the global
+ * ones (--url -o -q --timeout -h), so "vmctl vm list -o json" works and
+ * "--timeout" never abbreviates a command's "--timeout-s". Global options
+ * are applied to ctx inside cli_getopt_next().
+ */
+#define CLI_MAX_OPTS 32
+#define CLI_OPT_HELP	(-2)	/* --help was printed: exit CLI_OK */
+#define CLI_OPT_BAD	(-3)	/* usage error was printed: exit CLI_USAGE */
+
+struct cli_getopt {
+	struct cli_ctx *ctx;
+	struct option lo[CLI_MAX_OPTS];
+	char so[64];
+};
+
+void cli_getopt_init(struct cli_getopt *g, struct cli_ctx *ctx,
+    const char *shortopts, const struct option *longopts);
+/* Next command option, -1 at the end, or CLI_OPT_HELP / CLI_OPT_BAD. */
+int cli_getopt_next(struct cli_getopt *g, int argc, char **argv);
+/* Exit status for a CLI_OPT_* value or an unexpected option. */
+int cli_getopt_status(int ch);
+/* Handle a global option (shared by main() and cli_getopt_next()). */
+int cli_global_opt(struct cli_ctx *ctx, int ch, const char *arg);
+
+/* Argument checks: print a usage error naming opt and return -1. */
+int cli_parse_int(const struct cli_ctx *ctx, const char *opt,
+    const char *arg, int64_t min, int64_t max, int64_t *out);
+/* Like cli_parse_int with the bounds of schema field `field`. */
+int cli_parse_field(const struct cli_ctx *ctx, const char *opt,
+    const char *arg, const struct api_schema *s, const char *field,
+    int64_t *out);
+int cli_check_name(const struct cli_ctx *ctx, const char *what,
+    const char *arg);
+int cli_check_path(const struct cli_ctx *ctx, const char *what,
+    const char *arg);
+/* A VM reference: a name or a uuid. */
+int cli_check_vmref(const struct cli_ctx *ctx, const char *what,
+    const char *arg);
+/* Positional arguments: exactly n after optind, else usage error. */
+int cli_want_args(const struct cli_ctx *ctx, int argc, char **argv, int n,
+    const char *what);
+
+/* ---------------------------------------------------------- client.c */
+
+/*
+ * Perform one request. body (borrowed, may be NULL) is sent as JSON;
+ * idem_key (may be NULL) adds an Idempotency-Key header. On a 2xx answer
+ * returns 0 and *answer is the parsed body (owned; NULL when empty).
+ * Otherwise -1 with err filled: API_ETRANSPORT when vmctld could not be
+ * reached, the server's code and message for an HTTP error.
+ */
+int client_call(struct cli_ctx *ctx, const char *method, const char *path,
+    json_object *body, const char *idem_key, json_object **answer,
+    struct vm_error *err);
+/*
+ * GET a list path (which may already have a query), following "next"
+ * cursors until null. *items is a new JSON array of every item (owned).
+ */
+int client_list(struct cli_ctx *ctx, const char *path, json_object **items,
+    struct vm_error *err);
+/* Decode a server object with API_STORED; err names what was expected. */
+int client_decode(const struct api_schema *s, json_object *o, void *obj,
+    struct vm_error *err);
+/*
+ * Request body for obj: api_encode() minus read-only and null members,
+ * checked with api_decode(API_INPUT) like the server will. NULL + err
+ * when the server would refuse it.
+ */
+json_object *client_encode_input(const struct api_schema *s,
+    const void *obj, struct vm_error *err);
+/* Percent-encode s for a query string (malloc'ed). */
+char *client_escape(const char *s);
+/*
+ * GET path, check the answer decodes as schema s and print it
+ * (output_show). Returns an exit status; errors are printed.
+ */
+int client_show(struct cli_ctx *ctx, const char *path,
+    const struct api_schema *s);
+/* Print "vmctl: message" and a hint (transport errors) on stderr. */
+void client_error_print(const struct cli_ctx *ctx,
+    const struct vm_error *err);
+void client_free(struct cli_ctx *ctx);
+
+/* ---------------------------------------------------------- output.c */
+
+struct output_table;
+
+struct output_table *output_table_new(const char *const *headers,
+    size_t ncols);
+/* Append one cell; rows wrap after ncols cells. */
+void output_cell(struct output_table *t, const char *fmt, ...)
+    ATTR_PRINTF(2, 3);
+/* Aligned columns on stdout; header unless ctx->quiet. */
+void output_table_print(const struct cli_ctx *ctx, struct output_table *t);
+void output_table_free(struct output_table *t);
+/*
+ * A list command's output: the items array as JSON, or the table t.
+ * Used once every item decoded and went into t.
+ */
+void output_list(const struct cli_ctx *ctx, json_object *items,
+    struct output_table *t);
+/* "key: value" lines for obj (nested objects as "a.b: v"). */
+void output_kv(json_object *obj);
+/* obj as "key: value" lines (table) or pretty JSON (json). */
+void output_show(const struct cli_ctx *ctx, json_object *obj);
+/* Pretty-printed JSON and a newline on stdout. */
+void output_json(json_object *obj);
+/* Informational message: stdout in table mode, stderr in json mode,
+ * nothing with -q. */
+void output_msg(const struct cli_ctx *ctx, const char *fmt, ...)
+    ATTR_PRINTF(2, 3);
+/* Shorthand for a string that may be empty: "-" then. */
+const char *output_str(const char *s);
+/* ISO-8601 text of epoch ms, or "-" for 0; buf[32]. */
+const char *output_time(int64_t ms, char buf[32]);
+
+/* ------------------------------------------------------ cmd_*.c */
+
+int cmd_flavor_create(struct cli_ctx *, int, char **);
+int cmd_flavor_list(struct cli_ctx *, int, char **);
+int cmd_flavor_show(struct cli_ctx *, int, char **);
+int cmd_flavor_delete(struct cli_ctx *, int, char **);
+
+int cmd_host_list(struct cli_ctx *, int, char **);
+int cmd_host_show(struct cli_ctx *, int, char **);
+
+int cmd_vm_create(struct cli_ctx *, int, char **);
+int cmd_vm_list(struct cli_ctx *, int, char **);
+int cmd_vm_show(struct cli_ctx *, int, char **);
+int cmd_vm_action(struct cli_ctx *, int, char **);	/* start stop reboot */
+int cmd_vm_delete(struct cli_ctx *, int, char **);
+
+int cmd_op_show(struct cli_ctx *, int, char **);
+int cmd_op_list(struct cli_ctx *, int, char **);
+
+/*
+ * Follow GET /v1/operations/{id} until it succeeds or fails, polling
+ * every 100 ms growing to 500 ms, with a progress line on a tty. Returns
+ * 0 when it ended (*op holds the final record: check op->state), -1 on
+ * error, timeout (ctx->timeout_s) or interrupt, with err saying how to
+ * follow the operation later. Used by cmd_vm.c's --wait and op show.
+ */
+int cmd_op_wait(struct cli_ctx *ctx, const char *id,
+    struct api_operation *op, struct vm_error *err);
+
+#endif

@@ -1,0 +1,431 @@
+/*
+ * vmctl vm create|list|show|start|stop|reboot|delete: /v1/vms. Every
+ * mutation answers 202 with an operation; --wait follows it (cmd_op.c).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+#include "operation.h"
+#include "vm.h"
+
+#define VM_IDEM_MAX 128
+
+static int
+vm_check_idem(const struct cli_ctx *ctx, const char *key)
+{
+	size_t i, n = strlen(key);
+
+	for (i = 0; i < n; i++)
+		if (key[i] < 0x21 || key[i] > 0x7e)
+			break;
+	if (n >= 1 && n <= VM_IDEM_MAX && i == n)
+		return 0;
+	cli_usage_error(ctx, "--idempotency-key: must be 1-%d printable "
+	    "characters without spaces", VM_IDEM_MAX);
+	return -1;
+}
+
+/*
+ * Handle a 202 answer {"operation": ..., "vm": ...}: print the operation
+ * id (or the answer in json mode), or with --wait follow it and print
+ * the VM (nothing but a message after a delete). Returns an exit status.
+ */
+static int
+vm_accepted(struct cli_ctx *ctx, json_object *ans, bool wait, bool deleting)
+{
+	struct api_operation op;
+	struct vm_error err = { 0 };
+	json_object *jop = NULL;
+	char *path = NULL;
+	int ret = CLI_ERR;
+
+	if (ans == NULL || !json_object_object_get_ex(ans, "operation", &jop)) {
+		vm_error_set(&err, 0, "unexpected answer from vmctld: no "
+		    "operation");
+		goto fail;
+	}
+	if (client_decode(&api_operation_schema, jop, &op, &err) < 0)
+		goto fail;
+	if (!wait) {
+		if (ctx->output == OUT_JSON)
+			output_json(ans);
+		else
+			printf("%s\n", op.id);
+		return CLI_OK;
+	}
+	if (cmd_op_wait(ctx, op.id, &op, &err) < 0)
+		goto fail;
+	if (op.state == OP_FAILED) {
+		fprintf(stderr, "vmctl: %s %s failed: %s\n",
+		    api_op_action_names[op.action],
+		    op.vm_name[0] ? op.vm_name : op.vm_id,
+		    output_str(op.error));
+		if (!deleting)
+			fprintf(stderr, "vmctl: see 'vmctl vm show %s'\n",
+			    op.vm_name[0] ? op.vm_name : op.vm_id);
+		return CLI_ERR;
+	}
+	if (deleting) {
+		if (ctx->output == OUT_JSON) {
+			json_object *o = api_encode(&api_operation_schema,
+			    &op);
+
+			output_json(o);
+			json_object_put(o);
+		} else {
+			output_msg(ctx, "vm %s deleted",
+			    op.vm_name[0] ? op.vm_name : op.vm_id);
+		}
+		return CLI_OK;
+	}
+	path = xasprintf("/v1/vms/%s", op.vm_id);
+	ret = client_show(ctx, path, &api_vm_schema);
+	free(path);
+	return ret;
+fail:
+	client_error_print(ctx, &err);
+	return ret;
+}
+
+int
+cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "flavor", required_argument, NULL, 'f' },
+		{ "disk", required_argument, NULL, 'd' },
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "cmdline", required_argument, NULL, 'c' },
+		{ "site", required_argument, NULL, 's' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "idempotency-key", required_argument, NULL, 'K' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct api_vm vm = { 0 };
+	struct api_image *im = &vm.image;
+	struct vm_error err = { 0 };
+	json_object *body = NULL, *ans = NULL;
+	struct cli_getopt g;
+	const char *idem = NULL, *name;
+	bool wait = false;
+	int ch, ret = CLI_USAGE;
+
+	cli_getopt_init(&g, ctx, "", longopts);
+	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
+		switch (ch) {
+		case 'f':
+			if (cli_check_name(ctx, "--flavor", optarg) < 0)
+				goto cleanup;
+			str_copy(vm.flavor, sizeof(vm.flavor), optarg);
+			break;
+		case 'd':
+			if (cli_check_path(ctx, "--disk", optarg) < 0)
+				goto cleanup;
+			str_copy(im->disk, sizeof(im->disk), optarg);
+			break;
+		case 'k':
+			if (cli_check_path(ctx, "--kernel", optarg) < 0)
+				goto cleanup;
+			str_copy(im->kernel, sizeof(im->kernel), optarg);
+			break;
+		case 'i':
+			if (cli_check_path(ctx, "--initrd", optarg) < 0)
+				goto cleanup;
+			str_copy(im->initrd, sizeof(im->initrd), optarg);
+			break;
+		case 'c':
+			if (str_copy(im->cmdline, sizeof(im->cmdline),
+			    optarg) < 0) {
+				cli_usage_error(ctx, "--cmdline: longer than "
+				    "%zu characters", sizeof(im->cmdline) - 1);
+				goto cleanup;
+			}
+			break;
+		case 's':
+			if (cli_check_name(ctx, "--site", optarg) < 0)
+				goto cleanup;
+			str_copy(vm.site, sizeof(vm.site), optarg);
+			break;
+		case 'H':
+			if (cli_check_name(ctx, "--host", optarg) < 0)
+				goto cleanup;
+			str_copy(vm.host_hint, sizeof(vm.host_hint), optarg);
+			break;
+		case 'w':
+			wait = true;
+			break;
+		case 'K':
+			if (vm_check_idem(ctx, optarg) < 0)
+				goto cleanup;
+			idem = optarg;
+			break;
+		default:
+			ret = cli_getopt_status(ch);
+			goto cleanup;
+		}
+	}
+	if (cli_want_args(ctx, argc, argv, 1, "NAME") < 0)
+		goto cleanup;
+	name = argv[optind];
+	if (cli_check_name(ctx, "NAME", name) < 0)
+		goto cleanup;
+	if (uuid_valid(name)) {
+		cli_usage_error(ctx, "NAME: '%s' looks like a uuid, which a "
+		    "VM name may not", name);
+		goto cleanup;
+	}
+	if (vm.flavor[0] == '\0') {
+		cli_usage_error(ctx, "missing --flavor F");
+		goto cleanup;
+	}
+	if (im->disk[0] != '\0' && im->kernel[0] != '\0') {
+		cli_usage_error(ctx, "give --disk or --kernel, not both");
+		goto cleanup;
+	}
+	if (im->disk[0] == '\0' && im->kernel[0] == '\0') {
+		cli_usage_error(ctx, "missing --disk PATH or --kernel PATH");
+		goto cleanup;
+	}
+	if (im->kernel[0] == '\0' && (im->initrd[0] || im->cmdline[0])) {
+		cli_usage_error(ctx, "%s needs --kernel",
+		    im->initrd[0] ? "--initrd" : "--cmdline");
+		goto cleanup;
+	}
+	str_copy(vm.name, sizeof(vm.name), name);
+	if ((body = client_encode_input(&api_vm_schema, &vm, &err)) == NULL) {
+		cli_usage_error(ctx, "%s", err.message);
+		goto cleanup;
+	}
+
+	ret = CLI_ERR;
+	if (client_call(ctx, "POST", "/v1/vms", body, idem, &ans, &err) < 0) {
+		client_error_print(ctx, &err);
+		goto cleanup;
+	}
+	ret = vm_accepted(ctx, ans, wait, false);
+cleanup:
+	json_object_put(body);
+	json_object_put(ans);
+	return ret;
+}
+
+int
+cmd_vm_list(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "host", required_argument, NULL, 'H' },
+		{ "name", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static const char *const headers[] = {
+		"ID", "NAME", "STATE", "DESIRED", "HOST", "FLAVOR", "VCPUS",
+		"RAM_MIB"
+	};
+	struct vm_error err = { 0 };
+	struct output_table *t = NULL;
+	json_object *items = NULL;
+	struct cli_getopt g;
+	struct api_vm vm;
+	const char *host = NULL, *name = NULL;
+	struct buf path = { 0 };
+	size_t i;
+	int ch, ret = CLI_ERR;
+
+	cli_getopt_init(&g, ctx, "", longopts);
+	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
+		switch (ch) {
+		case 'H':
+			if (cli_check_name(ctx, "--host", optarg) < 0)
+				return CLI_USAGE;
+			host = optarg;
+			break;
+		case 'n':
+			if (cli_check_name(ctx, "--name", optarg) < 0)
+				return CLI_USAGE;
+			name = optarg;
+			break;
+		default:
+			return cli_getopt_status(ch);
+		}
+	}
+	if (cli_want_args(ctx, argc, argv, 0, "") < 0)
+		return CLI_USAGE;
+
+	/* Names are [a-z0-9-]: nothing to escape. */
+	buf_printf(&path, "/v1/vms");
+	if (host != NULL)
+		buf_printf(&path, "?host=%s", host);
+	if (name != NULL)
+		buf_printf(&path, "%sname=%s", host != NULL ? "&" : "?", name);
+	if (client_list(ctx, path.data, &items, &err) < 0)
+		goto fail;
+	t = output_table_new(headers, ARRAY_SIZE(headers));
+	for (i = 0; i < json_object_array_length(items); i++) {
+		if (client_decode(&api_vm_schema,
+		    json_object_array_get_idx(items, i), &vm, &err) < 0)
+			goto fail;
+		output_cell(t, "%s", vm.id);
+		output_cell(t, "%s", vm.name);
+		output_cell(t, "%s", api_vm_state_names[vm.state]);
+		output_cell(t, "%s", api_vm_desired_names[vm.desired]);
+		output_cell(t, "%s", output_str(vm.host));
+		output_cell(t, "%s", vm.flavor);
+		output_cell(t, "%lld", (long long)vm.vcpus);
+		output_cell(t, "%lld", (long long)vm.ram_mib);
+	}
+	output_list(ctx, items, t);
+	ret = CLI_OK;
+	goto cleanup;
+fail:
+	client_error_print(ctx, &err);
+cleanup:
+	output_table_free(t);
+	json_object_put(items);
+	buf_free(&path);
+	return ret;
+}
+
+int
+cmd_vm_show(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct cli_getopt g;
+	char *path = NULL;
+	int ch, ret;
+
+	cli_getopt_init(&g, ctx, "", NULL);
+	if ((ch = cli_getopt_next(&g, argc, argv)) != -1)
+		return cli_getopt_status(ch);
+	if (cli_want_args(ctx, argc, argv, 1, "NAME|ID") < 0 ||
+	    cli_check_vmref(ctx, "NAME|ID", argv[optind]) < 0)
+		return CLI_USAGE;
+	path = xasprintf("/v1/vms/%s", argv[optind]);
+	ret = client_show(ctx, path, &api_vm_schema);
+	free(path);
+	return ret;
+}
+
+/* vm start|stop|reboot: the verb of ctx->cmd names the action. */
+int
+cmd_vm_action(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option stop_opts[] = {
+		{ "timeout-s", required_argument, NULL, 't' },
+		{ "force", no_argument, NULL, 'F' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "idempotency-key", required_argument, NULL, 'K' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct option *longopts = stop_opts + 2;	/* start, reboot */
+	struct api_vm_action_req req = { 0 };
+	struct vm_error err = { 0 };
+	json_object *body = NULL, *ans = NULL;
+	struct cli_getopt g;
+	const char *idem = NULL;
+	char *path = NULL;
+	bool wait = false;
+	int ch, ret = CLI_USAGE;
+
+	req.action = api_enum_index(api_vm_action_names, ctx->cmd->verb);
+	if (req.action < 0)
+		fatalx("cmd_vm_action: no action %s", ctx->cmd->verb);
+	if (req.action == ACTION_STOP)
+		longopts = stop_opts;
+	cli_getopt_init(&g, ctx, "", longopts);
+	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
+		switch (ch) {
+		case 't':
+			if (cli_parse_int(ctx, "--timeout-s", optarg, 1, 3600,
+			    &req.timeout_s) < 0)
+				goto cleanup;
+			break;
+		case 'F':
+			req.force = true;
+			break;
+		case 'w':
+			wait = true;
+			break;
+		case 'K':
+			if (vm_check_idem(ctx, optarg) < 0)
+				goto cleanup;
+			idem = optarg;
+			break;
+		default:
+			ret = cli_getopt_status(ch);
+			goto cleanup;
+		}
+	}
+	if (cli_want_args(ctx, argc, argv, 1, "NAME|ID") < 0 ||
+	    cli_check_vmref(ctx, "NAME|ID", argv[optind]) < 0)
+		goto cleanup;
+	if ((body = client_encode_input(&api_vm_action_schema, &req,
+	    &err)) == NULL) {
+		cli_usage_error(ctx, "%s", err.message);
+		goto cleanup;
+	}
+
+	ret = CLI_ERR;
+	path = xasprintf("/v1/vms/%s/actions", argv[optind]);
+	if (client_call(ctx, "POST", path, body, idem, &ans, &err) < 0) {
+		client_error_print(ctx, &err);
+		goto cleanup;
+	}
+	ret = vm_accepted(ctx, ans, wait, false);
+cleanup:
+	json_object_put(body);
+	json_object_put(ans);
+	free(path);
+	return ret;
+}
+
+int
+cmd_vm_delete(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "wait", no_argument, NULL, 'w' },
+		{ "idempotency-key", required_argument, NULL, 'K' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct vm_error err = { 0 };
+	json_object *ans = NULL;
+	struct cli_getopt g;
+	const char *idem = NULL;
+	char *path = NULL;
+	bool wait = false;
+	int ch, ret = CLI_USAGE;
+
+	cli_getopt_init(&g, ctx, "", longopts);
+	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
+		switch (ch) {
+		case 'w':
+			wait = true;
+			break;
+		case 'K':
+			if (vm_check_idem(ctx, optarg) < 0)
+				return CLI_USAGE;
+			idem = optarg;
+			break;
+		default:
+			return cli_getopt_status(ch);
+		}
+	}
+	if (cli_want_args(ctx, argc, argv, 1, "NAME|ID") < 0 ||
+	    cli_check_vmref(ctx, "NAME|ID", argv[optind]) < 0)
+		return CLI_USAGE;
+
+	ret = CLI_ERR;
+	path = xasprintf("/v1/vms/%s", argv[optind]);
+	if (client_call(ctx, "DELETE", path, NULL, idem, &ans, &err) < 0) {
+		client_error_print(ctx, &err);
+		goto cleanup;
+	}
+	ret = vm_accepted(ctx, ans, wait, true);
+cleanup:
+	json_object_put(ans);
+	free(path);
+	return ret;
+}

@@ -1,0 +1,615 @@
+/*
+ * vmctl main: global options, the command table, dispatch, usage and
+ * help. Everything a command needs is in the struct cli_ctx made here.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "log.h"
+
+static int cli_version(struct cli_ctx *, int, char **);
+static int cli_help(struct cli_ctx *, int, char **);
+
+#define WAIT_OPTS \
+	"  --wait                 follow the operation until it ends\n"
+#define IDEM_OPTS \
+	"  --idempotency-key K    a retry with the same K changes nothing\n"
+
+/*
+ * The command table: dispatch, usage lines and --help come from here and
+ * nowhere else. Keep vmctl(1) in step with it.
+ */
+static const struct cli_cmd cli_cmds[] = {
+	{ "flavor", "create", cmd_flavor_create,
+	  "NAME --vcpus N --ram MIB [--disk GIB]",
+	  "create a flavor (a named VM size)",
+	  "  --vcpus N              virtual CPUs (1-256)\n"
+	  "  --ram MIB              memory in MiB (16-4194304)\n"
+	  "  --disk GIB             root disk size in GiB (0-65536, "
+	  "default 0)\n" },
+	{ "flavor", "list", cmd_flavor_list, "", "list flavors", NULL },
+	{ "flavor", "show", cmd_flavor_show, "NAME", "show a flavor", NULL },
+	{ "flavor", "delete", cmd_flavor_delete, "NAME",
+	  "delete a flavor no VM uses", NULL },
+
+	{ "host", "list", cmd_host_list, "", "list hypervisor hosts", NULL },
+	{ "host", "show", cmd_host_show, "NAME", "show a host", NULL },
+
+	{ "vm", "create", cmd_vm_create,
+	  "NAME --flavor F (--disk PATH | --kernel PATH [--initrd PATH] "
+	  "[--cmdline TEXT]) [--site S] [--host H] [--wait] "
+	  "[--idempotency-key K]",
+	  "create a VM; the controller places it on a host",
+	  "  --flavor F             flavor giving vCPUs, RAM and disk\n"
+	  "  --disk PATH            boot from a copy-on-write overlay of "
+	  "this image\n"
+	  "  --kernel PATH          boot this kernel directly\n"
+	  "  --initrd PATH          initramfs for --kernel\n"
+	  "  --cmdline TEXT         kernel command line for --kernel\n"
+	  "  --site S               place it in site S\n"
+	  "  --host H               place it on host H\n"
+	  WAIT_OPTS IDEM_OPTS },
+	{ "vm", "list", cmd_vm_list, "[--host H] [--name N]", "list VMs",
+	  "  --host H               only VMs placed on host H\n"
+	  "  --name N               only the VM named N\n" },
+	{ "vm", "show", cmd_vm_show, "NAME|ID", "show a VM", NULL },
+	{ "vm", "start", cmd_vm_action,
+	  "NAME|ID [--wait] [--idempotency-key K]",
+	  "start a stopped VM", WAIT_OPTS IDEM_OPTS },
+	{ "vm", "stop", cmd_vm_action,
+	  "NAME|ID [--timeout-s SEC] [--force] [--wait] "
+	  "[--idempotency-key K]",
+	  "shut a VM down, powering it off after a timeout",
+	  "  --timeout-s SEC        power off after SEC seconds of graceful "
+	  "shutdown\n"
+	  "                         (1-3600, default: the agent's, 60)\n"
+	  "  --force                power off at once\n"
+	  WAIT_OPTS IDEM_OPTS },
+	{ "vm", "reboot", cmd_vm_action,
+	  "NAME|ID [--wait] [--idempotency-key K]", "reboot a VM",
+	  WAIT_OPTS IDEM_OPTS },
+	{ "vm", "delete", cmd_vm_delete,
+	  "NAME|ID [--wait] [--idempotency-key K]",
+	  "destroy a VM and remove its disks", WAIT_OPTS IDEM_OPTS },
+
+	{ "op", "show", cmd_op_show, "ID [--wait]", "show an operation",
+	  "  --wait                 follow it until it ends; exit 1 if it "
+	  "failed\n" },
+	{ "op", "list", cmd_op_list, "[--vm NAME|ID]", "list operations",
+	  "  --vm NAME|ID           only operations of this VM\n" },
+
+	{ "version", NULL, cli_version, "", "print the version", NULL },
+	{ "help", NULL, cli_help, "[NOUN [VERB]]", "show help", NULL },
+};
+
+static const char cli_global_usage[] =
+    "usage: vmctl [--url URL] [-o table|json] [-q] [--timeout SEC] "
+    "NOUN VERB [ARGS]\n";
+
+static const char cli_global_opts[] =
+    "global options (also accepted after the command):\n"
+    "  --url URL              vmctld address (default: $VMCTL_URL, the\n"
+    "                         config file, " CLI_DEFAULT_URL ")\n"
+    "  -o, --output FORMAT    table (default) or json\n"
+    "  -q, --quiet            no table headers, progress or messages\n"
+    "  --timeout SEC          give up --wait after SEC seconds "
+    "(default 600)\n"
+    "  -h, --help             show help\n";
+
+enum { OPT_URL = 0x100, OPT_TIMEOUT, OPT_VERSION };
+
+static const struct option cli_global_longopts[] = {
+	{ "url", required_argument, NULL, OPT_URL },
+	{ "output", required_argument, NULL, 'o' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "help", no_argument, NULL, 'h' },
+};
+
+/* ------------------------------------------------------------ usage */
+
+static void
+cli_cmd_name(const struct cli_cmd *cmd, char *buf, size_t size)
+{
+	if (cmd->verb != NULL)
+		snprintf(buf, size, "%s %s", cmd->noun, cmd->verb);
+	else
+		snprintf(buf, size, "%s", cmd->noun);
+}
+
+/*
+ * "usage: vmctl NOUN VERB USAGE" folded before 80 columns, breaking only
+ * between top-level words (never inside [...] or (...)), continuation
+ * lines indented under the first argument like OpenBSD's usage().
+ */
+void
+cli_usage(const struct cli_ctx *ctx, FILE *fp)
+{
+	char name[64];
+	const char *p, *word;
+	size_t col, indent, n;
+	int depth;
+
+	if (ctx->cmd == NULL) {
+		fputs(cli_global_usage, fp);
+		return;
+	}
+	cli_cmd_name(ctx->cmd, name, sizeof(name));
+	col = indent = (size_t)fprintf(fp, "usage: vmctl %s", name);
+	indent = indent > 40 ? 8 : indent + 1;
+	for (p = ctx->cmd->usage; *p != '\0';) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		/* One top-level word: up to a space at depth 0. */
+		word = p;
+		for (depth = 0; *p != '\0' && (depth > 0 || *p != ' '); p++) {
+			if (*p == '[' || *p == '(')
+				depth++;
+			else if ((*p == ']' || *p == ')') && depth > 0)
+				depth--;
+		}
+		n = (size_t)(p - word);
+		if (col + 1 + n > 79 && col > indent) {
+			fprintf(fp, "\n%*s", (int)indent, "");
+			col = indent;
+		} else {
+			fputc(' ', fp);
+			col++;
+		}
+		fprintf(fp, "%.*s", (int)n, word);
+		col += n;
+	}
+	fputc('\n', fp);
+}
+
+int
+cli_usage_error(const struct cli_ctx *ctx, const char *fmt, ...)
+{
+	char name[64];
+	va_list ap;
+
+	fputs("vmctl: ", stderr);
+	if (ctx->cmd != NULL) {
+		cli_cmd_name(ctx->cmd, name, sizeof(name));
+		fprintf(stderr, "%s: ", name);
+	}
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	cli_usage(ctx, stderr);
+	return CLI_USAGE;
+}
+
+int
+cli_help_cmd(const struct cli_ctx *ctx)
+{
+	cli_usage(ctx, stdout);
+	printf("\n%s.\n", ctx->cmd->summary);
+	if (ctx->cmd->opts != NULL)
+		printf("\noptions:\n%s", ctx->cmd->opts);
+	printf("\n%s", cli_global_opts);
+	return CLI_OK;
+}
+
+/* Commands of one noun (or all when noun is NULL), one per line. */
+static void
+cli_list_cmds(FILE *fp, const char *noun)
+{
+	char name[64];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cli_cmds); i++) {
+		const struct cli_cmd *c = &cli_cmds[i];
+
+		if (noun != NULL && strcmp(c->noun, noun) != 0)
+			continue;
+		cli_cmd_name(c, name, sizeof(name));
+		fprintf(fp, "  %-15s %s\n", name, c->summary);
+	}
+}
+
+static void
+cli_help_global(FILE *fp)
+{
+	fputs(cli_global_usage, fp);
+	fputs("\ncommands:\n", fp);
+	cli_list_cmds(fp, NULL);
+	fprintf(fp, "\n%s\nRun 'vmctl help NOUN VERB' or 'vmctl NOUN VERB "
+	    "--help' for a command's options.\n", cli_global_opts);
+}
+
+static void
+cli_help_noun(FILE *fp, const char *noun)
+{
+	fprintf(fp, "usage: vmctl %s VERB [ARGS]\n\ncommands:\n", noun);
+	cli_list_cmds(fp, noun);
+}
+
+static const struct cli_cmd *
+cli_cmd_lookup(const char *noun, const char *verb)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cli_cmds); i++) {
+		const struct cli_cmd *c = &cli_cmds[i];
+
+		if (strcmp(c->noun, noun) != 0)
+			continue;
+		if (c->verb == NULL || (verb != NULL &&
+		    strcmp(c->verb, verb) == 0))
+			return c;
+	}
+	return NULL;
+}
+
+static bool
+cli_noun_exists(const char *noun)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cli_cmds); i++)
+		if (strcmp(cli_cmds[i].noun, noun) == 0)
+			return true;
+	return false;
+}
+
+/* ------------------------------------------------------------ options */
+
+int
+cli_global_opt(struct cli_ctx *ctx, int ch, const char *arg)
+{
+	switch (ch) {
+	case OPT_URL:
+		if (strncmp(arg, "http://", 7) != 0 &&
+		    strncmp(arg, "https://", 8) != 0)
+			return cli_usage_error(ctx,
+			    "--url: '%s' is not an http:// or https:// URL",
+			    arg);
+		if (str_copy(ctx->url, sizeof(ctx->url), arg) < 0)
+			return cli_usage_error(ctx, "--url: too long");
+		ctx->url_set = true;
+		return CLI_OK;
+	case 'o':
+		if (strcmp(arg, "table") == 0)
+			ctx->output = OUT_TABLE;
+		else if (strcmp(arg, "json") == 0)
+			ctx->output = OUT_JSON;
+		else
+			return cli_usage_error(ctx,
+			    "-o: '%s' is not one of: table, json", arg);
+		return CLI_OK;
+	case 'q':
+		ctx->quiet = true;
+		return CLI_OK;
+	case OPT_TIMEOUT:
+		if (cli_parse_int(ctx, "--timeout", arg, 1, 604800,
+		    &ctx->timeout_s) < 0)
+			return CLI_USAGE;
+		return CLI_OK;
+	}
+	return cli_usage_error(ctx, "unexpected option");
+}
+
+/* Report a getopt error: unknown option or missing argument. */
+static int
+cli_getopt_error(const struct cli_ctx *ctx, int ch, char **argv)
+{
+	const char *opt = argv[optind - 1];
+	char buf[3] = { '-', (char)optopt, '\0' };
+
+	/* Short option: argv[optind-1] may be a cluster like "-qx". */
+	if (optopt != 0 && (opt == NULL || strncmp(opt, "--", 2) != 0))
+		opt = buf;
+	if (ch == ':')
+		return cli_usage_error(ctx, "option '%s' needs an argument",
+		    opt);
+	return cli_usage_error(ctx, "unknown option '%s'", opt);
+}
+
+void
+cli_getopt_init(struct cli_getopt *g, struct cli_ctx *ctx,
+    const char *shortopts, const struct option *longopts)
+{
+	size_t n = 0, i;
+
+	memset(g, 0, sizeof(*g));
+	g->ctx = ctx;
+	for (; longopts != NULL && longopts[n].name != NULL; n++) {
+		if (n >= CLI_MAX_OPTS - ARRAY_SIZE(cli_global_longopts) - 1)
+			fatalx("cli_getopt_init: too many options");
+		g->lo[n] = longopts[n];
+	}
+	for (i = 0; i < ARRAY_SIZE(cli_global_longopts); i++)
+		g->lo[n++] = cli_global_longopts[i];
+	/* Leading ':' makes getopt report a missing argument as ':'. */
+	snprintf(g->so, sizeof(g->so), ":%sho:q", shortopts);
+	optind = 0;	/* glibc: full re-initialisation */
+	opterr = 0;
+}
+
+int
+cli_getopt_next(struct cli_getopt *g, int argc, char **argv)
+{
+	int ch;
+
+	for (;;) {
+		optopt = 0;
+		ch = getopt_long(argc, argv, g->so, g->lo, NULL);
+		switch (ch) {
+		case -1:
+			return -1;
+		case 'h':
+			cli_help_cmd(g->ctx);
+			return CLI_OPT_HELP;
+		case '?':
+		case ':':
+			cli_getopt_error(g->ctx, ch, argv);
+			return CLI_OPT_BAD;
+		case 'o':
+		case 'q':
+		case OPT_URL:
+		case OPT_TIMEOUT:
+			if (cli_global_opt(g->ctx, ch, optarg) != CLI_OK)
+				return CLI_OPT_BAD;
+			continue;
+		default:
+			return ch;
+		}
+	}
+}
+
+int
+cli_getopt_status(int ch)
+{
+	if (ch == CLI_OPT_HELP)
+		return CLI_OK;
+	return CLI_USAGE;
+}
+
+/* ------------------------------------------------------ argument checks */
+
+int
+cli_parse_int(const struct cli_ctx *ctx, const char *opt, const char *arg,
+    int64_t min, int64_t max, int64_t *out)
+{
+	char *end = NULL;
+	long long v;
+
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || v < min || v > max) {
+		cli_usage_error(ctx, "%s: '%s' must be an integer between "
+		    "%lld and %lld", opt, arg, (long long)min, (long long)max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int
+cli_parse_field(const struct cli_ctx *ctx, const char *opt, const char *arg,
+    const struct api_schema *s, const char *field, int64_t *out)
+{
+	size_t i;
+
+	for (i = 0; i < s->nfields; i++)
+		if (strcmp(s->fields[i].name, field) == 0)
+			return cli_parse_int(ctx, opt, arg, s->fields[i].min,
+			    s->fields[i].max, out);
+	fatalx("cli_parse_field: no field %s.%s", s->name, field);
+}
+
+int
+cli_check_name(const struct cli_ctx *ctx, const char *what, const char *arg)
+{
+	if (api_name_valid(arg))
+		return 0;
+	cli_usage_error(ctx, "%s: '%s' is not a valid name (1-63 of a-z, "
+	    "0-9 and '-', not starting with '-')", what, arg);
+	return -1;
+}
+
+int
+cli_check_path(const struct cli_ctx *ctx, const char *what, const char *arg)
+{
+	if (api_path_valid(arg))
+		return 0;
+	cli_usage_error(ctx, "%s: '%s' is not a valid absolute path "
+	    "(A-Z a-z 0-9 . _ + - /, no '..', at most %d characters)", what,
+	    arg, API_PATH_MAX - 1);
+	return -1;
+}
+
+int
+cli_check_vmref(const struct cli_ctx *ctx, const char *what, const char *arg)
+{
+	if (api_name_valid(arg) || uuid_valid(arg))
+		return 0;
+	cli_usage_error(ctx, "%s: '%s' is neither a VM name nor a uuid", what,
+	    arg);
+	return -1;
+}
+
+int
+cli_want_args(const struct cli_ctx *ctx, int argc, char **argv, int n,
+    const char *what)
+{
+	int have = argc - optind;
+
+	if (have < n) {
+		cli_usage_error(ctx, "missing %s", what);
+		return -1;
+	}
+	if (have > n) {
+		cli_usage_error(ctx, "unexpected argument '%s'",
+		    argv[optind + n]);
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------- top-level cmds */
+
+static int
+cli_version(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct cli_getopt g;
+	int ch;
+
+	cli_getopt_init(&g, ctx, "", NULL);
+	if ((ch = cli_getopt_next(&g, argc, argv)) != -1)
+		return cli_getopt_status(ch);
+	if (cli_want_args(ctx, argc, argv, 0, "") < 0)
+		return CLI_USAGE;
+	printf("vmctl %s\n", PACKAGE_VERSION);
+	return CLI_OK;
+}
+
+static int
+cli_help(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const struct cli_cmd *c;
+	struct cli_getopt g;
+	const char *noun, *verb;
+	int ch;
+
+	cli_getopt_init(&g, ctx, "", NULL);
+	if ((ch = cli_getopt_next(&g, argc, argv)) != -1)
+		return cli_getopt_status(ch);
+	if (argc - optind > 2)
+		return cli_usage_error(ctx, "unexpected argument '%s'",
+		    argv[optind + 2]);
+	if (argc - optind == 0) {
+		cli_help_global(stdout);
+		return CLI_OK;
+	}
+	noun = argv[optind];
+	verb = argc - optind == 2 ? argv[optind + 1] : NULL;
+	if (!cli_noun_exists(noun))
+		return cli_usage_error(ctx, "unknown command '%s'", noun);
+	c = cli_cmd_lookup(noun, verb);
+	if (c == NULL && verb == NULL) {
+		cli_help_noun(stdout, noun);
+		return CLI_OK;
+	}
+	if (c == NULL)
+		return cli_usage_error(ctx, "unknown command '%s %s'", noun,
+		    verb);
+	ctx->cmd = c;
+	return cli_help_cmd(ctx);
+}
+
+/* ------------------------------------------------------------ main */
+
+static bool
+cli_is_help(const char *arg)
+{
+	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+static int
+cli_dispatch(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const struct cli_cmd *c;
+	const char *noun = argv[0], *verb = argc > 1 ? argv[1] : NULL;
+
+	if (!cli_noun_exists(noun)) {
+		fprintf(stderr, "vmctl: unknown command '%s'\n", noun);
+		cli_help_global(stderr);
+		return CLI_USAGE;
+	}
+	c = cli_cmd_lookup(noun, NULL);
+	if (c != NULL)		/* top-level: argv[0] is the command */
+		goto run;
+	if (verb == NULL || cli_is_help(verb)) {
+		if (verb == NULL) {
+			fprintf(stderr, "vmctl: %s: missing verb\n", noun);
+			cli_help_noun(stderr, noun);
+			return CLI_USAGE;
+		}
+		cli_help_noun(stdout, noun);
+		return CLI_OK;
+	}
+	c = cli_cmd_lookup(noun, verb);
+	if (c == NULL) {
+		fprintf(stderr, "vmctl: %s: unknown verb '%s'\n", noun, verb);
+		cli_help_noun(stderr, noun);
+		return CLI_USAGE;
+	}
+	argc--;
+	argv++;
+run:
+	ctx->cmd = c;
+	return c->fn(ctx, argc, argv);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "url", required_argument, NULL, OPT_URL },
+		{ "output", required_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct cli_ctx ctx = { 0 };
+	int ch, ret;
+
+	log_init("vmctl", LOG_LVL_WARN, false);
+	ctx.output = OUT_TABLE;
+	ctx.timeout_s = CLI_DEFAULT_WAIT_S;
+	ctx.stderr_tty = isatty(STDERR_FILENO) == 1;
+
+	opterr = 0;
+	/* '+': stop at the noun; the command parses the rest. */
+	while ((ch = getopt_long(argc, argv, "+:ho:q", longopts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'h':
+			cli_help_global(stdout);
+			return CLI_OK;
+		case OPT_VERSION:
+			printf("vmctl %s\n", PACKAGE_VERSION);
+			return CLI_OK;
+		case '?':
+		case ':':
+			return cli_getopt_error(&ctx, ch, argv);
+		default:
+			if ((ret = cli_global_opt(&ctx, ch, optarg)) != CLI_OK)
+				return ret;
+			break;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0) {
+		fputs("vmctl: missing command\n", stderr);
+		cli_help_global(stderr);
+		return CLI_USAGE;
+	}
+
+	http_global_init();
+	ret = cli_dispatch(&ctx, argc, argv);
+	client_free(&ctx);
+	http_global_cleanup();
+
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "vmctl: writing output: %s\n",
+		    strerror(errno));
+		ret = CLI_ERR;
+	}
+	return ret;
+}
