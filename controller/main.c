@@ -173,6 +173,7 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 
 	if (store_open(ctl.cfg.store_path, ctl.cfg.map_size_mib, &ctl.store,
 	    &err) < 0) {

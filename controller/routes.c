@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "routes.h"
@@ -84,4 +85,24 @@ routes_match(const char *method, const char *path, const struct route **out,
 		m = ROUTE_NO_METHOD;
 	}
 	return m;
+}
+
+void
+routes_allowed(const char *path, char *buf, size_t len)
+{
+	char params[REQ_MAX_PARAMS][REQ_PARAM_MAX];
+	size_t i, used = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(route_table); i++) {
+		int n;
+
+		if (!route_path_match(route_table[i].pattern, path, params))
+			continue;
+		n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
+		    route_table[i].method);
+		if (n < 0 || (size_t)n >= len - used)
+			break;
+		used += (size_t)n;
+	}
 }

@@ -24,4 +24,7 @@ enum route_match { ROUTE_FOUND, ROUTE_NO_PATH, ROUTE_NO_METHOD };
 enum route_match routes_match(const char *method, const char *path,
     const struct route **out, char params[][REQ_PARAM_MAX]);
 
+/* "GET, POST" etc.: the methods served on path, into buf[len]. */
+void routes_allowed(const char *path, char *buf, size_t len);
+
 #endif

@@ -102,7 +102,8 @@ resp_error(struct resp *resp, const struct vm_error *err)
 }
 
 static enum MHD_Result
-send_resp(struct MHD_Connection *conn, struct resp *resp)
+send_resp_allow(struct MHD_Connection *conn, struct resp *resp,
+    const char *allow)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -124,13 +125,19 @@ send_resp(struct MHD_Connection *conn, struct resp *resp)
 	}
 	if (resp->body != NULL)
 		MHD_add_response_header(r, "Content-Type", "application/json");
-	if (resp->status == 405)
-		MHD_add_response_header(r, "Allow", "GET, POST, DELETE");
+	if (resp->status == 405 && allow != NULL)
+		MHD_add_response_header(r, "Allow", allow);
 	ret = MHD_queue_response(conn, (unsigned)resp->status, r);
 	MHD_destroy_response(r);
 	json_object_put(resp->body);
 	resp->body = NULL;
 	return ret;
+}
+
+static enum MHD_Result
+send_resp(struct MHD_Connection *conn, struct resp *resp)
+{
+	return send_resp_allow(conn, resp, NULL);
 }
 
 static enum MHD_Result
@@ -292,11 +299,16 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return send_error(conn, API_ENOTFOUND, msg);
 	}
 	if (cs->match == ROUTE_NO_METHOD) {
-		char msg[300];
+		struct resp resp = { 0, NULL };
+		struct vm_error err;
+		char allow[64];
 
-		snprintf(msg, sizeof(msg), "method %.10s not allowed on %.200s",
-		    method, url);
-		return send_error(conn, API_EMETHOD, msg);
+		routes_allowed(url, allow, sizeof(allow));
+		vm_error_set(&err, API_EMETHOD,
+		    "method %.10s not allowed on %.200s (allowed: %s)", method,
+		    url, allow);
+		resp_error(&resp, &err);
+		return send_resp_allow(conn, &resp, allow);
 	}
 	if (cs->body.len > 0) {
 		const char *ct = MHD_lookup_connection_value(conn,
@@ -384,13 +396,13 @@ server_start(struct ctl *ctl, struct server **out, struct vm_error *err)
 		flags |= MHD_USE_IPv6;
 	srv->mhd = MHD_start_daemon(flags, (uint16_t)ctl->cfg.port, NULL, NULL,
 	    on_request, srv,
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)ctl->cfg.threads,
 	    MHD_OPTION_CONNECTION_LIMIT, 4096u,
 	    MHD_OPTION_CONNECTION_TIMEOUT, 120u,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 	    MHD_OPTION_END);
 	if (srv->mhd == NULL) {
 		vm_error_set(err, API_EINTERNAL,

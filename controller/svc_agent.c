@@ -366,10 +366,12 @@ svc_agent_tasks(struct req *req, struct resp *resp)
 		    "host: a valid host name is required");
 		goto fail;
 	}
-	if (svc_query_int(req, "wait", 0, 0, req->ctl->cfg.long_poll_max_s, &wait,
-	    &err) < 0 ||
+	if (svc_query_int(req, "wait", 0, 0, 3600, &wait, &err) < 0 ||
 	    svc_query_int(req, "max", 64, 1, TASKS_MAX_PER_POLL, &max, &err) < 0)
 		goto fail;
+	/* A longer wait than the controller allows is cut, not refused. */
+	if (wait > req->ctl->cfg.long_poll_max_s)
+		wait = req->ctl->cfg.long_poll_max_s;
 	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
 		goto fail;
 	w.txn = txn;

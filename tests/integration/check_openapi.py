@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""Check api/openapi.yaml: parses, every $ref resolves, and the component
+schemas match the codec tables in api/*.c field by field."""
+import re, sys, yaml
+
+top = sys.argv[1] if len(sys.argv) > 1 else '/work/main'
+doc = yaml.safe_load(open(top + '/api/openapi.yaml'))
+errs = []
+
+def resolve(ref):
+    if not ref.startswith('#/'):
+        errs.append('external ref ' + ref); return None
+    node = doc
+    for part in ref[2:].split('/'):
+        part = part.replace('~1', '/').replace('~0', '~')
+        if not isinstance(node, dict) or part not in node:
+            errs.append('unresolved ' + ref); return None
+        node = node[part]
+    return node
+
+def walk(n, path):
+    if isinstance(n, dict):
+        if '$ref' in n:
+            resolve(n['$ref'])
+            if len(n) > 1:
+                errs.append('%s: siblings next to $ref: %s' % (path, list(n)))
+        for k, v in n.items():
+            walk(v, path + '/' + str(k))
+    elif isinstance(n, list):
+        for i, v in enumerate(n):
+            walk(v, '%s/%d' % (path, i))
+walk(doc, '')
+
+assert doc['openapi'] == '3.0.3'
+# every path parameter is declared
+for p, item in doc['paths'].items():
+    names = set(re.findall(r'{(\w+)}', p))
+    for m, op in item.items():
+        if m not in ('get', 'post', 'put', 'delete', 'patch'):
+            continue
+        ps = [resolve(x['$ref']) if '$ref' in x else x
+              for x in item.get('parameters', []) + op.get('parameters', [])]
+        got = {x['name'] for x in ps if x and x['in'] == 'path'}
+        if got != names:
+            errs.append('%s %s: path params %s vs %s' % (m, p, got, names))
+        for code, r in op['responses'].items():
+            if code.startswith('2') or code == 'default':
+                continue
+            rr = resolve(r['$ref']) if '$ref' in r else r
+            if rr and 'content' not in rr:
+                errs.append('%s %s %s: no error body' % (m, p, code))
+
+# ---- codec tables -> expectations
+NAME_RE = '^[a-z0-9][a-z0-9-]{0,62}$'
+src = ''.join(open('%s/api/%s.c' % (top, f)).read()
+              for f in ('flavor', 'host', 'vm', 'operation', 'agentproto'))
+arrays = {}
+for m in re.finditer(r'const char \*const (\w+)\[\] = \{(.*?)\};', src, re.S):
+    arrays[m.group(1)] = re.findall(r'"([^"]+)"', m.group(2))
+tables = {}
+for m in re.finditer(r'static const struct api_field (\w+)\[\] = \{(.*?)\n\};',
+                     src, re.S):
+    body = re.sub(r'\s+', ' ', m.group(2))
+    fields = []
+    for e in re.finditer(r'(AFSUB|AFS|AFI|AFE|AFB|AFT)\((.*?)\),', body):
+        a = [x.strip() for x in e.group(2).split(',')]
+        fields.append((e.group(1), a))
+    tables[m.group(1)] = fields
+structsz = {'API_NAME_MAX': 64, 'API_UUID_LEN': 37, 'API_PATH_MAX': 1024,
+            'API_TEXT_MAX': 512}
+hdr = ''.join(open('%s/api/%s.h' % (top, f)).read()
+              for f in ('flavor', 'host', 'vm', 'operation', 'agentproto'))
+def strsize(field):
+    m = re.search(r'char %s\[(\w+)\];' % field, hdr)
+    return structsz[m.group(1)]
+INT = {'INT64_MAX': 2**63 - 1}
+def num(x):
+    x = x.rstrip('LL') if x.endswith('LL') else x
+    return INT.get(x, None) if x in INT else int(x)
+flags_of = lambda f: set(f.split('|')) - {'0'}
+def fl(s):
+    return {x.strip() for x in s.split('|')} - {'0'}
+
+mapping = {'flavor_fields': 'Flavor', 'host_fields': 'Host',
+           'image_fields': 'Image', 'vm_fields': 'Vm',
+           'action_fields': 'VmAction', 'op_fields': 'Operation',
+           'task_fields': 'Task', 'result_fields': 'TaskResult',
+           'domain_fields': 'Domain'}
+S = doc['components']['schemas']
+def deref(x):
+    return resolve(x['$ref']) if '$ref' in x else x
+for tname, sname in mapping.items():
+    sch = S[sname]
+    props = sch['properties']
+    if sch.get('additionalProperties') is not False:
+        errs.append(sname + ': additionalProperties must be false')
+    want_req = []
+    cnames = [a[0].strip('"') for _, a in tables[tname]]
+    if list(props) != cnames:
+        errs.append('%s: fields %s vs codec %s' % (sname, list(props), cnames))
+    for kind, a in tables[tname]:
+        name = a[0].strip('"')
+        p = props.get(name)
+        if p is None:
+            continue
+        pd = deref(p)
+        if kind == 'AFS':
+            ftype, flags = a[1], fl(a[2])
+        elif kind in ('AFI', 'AFE', 'AFB', 'AFT', 'AFSUB'):
+            ftype, flags = kind, fl(a[1])
+        req, ro = 'AF_REQ' in flags, 'AF_RO' in flags
+        if req:
+            want_req.append(name)
+        where = '%s.%s' % (sname, name)
+        if bool(p.get('readOnly')) != ro and bool(pd.get('readOnly')) != ro:
+            errs.append(where + ': readOnly mismatch')
+        # nullable: input accepts null for optional fields; output emits
+        # null for empty strings/times.
+        strish = ftype in ('AF_STR', 'AF_NAME', 'AF_UUID', 'AF_PATH', 'AFT')
+        want_null = (not req and not ro) or (ro and strish)
+        if '$ref' not in p and bool(p.get('nullable')) != want_null:
+            errs.append(where + ': nullable should be %s' % want_null)
+        if ftype == 'AF_NAME':
+            if pd.get('pattern') != NAME_RE or pd.get('maxLength') != 63:
+                errs.append(where + ': name pattern/length')
+        elif ftype == 'AF_UUID':
+            if pd.get('format') != 'uuid' or pd.get('maxLength') != 36:
+                errs.append(where + ': uuid')
+        elif ftype == 'AF_PATH':
+            if pd.get('maxLength') != strsize(a[4] if False else
+                                              re.search(r'(\w+)\)?$', a[4]).group(1)) - 1:
+                errs.append(where + ': path maxLength')
+        elif ftype == 'AF_STR':
+            field = a[4]
+            if pd.get('maxLength') != strsize(field) - 1:
+                errs.append(where + ': maxLength %s want %d' %
+                            (pd.get('maxLength'), strsize(field) - 1))
+        elif kind == 'AFI':
+            mn, mx = num(a[4]), num(a[5])
+            if pd.get('type') != 'integer' or pd.get('minimum') != mn or \
+               pd.get('maximum') != mx:
+                errs.append('%s: int bounds %s..%s want %s..%s' % (
+                    where, pd.get('minimum'), pd.get('maximum'), mn, mx))
+        elif kind == 'AFE':
+            if pd.get('enum') != arrays[a[4]]:
+                errs.append('%s: enum %s want %s' % (where, pd.get('enum'),
+                                                     arrays[a[4]]))
+        elif kind == 'AFB':
+            if pd.get('type') != 'boolean':
+                errs.append(where + ': not boolean')
+        elif kind == 'AFT':
+            if pd.get('format') != 'date-time':
+                errs.append(where + ': not date-time')
+        elif kind == 'AFSUB':
+            ref = p.get('$ref') or p.get('allOf', [{}])[0].get('$ref')
+            if ref != '#/components/schemas/Image':
+                errs.append(where + ': sub ref')
+    if sorted(sch.get('required', [])) != sorted(want_req):
+        errs.append('%s: required %s want %s' % (sname, sch.get('required'),
+                                                 want_req))
+# every route of controller/routes.c is in the spec, and nothing else
+routes = re.findall(r'\{ "(GET|POST|DELETE|PUT|PATCH)", "([^"]+)"',
+                    open(top + '/controller/routes.c').read())
+spec = set()
+for p, item in doc['paths'].items():
+    for m in item:
+        if m in ('get', 'post', 'put', 'delete', 'patch'):
+            spec.add((m.upper(), re.sub(r'{\w+}', '{}', p)))
+code = set(routes)
+for r in sorted(code - spec):
+    errs.append('route %s %s is not in api/openapi.yaml' % r)
+for r in sorted(spec - code):
+    errs.append('api/openapi.yaml has %s %s, which no route serves' % r)
+print('%d tables and %d routes checked' % (len(mapping), len(code)))
+for e in errs:
+    print('ERROR', e)
+sys.exit(1 if errs else 0)
