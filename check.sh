@@ -24,6 +24,10 @@ if [ "${VMCTL_SKIP_INSTALL:-0}" != 1 ]; then
 	apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null ||
 	    exit 1
 fi
+# qemu:///embed as root looks this user up even when told to run as root.
+getent passwd libvirt-qemu >/dev/null ||
+    useradd --system --user-group --no-create-home \
+	--shell /usr/sbin/nologin libvirt-qemu
 
 passed=0
 failed=0

@@ -151,6 +151,11 @@ install_packages() {
 	# shellcheck disable=SC2086
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	    --no-install-recommends $PACKAGES
+	# qemu:///embed as root looks this user up even when told to run
+	# as root.
+	getent passwd libvirt-qemu >/dev/null ||
+	    useradd --system --user-group --no-create-home \
+		--shell /usr/sbin/nologin libvirt-qemu
 }
 
 build() {

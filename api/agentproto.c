@@ -61,6 +61,7 @@ static const struct api_field result_fields[] = {
 	AFS("error", AF_STR, 0, struct api_task_result, error),
 	AFE("dom_state", AF_REQ, struct api_task_result, dom_state,
 	    api_dom_state_names),
+	AFI("seq", 0, struct api_task_result, seq, 0, INT64_MAX),
 };
 
 const struct api_schema api_task_result_schema = {
@@ -144,6 +145,7 @@ api_heartbeat_decode(json_object *o, struct api_heartbeat *hb,
 			(void)val;
 			if (strcmp(key, "host") != 0 &&
 			    strcmp(key, "domains") != 0 &&
+			    strcmp(key, "seq") != 0 &&
 			    strcmp(key, "full") != 0) {
 				vm_error_set(err, API_EINVAL,
 				    "heartbeat: unknown field '%.64s'", key);
@@ -171,6 +173,19 @@ api_heartbeat_decode(json_object *o, struct api_heartbeat *hb,
 			hb->full = json_object_get_boolean(f);
 		}
 	}
+	{
+		json_object *sq = NULL;
+
+		if (json_object_object_get_ex(o, "seq", &sq) && sq != NULL) {
+			if (!json_object_is_type(sq, json_type_int) ||
+			    json_object_get_int64(sq) < 0) {
+				vm_error_set(err, API_EINVAL,
+				    "heartbeat.seq: must be an integer >= 0");
+				return -1;
+			}
+			hb->seq = json_object_get_int64(sq);
+		}
+	}
 	if (api_decode_array(o, "domains", &api_domain_schema,
 	    API_HEARTBEAT_MAX_DOMAINS, &doms, &hb->ndomains, err) < 0)
 		return -1;
@@ -186,6 +201,7 @@ api_heartbeat_encode(const struct api_heartbeat *hb)
 
 	json_object_object_add(o, "host", json_object_new_string(hb->host));
 	json_object_object_add(o, "full", json_object_new_boolean(hb->full));
+	json_object_object_add(o, "seq", json_object_new_int64(hb->seq));
 	return o;
 }
 

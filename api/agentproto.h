@@ -56,6 +56,7 @@ struct api_task_result {
 	bool ok;
 	char error[API_TEXT_MAX];
 	int dom_state;			/* enum api_dom_state after the task */
+	int64_t seq;			/* agent observation order (below) */
 };
 extern const struct api_schema api_task_result_schema;
 
@@ -68,8 +69,17 @@ extern const struct api_schema api_domain_schema;
 #define API_HEARTBEAT_MAX_DOMAINS 100000
 #define API_RESULTS_MAX 1000
 
+/*
+ * Observation order: the agent stamps each heartbeat (before it lists its
+ * domains) and each task result (after it reads the domain's state) with a
+ * strictly increasing number (wall-clock microseconds, bumped when equal).
+ * The controller keeps the highest stamp applied to a VM (api_vm.obs_seq)
+ * and ignores a heartbeat older than that, so a heartbeat overtaken by a
+ * task result cannot undo it. 0 = unstamped (always applied).
+ */
 struct api_heartbeat {
 	char host[API_NAME_MAX];
+	int64_t seq;
 	struct api_domain *domains;	/* owned */
 	size_t ndomains;
 	bool full;			/* domains lists every domain */

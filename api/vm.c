@@ -69,6 +69,7 @@ static const struct api_field vm_fields[] = {
 	AFI("generation", AF_RO, struct api_vm, generation, 0, INT64_MAX),
 	AFS("error", AF_STR, AF_RO, struct api_vm, error),
 	AFS("last_op", AF_UUID, AF_RO, struct api_vm, last_op),
+	AFI("obs_seq", AF_RO, struct api_vm, obs_seq, 0, INT64_MAX),
 	AFT("created_at", AF_RO, struct api_vm, created_at),
 	AFT("updated_at", AF_RO, struct api_vm, updated_at),
 };
@@ -82,9 +83,14 @@ action_validate(const void *obj, struct vm_error *err)
 {
 	const struct api_vm_action_req *a = obj;
 
-	if (a->action != ACTION_STOP && (a->timeout_s != 0 || a->force)) {
+	if (a->action != ACTION_STOP && a->timeout_s != 0) {
 		vm_error_set(err, API_EINVAL,
-		    "action: timeout_s and force apply only to stop");
+		    "action.timeout_s: applies only to stop");
+		return -1;
+	}
+	if (a->action == ACTION_START && a->force) {
+		vm_error_set(err, API_EINVAL,
+		    "action.force: applies only to stop and reboot");
 		return -1;
 	}
 	return 0;

@@ -55,6 +55,7 @@ struct api_vm {
 	int64_t generation;		/* RO: bumped on each desired change */
 	char error[API_TEXT_MAX];	/* RO: last failure, if any */
 	char last_op[API_UUID_LEN];	/* RO */
+	int64_t obs_seq;		/* RO: newest agent observation applied */
 	int64_t created_at;		/* RO */
 	int64_t updated_at;		/* RO */
 };
@@ -66,7 +67,7 @@ extern const char *const api_vm_action_names[];
 struct api_vm_action_req {
 	int action;		/* enum api_vm_action */
 	int64_t timeout_s;	/* stop: graceful shutdown timeout; 0 = default */
-	bool force;		/* stop: power off at once */
+	bool force;		/* stop: power off at once; reboot: reset */
 };
 extern const struct api_schema api_vm_action_schema;
 

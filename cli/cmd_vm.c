@@ -320,7 +320,7 @@ cmd_vm_action(struct cli_ctx *ctx, int argc, char **argv)
 		{ "idempotency-key", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const struct option *longopts = stop_opts + 2;	/* start, reboot */
+	const struct option *longopts = stop_opts + 2;	/* start */
 	struct api_vm_action_req req = { 0 };
 	struct vm_error err = { 0 };
 	json_object *body = NULL, *ans = NULL;
@@ -335,6 +335,8 @@ cmd_vm_action(struct cli_ctx *ctx, int argc, char **argv)
 		fatalx("cmd_vm_action: no action %s", ctx->cmd->verb);
 	if (req.action == ACTION_STOP)
 		longopts = stop_opts;
+	else if (req.action == ACTION_REBOOT)
+		longopts = stop_opts + 1;	/* --force */
 	cli_getopt_init(&g, ctx, "", longopts);
 	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
 		switch (ch) {

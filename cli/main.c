@@ -73,7 +73,9 @@ static const struct cli_cmd cli_cmds[] = {
 	  "  --force                power off at once\n"
 	  WAIT_OPTS IDEM_OPTS },
 	{ "vm", "reboot", cmd_vm_action,
-	  "NAME|ID [--wait] [--idempotency-key K]", "reboot a VM",
+	  "NAME|ID [--force] [--wait] [--idempotency-key K]", "reboot a VM",
+	  "  --force                reset at once instead of asking the "
+	  "guest\n"
 	  WAIT_OPTS IDEM_OPTS },
 	{ "vm", "delete", cmd_vm_delete,
 	  "NAME|ID [--wait] [--idempotency-key K]",

@@ -230,7 +230,20 @@ dispatch(struct server *srv, struct MHD_Connection *conn,
 		if (srv->stopping || mono_ms() >= cs->req.wait_deadline)
 			cs->req.wait_over = true;
 		if (!cs->req.wait_over && srv->gen == cs->req.wake_gen) {
-			struct waiter *w = xcalloc(1, sizeof(*w));
+			struct waiter *w, **pp = &srv->waiters;
+
+			while ((w = *pp) != NULL) {
+				if (strcmp(w->cs->req.wait_key,
+				    cs->req.wait_key) == 0) {
+					*pp = w->next;
+					w->cs->req.superseded = true;
+					MHD_resume_connection(w->conn);
+					free(w);
+				} else {
+					pp = &w->next;
+				}
+			}
+			w = xcalloc(1, sizeof(*w));
 
 			w->conn = conn;
 			w->cs = cs;

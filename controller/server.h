@@ -31,6 +31,7 @@ struct req {
 	char wait_key[64];		/* wake key to wait on */
 	int64_t wait_deadline;		/* mono ms */
 	bool wait_over;			/* deadline passed or shutting down */
+	bool superseded;		/* a newer poll took over wait_key */
 };
 
 struct resp {
@@ -38,7 +39,14 @@ struct resp {
 	json_object *body;		/* owned; NULL = no body */
 };
 
-/* Handler result: 0 answered (resp filled), 1 = suspend and call again. */
+/*
+ * Handler result: 0 answered (resp filled), 1 = suspend and call again
+ * when server_wake(wait_key) is called or wait_deadline passes. A new
+ * waiter on a key supersedes older ones (one poller per agent host: an
+ * agent that restarted leaves its old poll behind, whose connection may be
+ * dead); those are called again with superseded set and must not hand
+ * out work.
+ */
 #define HANDLER_DONE 0
 #define HANDLER_WAIT 1
 

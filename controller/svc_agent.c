@@ -71,7 +71,7 @@ fail:
 
 /* VM ids with a task in flight on a host (their state is the task's). */
 struct busy_set {
-	char (*ids)[API_UUID_LEN];
+	char (*ids)[API_NAME_MAX];	/* VM uuids or host names */
 	size_t n, cap;
 };
 
@@ -95,7 +95,7 @@ busy_add(struct busy_set *b, const char *id)
 		b->cap = b->cap ? b->cap * 2 : 32;
 		b->ids = xrealloc(b->ids, b->cap * sizeof(*b->ids));
 	}
-	str_copy(b->ids[b->n++], API_UUID_LEN, id);
+	str_copy(b->ids[b->n++], API_NAME_MAX, id);
 }
 
 struct task_walk {
@@ -262,6 +262,9 @@ hb_vm_cb(const char *key, size_t klen, const char *val, size_t vlen,
 	if (rc == 1 || vm.state == VM_PENDING || vm.state == VM_BUILDING ||
 	    vm.state == VM_DELETING || vm.state == VM_STOPPING)
 		return 0;
+	/* Overtaken by a newer observation (a task result): stale. */
+	if (c->hb->seq != 0 && c->hb->seq <= vm.obs_seq)
+		return 0;
 	str_copy(probe.id, sizeof(probe.id), id);
 	d = bsearch(&probe, c->hb->domains, c->hb->ndomains,
 	    sizeof(*c->hb->domains), domain_cmp);
@@ -271,6 +274,8 @@ hb_vm_cb(const char *key, size_t klen, const char *val, size_t vlen,
 		log_info("vm %s (%s): now %s%s%s", vm.name, vm.id,
 		    api_vm_state_names[vm.state], vm.error[0] ? ": " : "",
 		    vm.error);
+		if (c->hb->seq > vm.obs_seq)
+			vm.obs_seq = c->hb->seq;
 		if (svc_vm_save(c->txn, &vm, err) < 0)
 			return -1;
 	}
@@ -283,13 +288,14 @@ svc_agent_heartbeat(struct req *req, struct resp *resp)
 	struct task_walk w;
 	struct store_txn *txn = NULL;
 	struct vm_error err = { 0, "" };
-	struct api_heartbeat hb = { "", NULL, 0, false };
+	struct api_heartbeat hb;
 	struct api_host h;
 	json_object *o = NULL;
 	size_t i;
 	int rc;
 
 	memset(&w, 0, sizeof(w));
+	memset(&hb, 0, sizeof(hb));
 	if (req->body_len == 0) {
 		vm_error_set(&err, API_EMALFORMED, "a JSON body is required");
 		goto fail;
@@ -372,6 +378,12 @@ svc_agent_tasks(struct req *req, struct resp *resp)
 	/* A longer wait than the controller allows is cut, not refused. */
 	if (wait > req->ctl->cfg.long_poll_max_s)
 		wait = req->ctl->cfg.long_poll_max_s;
+	if (req->superseded) {
+		/* A newer poll of this host took over: hand out nothing. */
+		resp_json(resp, 200, api_encode_array("items",
+		    &api_task_schema, NULL, 0));
+		return HANDLER_DONE;
+	}
 	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
 		goto fail;
 	w.txn = txn;
@@ -418,7 +430,7 @@ fail:
 
 static int
 result_apply(struct store_txn *txn, const struct api_task_result *r,
-    bool *applied, struct vm_error *err)
+    bool *applied, char host[API_NAME_MAX], struct vm_error *err)
 {
 	struct api_task t;
 	struct api_operation op;
@@ -433,6 +445,7 @@ result_apply(struct store_txn *txn, const struct api_task_result *r,
 		return -1;
 	if (rc == 1 || t.state == TASK_DONE)
 		return 0;	/* unknown or already done: ignore */
+	str_copy(host, API_NAME_MAX, t.host);
 	/* The task is finished: drop it from the queue. */
 	snprintf(idx, sizeof(idx), "%016" PRIx64 ":%s", (uint64_t)t.seq, t.id);
 	if (store_del(txn, DB_TASKS_BY_HOST, t.host, idx, err) < 0 ||
@@ -454,6 +467,8 @@ result_apply(struct store_txn *txn, const struct api_task_result *r,
 	*applied = true;
 	if (vrc == 1)
 		return 0;
+	if (r->seq > vm.obs_seq)
+		vm.obs_seq = r->seq;
 	if (!r->ok) {
 		vm.state = VM_ERROR;
 		snprintf(vm.error, sizeof(vm.error), "%s failed: %.480s",
@@ -497,6 +512,7 @@ svc_agent_results(struct req *req, struct resp *resp)
 	struct store_txn *txn = NULL;
 	struct vm_error err = { 0, "" };
 	struct api_task_result *rs = NULL;
+	struct busy_set hosts = { NULL, 0, 0 };
 	json_object *o = NULL;
 	void *items = NULL;
 	size_t i, n = 0, applied = 0;
@@ -522,16 +538,23 @@ svc_agent_results(struct req *req, struct resp *resp)
 	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
 		goto fail;
 	for (i = 0; i < n; i++) {
+		char host[API_NAME_MAX] = "";
 		bool a;
 
-		if (result_apply(txn, &rs[i], &a, &err) < 0)
+		if (result_apply(txn, &rs[i], &a, host, &err) < 0)
 			goto fail;
 		applied += a;
+		if (host[0] != '\0')
+			busy_add(&hosts, host);
 	}
 	rc = store_txn_commit(txn, &err);
 	txn = NULL;
 	if (rc < 0)
 		goto fail;
+	/* A finished task may free the next one of its VM: wake the polls. */
+	for (i = 0; i < hosts.n; i++)
+		server_wake(req->ctl->server, hosts.ids[i]);
+	free(hosts.ids);
 	json_object_put(o);
 	free(rs);
 	o = json_object_new_object();
@@ -543,6 +566,7 @@ fail:
 	store_txn_abort(txn);
 	json_object_put(o);
 	free(rs);
+	free(hosts.ids);
 	resp_error(resp, &err);
 	return HANDLER_DONE;
 }

@@ -152,6 +152,7 @@ conf_load(const char *path, const struct conf_item *items, size_t n,
 	/* Debian's libinih exposes these at run time: stop at the first
 	 * error so line and reason agree, and take long lines (paths). */
 	ini_stop_on_first_error = 1;
+	ini_allow_multiline = 0;	/* an indented line is a new line */
 	ini_use_stack = 0;
 	ini_allow_realloc = 1;
 	ini_max_line = 8192;

@@ -12,6 +12,7 @@ json_parse(const char *data, size_t len, int errcode, struct vm_error *err)
 	struct json_tokener *tok = NULL;
 	json_object *obj = NULL;
 	enum json_tokener_error jerr;
+	bool whole = false;
 
 	if (len > (size_t)0x7fffffff) {
 		vm_error_set(err, errcode, "JSON body too large");
@@ -24,9 +25,16 @@ json_parse(const char *data, size_t len, int errcode, struct vm_error *err)
 	tok = json_tokener_new_ex(JSON_MAX_DEPTH);
 	if (tok == NULL)
 		fatalx("json_tokener_new_ex");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, data, (int)len);
 	jerr = json_tokener_get_error(tok);
+	if (jerr == json_tokener_continue && obj == NULL) {
+		/* A bare number ends only at the end of input: say so. */
+		obj = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		whole = true;	/* it consumed all of data */
+	}
 	if (jerr == json_tokener_continue) {
 		vm_error_set(err, errcode, "malformed JSON: unexpected end");
 		goto fail;
@@ -41,7 +49,7 @@ json_parse(const char *data, size_t len, int errcode, struct vm_error *err)
 		vm_error_set(err, errcode, "malformed JSON: the body is null");
 		goto fail;
 	}
-	if (json_tokener_get_parse_end(tok) != len) {
+	if (!whole && json_tokener_get_parse_end(tok) != len) {
 		size_t i;
 
 		for (i = json_tokener_get_parse_end(tok); i < len; i++) {

@@ -652,13 +652,11 @@ test_action_rules(void **state)
 {
 	static const struct bad_case cases[] = {
 		{ &api_vm_action_schema, "{\"action\":\"start\"}", API_INPUT,
-		  "timeout_s", "30", "timeout_s and force apply only to stop" },
+		  "timeout_s", "30", "action.timeout_s: applies only to stop" },
 		{ &api_vm_action_schema, "{\"action\":\"start\"}", API_INPUT,
-		  "force", "true", "apply only to stop" },
+		  "force", "true", "applies only to stop and reboot" },
 		{ &api_vm_action_schema, "{\"action\":\"reboot\"}", API_INPUT,
-		  "timeout_s", "1", "apply only to stop" },
-		{ &api_vm_action_schema, "{\"action\":\"reboot\"}", API_INPUT,
-		  "force", "true", "apply only to stop" },
+		  "timeout_s", "1", "applies only to stop" },
 	};
 
 	(void)state;
@@ -668,6 +666,8 @@ test_action_rules(void **state)
 	EXPECT_OK(&api_vm_action_schema, API_INPUT,
 	    "{\"action\":\"start\",\"force\":false,\"timeout_s\":0}");
 	EXPECT_OK(&api_vm_action_schema, API_INPUT, "{\"action\":\"reboot\"}");
+	EXPECT_OK(&api_vm_action_schema, API_INPUT,
+	    "{\"action\":\"reboot\",\"force\":true}");
 }
 
 void

@@ -126,7 +126,8 @@ xp_is(xmlDocPtr doc, const char *expr, const char *want)
 	xmlChar *s = xmlXPathCastToString(o);
 
 	if (strcmp((const char *)s, want) != 0)
-		fail_msg("%s: got '%s', want '%s'", expr, (const char *)s, want);
+		fail_msg("%s: got '%s', want '%s'", expr, (const char *)s,
+		    want);
 	xmlFree(s);
 	xmlXPathFreeObject(o);
 }
@@ -293,7 +294,7 @@ test_hostile_cmdline(void **state)
 		"</cmdline></os><devices><disk type='file'/></devices><os>",
 		"x]]><graphics type='vnc'/><![CDATA[",
 		"&amp; &lt;devices&gt; &#60;disk/&#62; &xxe;",
-		"<!-- --><?pi x?><!DOCTYPE d [<!ENTITY e SYSTEM '/etc/passwd'>]>",
+		"<!-- --><?pi x?><!DOCTYPE d [<!ENTITY e SYSTEM '/etc/pw'>]>",
 		"console=ttyS0 init=/bin/sh \"quoted\" 'single' caf\xc3\xa9",
 	};
 	struct domxml_params p;

@@ -1,0 +1,71 @@
+/*
+ * agent: the vmagentd context shared by its threads (main.c owns it).
+ * The configuration and the derived settings are immutable once threads
+ * start; the stop flag and the heartbeat wake-up are under a_mu.
+ */
+#ifndef VMCTL_AGENT_AGENT_H
+#define VMCTL_AGENT_AGENT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "codec.h"
+#include "domxml.h"
+#include "host.h"
+
+struct virt;
+struct taskloop;
+struct reaper;
+
+enum agent_virt_type { AGENT_VIRT_KVM, AGENT_VIRT_QEMU };
+
+/* Settings from vmagentd.conf (table in main.c). */
+struct agent_conf {
+	char host[API_NAME_MAX];
+	char site[API_NAME_MAX];
+	char controller_url[512];
+	char libvirt_uri[512];
+	int virt_type;			/* enum agent_virt_type */
+	char state_dir[API_PATH_MAX];
+	int64_t heartbeat_s;
+	int64_t workers;
+	int64_t vcpus;			/* 0 = detect */
+	int64_t ram_mib;		/* 0 = detect */
+	int64_t disk_gib;		/* 0 = detect */
+	int64_t poll_wait_s;
+	int log_level;			/* enum log_level */
+	int log_syslog;
+};
+
+struct agent {
+	struct agent_conf conf;		/* immutable after startup */
+	enum domxml_type dom_type;	/* immutable: from virt_type + uri */
+	int uri_kind;			/* immutable: enum api_uri_kind */
+	struct api_host reg;		/* immutable: registration body */
+	struct virt *virt;		/* owned; thread-safe */
+	struct taskloop *tl;		/* owned */
+	struct reaper *reaper;		/* owned; NULL unless embed */
+
+	pthread_mutex_t a_mu;
+	pthread_cond_t a_cond;		/* CLOCK_MONOTONIC */
+	bool a_stopping;		/* under a_mu: shut down now */
+	bool a_hb_wake;			/* under a_mu: heartbeat wanted now */
+	int64_t a_seq;			/* under a_mu: last observation stamp */
+};
+
+/* Next observation stamp (see api/agentproto.h); any thread. */
+int64_t agent_obs_seq(struct agent *a);
+
+/* Sleep up to ms; returns false at once when the agent is stopping. */
+bool agent_sleep(struct agent *a, int64_t ms);
+bool agent_stopping(struct agent *a);
+/* Ask the heartbeat thread for a heartbeat now (any thread). */
+void agent_wake_heartbeat(struct agent *a);
+
+/* Exponential backoff for retry loops: 500 ms doubling up to 10 s. */
+#define AGENT_BACKOFF_MIN_MS	500
+#define AGENT_BACKOFF_MAX_MS	10000
+int64_t agent_backoff_next(int64_t cur_ms);
+
+#endif

@@ -1,0 +1,329 @@
+/*
+ * disks: per-VM files, and the qemu-img runs that make overlays.
+ *
+ * qemu-img runs through posix_spawn with a clean signal mask (the agent
+ * blocks SIGCHLD and others in every thread) and is waited for by pid, so
+ * it never meets the reaper (reaper.c only reaps QEMU pids listed in the
+ * embed driver's pidfiles).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "disks.h"
+#include "errors.h"
+#include "json.h"
+#include "log.h"
+#include "util.h"
+
+#ifndef QEMU_IMG_PATH
+#define QEMU_IMG_PATH "qemu-img"
+#endif
+
+#define DISKS_CMD_TIMEOUT_MS	120000
+#define DISKS_OUT_MAX		(1 << 20)
+#define GIB			(1024LL * 1024 * 1024)
+
+extern char **environ;
+
+char *
+disks_overlay_path(const char *state_dir, const char *uuid)
+{
+	return xasprintf("%s/disks/%s.qcow2", state_dir, uuid);
+}
+
+char *
+disks_console_path(const char *state_dir, const char *uuid)
+{
+	return xasprintf("%s/console/%s.log", state_dir, uuid);
+}
+
+/* Keep the tail of a tool's output readable on one line. */
+static void
+disks_oneline(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' ||
+	    s[n - 1] == ' '))
+		s[--n] = '\0';
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20)
+			*s = ' ';
+}
+
+/*
+ * Run argv (argv[0] is a path), collect stdout into *out and stderr into
+ * *errout (both owned by the caller, NUL-terminated). Returns the exit
+ * status (0..255), or -1 with err set when it could not run or was killed.
+ */
+static int
+disks_run(char *const argv[], struct buf *out, struct buf *errout,
+    struct vm_error *err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	int opipe[2] = { -1, -1 }, epipe[2] = { -1, -1 };
+	int64_t deadline = mono_ms() + DISKS_CMD_TIMEOUT_MS;
+	pid_t pid = -1;
+	int status = 0, ret = -1, open_fds = 2;
+
+	if (pipe2(opipe, O_CLOEXEC) < 0 || pipe2(epipe, O_CLOEXEC) < 0) {
+		vm_error_set(err, API_EINTERNAL, "disks: pipe: %s",
+		    strerror(errno));
+		goto cleanup;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
+	    O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, opipe[1], STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, epipe[1], STDERR_FILENO);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF);
+	errno = posix_spawn(&pid, argv[0], &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (errno != 0) {
+		vm_error_set(err, API_EINTERNAL, "disks: cannot run %s: %s",
+		    argv[0], strerror(errno));
+		pid = -1;
+		goto cleanup;
+	}
+	close(opipe[1]);
+	close(epipe[1]);
+	opipe[1] = epipe[1] = -1;
+
+	while (open_fds > 0) {
+		struct pollfd pfd[2] = {
+			{ opipe[0], POLLIN, 0 }, { epipe[0], POLLIN, 0 }
+		};
+		int64_t left = deadline - mono_ms();
+		int i, r;
+
+		if (left <= 0) {
+			vm_error_set(err, API_EINTERNAL,
+			    "disks: %s timed out", argv[0]);
+			kill(pid, SIGKILL);
+			goto cleanup;
+		}
+		r = poll(pfd, 2, (int)left);
+		if (r < 0 && errno != EINTR) {
+			vm_error_set(err, API_EINTERNAL, "disks: poll: %s",
+			    strerror(errno));
+			kill(pid, SIGKILL);
+			goto cleanup;
+		}
+		for (i = 0; i < 2 && r > 0; i++) {
+			char chunk[4096];
+			struct buf *b = i == 0 ? out : errout;
+			ssize_t n;
+
+			if (pfd[i].fd < 0 || pfd[i].revents == 0)
+				continue;
+			n = read(pfd[i].fd, chunk, sizeof(chunk));
+			if (n > 0 && b->len + (size_t)n <= DISKS_OUT_MAX) {
+				buf_append(b, chunk, (size_t)n);
+			} else if (n == 0 || (n < 0 && errno != EINTR &&
+			    errno != EAGAIN)) {
+				if (i == 0) {
+					close(opipe[0]);
+					opipe[0] = -1;
+				} else {
+					close(epipe[0]);
+					epipe[0] = -1;
+				}
+				open_fds--;
+			}
+		}
+	}
+	ret = 0;
+cleanup:
+	if (pid > 0) {
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (ret == 0 && !WIFEXITED(status)) {
+			vm_error_set(err, API_EINTERNAL,
+			    "disks: %s killed by signal %d", argv[0],
+			    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+			ret = -1;
+		} else if (ret == 0) {
+			ret = WEXITSTATUS(status);
+		}
+	}
+	if (opipe[0] >= 0)
+		close(opipe[0]);
+	if (opipe[1] >= 0)
+		close(opipe[1]);
+	if (epipe[0] >= 0)
+		close(epipe[0]);
+	if (epipe[1] >= 0)
+		close(epipe[1]);
+	buf_append(out, "", 0);		/* NUL-terminated even when empty */
+	buf_append(errout, "", 0);
+	return ret;
+}
+
+/* Format by magic when qemu-img cannot say. */
+static const char *
+disks_probe_format(const char *path)
+{
+	unsigned char magic[4] = { 0 };
+	ssize_t n = -1;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, magic, sizeof(magic));
+		close(fd);
+	}
+	if (n == 4 && memcmp(magic, "QFI\xfb", 4) == 0)
+		return "qcow2";
+	return "raw";
+}
+
+/* Format and virtual size of the base image. */
+static int
+disks_base_info(const char *base, char *fmt, size_t fmtsize,
+    int64_t *vsize, struct vm_error *err)
+{
+	char *argv[] = { (char *)(uintptr_t)QEMU_IMG_PATH, (char *)"info",
+	    (char *)"--output=json", (char *)"-U", (char *)(uintptr_t)base,
+	    NULL };
+	struct buf out = { 0 }, eout = { 0 };
+	json_object *o = NULL;
+	const char *f;
+	int rc, ret = -1;
+
+	*vsize = 0;
+	rc = disks_run(argv, &out, &eout, err);
+	if (rc < 0)
+		goto cleanup;
+	if (rc != 0) {
+		disks_oneline(eout.data);
+		vm_error_set(err, API_EINVAL, "image %s: %s", base,
+		    eout.len ? eout.data : "qemu-img info failed");
+		goto cleanup;
+	}
+	o = json_parse(out.data, out.len, API_EINTERNAL, err);
+	if (o == NULL)
+		goto cleanup;
+	f = json_get_str(o, "format");
+	if (f == NULL || (strcmp(f, "qcow2") != 0 && strcmp(f, "raw") != 0))
+		f = disks_probe_format(base);
+	str_copy(fmt, fmtsize, f);
+	*vsize = json_get_int(o, "virtual-size", 0);
+	ret = 0;
+cleanup:
+	json_object_put(o);
+	buf_free(&out);
+	buf_free(&eout);
+	return ret;
+}
+
+int
+disks_prepare(const char *state_dir, const char *uuid, const char *base,
+    int64_t disk_gib, char **path_out, struct vm_error *err)
+{
+	char *path = disks_overlay_path(state_dir, uuid);
+	char *tmp = xasprintf("%s.tmp", path);
+	char fmt[16], size[32] = "";
+	struct buf out = { 0 }, eout = { 0 };
+	struct stat st;
+	int64_t vsize;
+	int rc, ret = -1;
+
+	if (path_out != NULL)
+		*path_out = NULL;
+	if (stat(path, &st) == 0) {
+		log_debug("disks: %s exists", path);
+		ret = 0;
+		goto cleanup;
+	}
+	if (disks_base_info(base, fmt, sizeof(fmt), &vsize, err) < 0)
+		goto cleanup;
+	if (disk_gib > 0 && disk_gib * GIB > vsize)
+		snprintf(size, sizeof(size), "%" PRId64 "G", disk_gib);
+	{
+		char *argv[] = { (char *)(uintptr_t)QEMU_IMG_PATH,
+		    (char *)"create", (char *)"-q", (char *)"-f",
+		    (char *)"qcow2", (char *)"-F", fmt, (char *)"-b",
+		    (char *)(uintptr_t)base, tmp, size[0] ? size : NULL,
+		    NULL };
+
+		unlink(tmp);	/* a leftover of a crash */
+		rc = disks_run(argv, &out, &eout, err);
+	}
+	if (rc < 0)
+		goto cleanup;
+	if (rc != 0) {
+		disks_oneline(eout.data);
+		vm_error_set(err, API_EINTERNAL, "qemu-img create %s: %s",
+		    path, eout.len ? eout.data : "failed");
+		unlink(tmp);
+		goto cleanup;
+	}
+	if (rename(tmp, path) < 0) {
+		vm_error_set(err, API_EINTERNAL, "disks: rename %s: %s", tmp,
+		    strerror(errno));
+		unlink(tmp);
+		goto cleanup;
+	}
+	log_info("disks: created %s on %s (%s)", path, base, fmt);
+	ret = 0;
+cleanup:
+	if (ret == 0 && path_out != NULL) {
+		*path_out = path;
+		path = NULL;
+	}
+	buf_free(&out);
+	buf_free(&eout);
+	free(tmp);
+	free(path);
+	return ret;
+}
+
+static int
+disks_unlink(const char *path, struct vm_error *err)
+{
+	if (unlink(path) < 0 && errno != ENOENT) {
+		vm_error_set(err, API_EINTERNAL, "disks: cannot remove %s: %s",
+		    path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+disks_remove(const char *state_dir, const char *uuid, struct vm_error *err)
+{
+	char *path = disks_overlay_path(state_dir, uuid);
+	char *tmp = xasprintf("%s.tmp", path);
+	char *log = disks_console_path(state_dir, uuid);
+	int ret = -1;
+
+	if (disks_unlink(path, err) < 0 || disks_unlink(tmp, err) < 0 ||
+	    disks_unlink(log, err) < 0)
+		goto cleanup;
+	ret = 0;
+cleanup:
+	free(path);
+	free(tmp);
+	free(log);
+	return ret;
+}
