@@ -737,7 +737,7 @@ stop:
 cleanup:
 	if (sig) {
 		/* when we stop on our own, end the signal thread too */
-		pthread_kill(sig_thread, SIGTERM);
+		pthread_kill(sig_thread, SIGTERM); /* NOLINT(bugprone-bad-signal-to-kill-thread): it sigwait()s for it */
 		pthread_join(sig_thread, NULL);
 	}
 	reaper_stop(a->reaper);

@@ -751,6 +751,7 @@ tl_unblock_poll(struct taskloop *tl)
 		struct stat st;
 		int fd = atoi(de->d_name), peer = -1;
 
+		memset(&ss, 0, sizeof(ss));
 		if (de->d_name[0] == '.' || fd == dirfd(d) ||
 		    fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
 		    getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)

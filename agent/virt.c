@@ -115,7 +115,7 @@ static void *
 lv_event_main(void *arg)
 {
 	struct virt_lv *lv = arg;
-	struct timespec pause = { 0, 100 * 1000 * 1000 };
+	struct timespec pause = { 0, 100L * 1000 * 1000 };
 
 	while (!atomic_load(&lv->lv_ev_stop)) {
 		if (virEventRunDefaultImpl() < 0) {

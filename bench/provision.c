@@ -545,7 +545,7 @@ wait_vms(struct bench *b, bool gone, size_t want, int64_t t0_us,
 			    gone ? total : want, total ? text : "none");
 			return -1;
 		}
-		if (clock_us() - last_progress >= BENCH_PROGRESS_MS * 1000) {
+		if (clock_us() - last_progress >= (int64_t)BENCH_PROGRESS_MS * 1000) {
 			fprintf(stderr, "  ... %.1f s: %s\n", secs_since(t0_us),
 			    total ? text : "none left");
 			last_progress = clock_us();
@@ -739,7 +739,7 @@ baseline_run(struct bench *b, struct vm_error *err)
 	    "    <threads>1</threads></cpu>\n"
 	    "  <memory>1073741824</memory>\n"
 	    "</node>\n";
-	virConnectPtr *conns = xcalloc(b->o.nhosts, sizeof(*conns));
+	virConnectPtr *conns = xcalloc(b->o.nhosts, sizeof(virConnectPtr)); /* NOLINT(bugprone-sizeof-expression) */
 	char *nodepath = xasprintf("%s/node.xml", b->tmp);
 	char *uri = xasprintf("test://%s", nodepath);
 	char *xml = xmalloc(8192), uuid[37];
