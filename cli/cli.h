@@ -148,6 +148,13 @@ char *client_escape(const char *s);
  */
 int client_show(struct cli_ctx *ctx, const char *path,
     const struct api_schema *s);
+/*
+ * A whole "NOUN show ARG" command: no options, one argument checked by
+ * check (named what in messages), then client_show(collection/ARG).
+ */
+int client_show_cmd(struct cli_ctx *ctx, int argc, char **argv,
+    const char *collection, const char *what, const struct api_schema *s,
+    int (*check)(const struct cli_ctx *, const char *, const char *));
 /* Print "vmctl: message" and a hint (transport errors) on stderr. */
 void client_error_print(const struct cli_ctx *ctx,
     const struct vm_error *err);

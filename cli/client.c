@@ -309,6 +309,27 @@ client_encode_input(const struct api_schema *s, const void *obj,
 }
 
 int
+client_show_cmd(struct cli_ctx *ctx, int argc, char **argv,
+    const char *collection, const char *what, const struct api_schema *s,
+    int (*check)(const struct cli_ctx *, const char *, const char *))
+{
+	struct cli_getopt g;
+	char *path = NULL;
+	int ch, ret;
+
+	cli_getopt_init(&g, ctx, "", NULL);
+	if ((ch = cli_getopt_next(&g, argc, argv)) != -1)
+		return cli_getopt_status(ch);
+	if (cli_want_args(ctx, argc, argv, 1, what) < 0 ||
+	    check(ctx, what, argv[optind]) < 0)
+		return CLI_USAGE;
+	path = xasprintf("%s/%s", collection, argv[optind]);
+	ret = client_show(ctx, path, s);
+	free(path);
+	return ret;
+}
+
+int
 client_show(struct cli_ctx *ctx, const char *path,
     const struct api_schema *s)
 {

@@ -62,18 +62,6 @@ cleanup:
 int
 cmd_host_show(struct cli_ctx *ctx, int argc, char **argv)
 {
-	struct cli_getopt g;
-	char *path = NULL;
-	int ch, ret;
-
-	cli_getopt_init(&g, ctx, "", NULL);
-	if ((ch = cli_getopt_next(&g, argc, argv)) != -1)
-		return cli_getopt_status(ch);
-	if (cli_want_args(ctx, argc, argv, 1, "NAME") < 0 ||
-	    cli_check_name(ctx, "NAME", argv[optind]) < 0)
-		return CLI_USAGE;
-	path = xasprintf("/v1/hosts/%s", argv[optind]);
-	ret = client_show(ctx, path, &api_host_schema);
-	free(path);
-	return ret;
+	return client_show_cmd(ctx, argc, argv, "/v1/hosts", "NAME",
+	    &api_host_schema, cli_check_name);
 }

@@ -293,20 +293,8 @@ cleanup:
 int
 cmd_vm_show(struct cli_ctx *ctx, int argc, char **argv)
 {
-	struct cli_getopt g;
-	char *path = NULL;
-	int ch, ret;
-
-	cli_getopt_init(&g, ctx, "", NULL);
-	if ((ch = cli_getopt_next(&g, argc, argv)) != -1)
-		return cli_getopt_status(ch);
-	if (cli_want_args(ctx, argc, argv, 1, "NAME|ID") < 0 ||
-	    cli_check_vmref(ctx, "NAME|ID", argv[optind]) < 0)
-		return CLI_USAGE;
-	path = xasprintf("/v1/vms/%s", argv[optind]);
-	ret = client_show(ctx, path, &api_vm_schema);
-	free(path);
-	return ret;
+	return client_show_cmd(ctx, argc, argv, "/v1/vms", "NAME|ID",
+	    &api_vm_schema, cli_check_vmref);
 }
 
 /* vm start|stop|reboot: the verb of ctx->cmd names the action. */
