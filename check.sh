@@ -79,5 +79,15 @@ else
 	echo "FAIL: the sanitizer build did not run"
 fi
 
+echo "==> make distcheck"
+if make -s distcheck >distcheck.log 2>&1; then
+	passed=$((passed + 1))
+	echo "PASS: make distcheck"
+else
+	failed=$((failed + 1))
+	tail -30 distcheck.log
+	echo "FAIL: make distcheck (see distcheck.log)"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
