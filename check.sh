@@ -12,7 +12,7 @@ TOP=$(pwd)
 PACKAGES="autoconf automake libtool pkg-config make gcc libvirt-dev
  libxml2-dev uuid-dev libjson-c-dev liblmdb-dev lmdb-utils
  libmicrohttpd-dev libcurl4-gnutls-dev libinih-dev libcmocka-dev
- libgnutls28-dev qemu-system-x86 qemu-utils libvirt-daemon
+ libgnutls28-dev gnutls-bin qemu-system-x86 qemu-utils libvirt-daemon
  libvirt-daemon-driver-qemu libvirt-clients busybox-static cpio xz-utils
  mandoc valgrind jq curl ca-certificates procps iproute2"
 

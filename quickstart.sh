@@ -2,10 +2,13 @@
 # quickstart.sh: try vmctl on one fresh Debian 12 machine, as root.
 #
 #   ./quickstart.sh          install packages, build, build the tiny test
-#                            guest, then start a controller and two agents
+#                            guest, then start a controller (plain HTTP on
+#                            127.0.0.1: development only) and two agents
 #                            (hosts qs-host1, qs-host2 on qemu:///embed, TCG)
-#                            in /tmp/vmctl-quickstart and boot 3 VMs; the
-#                            daemons stay in the background
+#                            in /tmp/vmctl-quickstart, make the admin token,
+#                            enroll the hosts, log vmctl in as admin, create
+#                            agency demo and boot 3 VMs in it; the daemons
+#                            stay in the background
 #   ./quickstart.sh stop     stop them and their guests
 #
 # Running it again stops the previous quick start and starts a fresh one.
@@ -14,6 +17,8 @@
 #   QUICKSTART_PORT=N        controller port on 127.0.0.1 [8080]
 #   QUICKSTART_SKIP_APT=1    do not apt-get (packages already installed)
 #   QUICKSTART_SKIP_BUILD=1  do not run autoreconf/configure/make
+#   QUICKSTART_NO_LOGIN=1    do not save the admin token in vmctl's config
+#                            (~/.config/vmctl/config); use VMCTL_TOKEN
 
 set -eu
 
@@ -27,12 +32,14 @@ VMAGENTD=$TOP/agent/vmagentd
 VMCTL=$TOP/cli/vmctl
 HOSTS="qs-host1 qs-host2"
 VMS="qs-vm1 qs-vm2 qs-vm3"
+AGENCY=demo
 MARK=.vmctl-quickstart
+ADMIN_TOKEN=
 
 PACKAGES="autoconf automake libtool pkg-config gcc make
 	libvirt-dev libxml2-dev uuid-dev libjson-c-dev liblmdb-dev lmdb-utils
 	libmicrohttpd-dev libcurl4-gnutls-dev libinih-dev libcmocka-dev
-	libgnutls28-dev
+	libgnutls28-dev gnutls-bin
 	qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu
 	libvirt-clients
 	busybox-static cpio xz-utils mandoc valgrind jq curl ca-certificates"
@@ -57,8 +64,10 @@ wait_for() {
 	done
 }
 
+# vmctl as admin (the token from $QS_DIR/admin.token, in the environment:
+# not on a command line others can read).
 vc() {
-	"$VMCTL" --url "$QS_URL" "$@"
+	VMCTL_TOKEN=$ADMIN_TOKEN "$VMCTL" --url "$QS_URL" "$@"
 }
 
 # Show the logs of a failed start, then give up (the daemons keep
@@ -225,28 +234,47 @@ do_start() {
 	touch "$QS_DIR/$MARK"
 	write_stop_script
 
-	step "starting vmctld on $QS_URL"
+	step "starting vmctld on $QS_URL (plain HTTP on loopback: no TLS)"
+	# No certificate here, so vmctld must be told to serve plain HTTP;
+	# tokens then cross the (loopback) network in clear. For anything
+	# beyond trying vmctl on one machine, set up TLS (docs/tls.md).
 	cat >"$QS_DIR/vmctld.conf" <<EOF
 [server]
 listen = 127.0.0.1
 port = $QS_PORT
+insecure_http = true
 
 [store]
 path = $QS_DIR/state
 EOF
 	"$VMCTLD" -n -c "$QS_DIR/vmctld.conf" >/dev/null ||
 	    die "bad $QS_DIR/vmctld.conf"
+	# The first user, admin, and its token: once, on the empty store.
+	(umask 077 && "$VMCTLD" --bootstrap-admin -c "$QS_DIR/vmctld.conf" \
+	    >"$QS_DIR/admin.token" 2>>"$QS_DIR/vmctld.log") ||
+	    fail_logs "vmctld --bootstrap-admin failed"
+	ADMIN_TOKEN=$(cat "$QS_DIR/admin.token")
 	start vmctld controller "$VMCTLD" -f -c "$QS_DIR/vmctld.conf"
 	wait_for 15 curl -sf "$QS_URL/healthz" ||
 	    fail_logs "vmctld does not answer on $QS_URL"
+	if [ "${QUICKSTART_NO_LOGIN:-0}" != 1 ]; then
+		step "logging vmctl in as admin"
+		# The token on stdin: not on a command line.
+		"$VMCTL" login --url "$QS_URL" <"$QS_DIR/admin.token" ||
+		    fail_logs "vmctl login failed"
+	fi
 
 	for h in $HOSTS; do
-		step "starting vmagentd for host $h (qemu:///embed, TCG)"
+		step "enrolling host $h; starting its vmagentd (qemu:///embed, TCG)"
 		mkdir -p "$QS_DIR/$h"
+		# The agent's credential: shown once, kept in a 0600 file.
+		(umask 077 && vc -q host enroll "$h" --site dc \
+		    >"$QS_DIR/$h.token") || fail_logs "host enroll $h failed"
 		cat >"$QS_DIR/$h.conf" <<EOF
 [agent]
 host = $h
 site = dc
+token_file = $QS_DIR/$h.token
 controller_url = $QS_URL
 libvirt_uri = qemu:///embed?root=$QS_DIR/$h/embed
 virt_type = qemu
@@ -260,11 +288,14 @@ EOF
 		wait_for 30 host_up "$h" || fail_logs "host $h does not come up"
 	done
 
-	step "creating flavor tiny and 3 VMs from the tiny guest"
+	step "creating agency $AGENCY (default quota), flavor tiny and 3 VMs" \
+	    "from the tiny guest"
+	vc agency create "$AGENCY" >/dev/null ||
+	    fail_logs "agency create $AGENCY failed"
 	vc flavor create tiny --vcpus 1 --ram 128 >/dev/null ||
 	    fail_logs "flavor create failed"
 	for vm in $VMS; do
-		vc vm create "$vm" --flavor tiny \
+		vc vm create "$vm" --flavor tiny --agency "$AGENCY" \
 		    --kernel "$GUEST_DIR/vmlinuz" \
 		    --initrd "$GUEST_DIR/initrd.img" \
 		    --cmdline "console=ttyS0" --wait >/dev/null ||
@@ -276,6 +307,8 @@ EOF
 	vc vm list
 	step "vmctl host list"
 	vc host list
+	step "vmctl quota show $AGENCY"
+	vc quota show "$AGENCY"
 
 	step "waiting for the guests to boot (TCG: a few seconds each)"
 	for vm in $VMS; do
@@ -290,21 +323,46 @@ EOF
 	step "console of qs-vm1 ($f)"
 	grep -v '^\[' "$f" | tail -n 4
 
+	if [ "${QUICKSTART_NO_LOGIN:-0}" != 1 ]; then
+		login="vmctl is logged in as admin: vmctl login saved the URL and the
+admin token in its config file (mode 0600; path printed above)."
+		envtok="  # (another user or shell: export VMCTL_URL=$QS_URL
+  #  and VMCTL_TOKEN=\$(cat $QS_DIR/admin.token))"
+	else
+		login="vmctl is not logged in (QUICKSTART_NO_LOGIN=1): give it the
+admin token in the environment."
+		envtok="  export VMCTL_URL=$QS_URL
+  export VMCTL_TOKEN=\$(cat $QS_DIR/admin.token)"
+	fi
 	cat <<EOF
 
-==> vmctl is running: 1 controller, 2 agents, 3 guests.
+==> vmctl is running: 1 controller, 2 agents, 3 guests in agency $AGENCY.
+
+Tokens (each shown once when made, kept in files only root can read):
+  user admin (role admin, may do everything): $QS_DIR/admin.token
+  the agents' host tokens: $QS_DIR/qs-host?.token
+    (named by token_file in $QS_DIR/qs-host?.conf)
+$login
+vmctld serves plain HTTP on 127.0.0.1 (server.insecure_http = true):
+fine for this trial, not for a network: see docs/tls.md.
 
 Go on with:
-  export VMCTL_URL=$QS_URL
   export PATH=$TOP/cli:\$PATH
+$envtok
+  vmctl whoami
   vmctl vm list
   vmctl host list
   vmctl vm show qs-vm1
   vmctl vm stop qs-vm1 --wait        # graceful: the guest powers off
   vmctl vm start qs-vm1 --wait
-  vmctl vm create demo --flavor tiny --kernel $GUEST_DIR/vmlinuz \\
-      --initrd $GUEST_DIR/initrd.img --cmdline console=ttyS0 --wait
+  vmctl vm create demo-vm --agency $AGENCY --flavor tiny \\
+      --kernel $GUEST_DIR/vmlinuz --initrd $GUEST_DIR/initrd.img \\
+      --cmdline console=ttyS0 --wait
   vmctl vm delete qs-vm3 --wait
+  vmctl quota show $AGENCY    # the default quota: 10 VMs, 20 vCPUs, ...
+  vmctl user create alice --role member --agency $AGENCY
+  vmctl token create --user alice --expires-in 1d    # shown once
+  vmctl audit list            # who did what (hash-chained)
   tail -f $f
 
 Logs: $QS_DIR/*.log; configs: $QS_DIR/*.conf
@@ -315,6 +373,6 @@ EOF
 case "${1:-start}" in
 start) do_start ;;
 stop) do_stop ;;
--h|--help|help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' ;;
+-h|--help|help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' ;;
 *) echo "usage: $0 [start|stop]" >&2; exit 2 ;;
 esac

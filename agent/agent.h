@@ -36,6 +36,11 @@ struct agent_conf {
 	int64_t poll_wait_s;
 	int log_level;			/* enum log_level */
 	int log_syslog;
+	char token[128];		/* host credential (vmctl host enroll) */
+	char token_file[API_PATH_MAX];	/* or a file holding it */
+	char ca_file[API_PATH_MAX];	/* PEM CAs of the controller; "" = system */
+	char client_cert_file[API_PATH_MAX];	/* PEM; "" = none */
+	char client_key_file[API_PATH_MAX];	/* PEM; "" = in the cert file */
 };
 
 struct agent {
@@ -53,6 +58,9 @@ struct agent {
 	bool a_hb_wake;			/* under a_mu: heartbeat wanted now */
 	int64_t a_seq;			/* under a_mu: last observation stamp */
 };
+
+/* New HTTP client to the controller with our credentials (caller frees). */
+struct http_client *agent_http_client(struct agent *a, long timeout_ms);
 
 /* Next observation stamp (see api/agentproto.h); any thread. */
 int64_t agent_obs_seq(struct agent *a);

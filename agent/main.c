@@ -24,6 +24,7 @@
 #include <libxml/parser.h>
 
 #include "agent.h"
+#include "identity.h"
 #include "agentproto.h"
 #include "conf.h"
 #include "errors.h"
@@ -57,8 +58,16 @@ static const char *const log_level_names[] = {
 static const struct conf_item agent_conf_items[] = {
 	CONF_ITEM_STR("agent", "host", struct agent_conf, host, ""),
 	CONF_ITEM_STR("agent", "site", struct agent_conf, site, "dc"),
+	CONF_ITEM_SECRET("agent", "token", struct agent_conf, token),
+	CONF_ITEM_STR("agent", "token_file", struct agent_conf, token_file,
+	    ""),
 	CONF_ITEM_STR("agent", "controller_url", struct agent_conf,
 	    controller_url, "http://127.0.0.1:8080"),
+	CONF_ITEM_STR("agent", "ca_file", struct agent_conf, ca_file, ""),
+	CONF_ITEM_STR("agent", "client_cert_file", struct agent_conf,
+	    client_cert_file, ""),
+	CONF_ITEM_STR("agent", "client_key_file", struct agent_conf,
+	    client_key_file, ""),
 	CONF_ITEM_STR("agent", "libvirt_uri", struct agent_conf, libvirt_uri,
 	    "qemu:///system"),
 	CONF_ITEM_ENUM("agent", "virt_type", struct agent_conf, virt_type,
@@ -82,6 +91,113 @@ static const struct conf_item agent_conf_items[] = {
 	CONF_ITEM_BOOL("log", "syslog", struct agent_conf, log_syslog,
 	    "false"),
 };
+
+/*
+ * The host token: from agent.token or the first line of agent.token_file
+ * (keep that file mode 0600). Checked for shape only; the controller
+ * says whether it is valid. Never logged.
+ */
+static int
+agent_token_load(struct agent_conf *c, struct vm_error *err)
+{
+	char *text = NULL;
+	size_t i, n;
+
+	if (c->token_file[0] != '\0') {
+		if (file_read(c->token_file, 4096, &text, NULL) < 0) {
+			vm_error_set(err, API_EINVAL,
+			    "agent.token_file: cannot read %s: %s",
+			    c->token_file, strerror(errno));
+			return -1;
+		}
+		text[strcspn(text, "\r\n")] = '\0';
+		str_copy(c->token, sizeof(c->token), text);
+		memset(text, 0, strlen(text));
+		free(text);
+	}
+	if (c->token[0] == '\0') {
+		vm_error_set(err, API_EINVAL, "agent.token (or agent.token_file): "
+		    "required: the host credential from 'vmctl host enroll'");
+		return -1;
+	}
+	n = strlen(c->token);
+	for (i = 0; i < n; i++)
+		if (c->token[i] <= ' ' || c->token[i] > '~')
+			break;
+	if (n != API_TOKEN_LEN || i != n ||
+	    strncmp(c->token, API_TOKEN_PREFIX, strlen(API_TOKEN_PREFIX)) != 0) {
+		vm_error_set(err, API_EINVAL, "agent.token: not a vmctl token "
+		    "(vmctl_ and 64 hex digits)");
+		return -1;
+	}
+	return 0;
+}
+
+struct http_client *
+agent_http_client(struct agent *a, long timeout_ms)
+{
+	struct http_client *c = http_client_new(a->conf.controller_url,
+	    timeout_ms);
+	char *h = xasprintf("Authorization: Bearer %s", a->conf.token);
+
+	http_client_add_header(c, h);
+	memset(h, 0, strlen(h));
+	free(h);
+	http_client_set_tls(c, a->conf.ca_file, a->conf.client_cert_file,
+	    a->conf.client_key_file);
+	return c;
+}
+
+/*
+ * The TLS files must be readable now, not at the first request: a typo
+ * stops the agent with the setting's name. Their contents are checked
+ * by libcurl when it connects. A client key readable by others only
+ * gets a warning (we run before logging is set up: stderr).
+ */
+static int
+agent_tls_check(const struct agent_conf *c, struct vm_error *err)
+{
+	const struct {
+		const char *what, *path;
+	} files[] = {
+		{ "agent.ca_file", c->ca_file },
+		{ "agent.client_cert_file", c->client_cert_file },
+		{ "agent.client_key_file", c->client_key_file },
+	};
+	struct stat st;
+	size_t i;
+
+	if (c->client_key_file[0] != '\0' && c->client_cert_file[0] == '\0') {
+		vm_error_set(err, API_EINVAL, "agent.client_key_file: needs "
+		    "agent.client_cert_file");
+		return -1;
+	}
+	for (i = 0; i < ARRAY_SIZE(files); i++) {
+		if (files[i].path[0] == '\0')
+			continue;
+		if (access(files[i].path, R_OK) < 0 ||
+		    stat(files[i].path, &st) < 0) {
+			vm_error_set(err, API_EINVAL, "%s: cannot read %s: %s",
+			    files[i].what, files[i].path, strerror(errno));
+			return -1;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			vm_error_set(err, API_EINVAL, "%s: %s is not a regular "
+			    "file", files[i].what, files[i].path);
+			return -1;
+		}
+	}
+	if (c->client_key_file[0] != '\0' &&
+	    stat(c->client_key_file, &st) == 0 && (st.st_mode & 077) != 0)
+		fprintf(stderr, "vmagentd: warning: agent.client_key_file: %s "
+		    "is readable by other users (mode %04o); chmod 600 it\n",
+		    c->client_key_file, (unsigned)(st.st_mode & 07777));
+	if (c->ca_file[0] != '\0' &&
+	    strncmp(c->controller_url, "https://", 8) != 0)
+		fprintf(stderr, "vmagentd: warning: agent.ca_file is set but "
+		    "agent.controller_url is not https://\n");
+	return 0;
+}
 
 /* Checks across items, after the file and the -o overrides. */
 static int
@@ -109,6 +225,11 @@ agent_conf_check(const struct agent_conf *c, struct vm_error *err)
 	}
 	if (c->libvirt_uri[0] == '\0') {
 		vm_error_set(err, API_EINVAL, "agent.libvirt_uri: required");
+		return -1;
+	}
+	if (c->token[0] != '\0' && c->token_file[0] != '\0') {
+		vm_error_set(err, API_EINVAL,
+		    "agent.token and agent.token_file: give one, not both");
 		return -1;
 	}
 	/* Its paths go into domain XML: same rule as image paths. */
@@ -384,7 +505,7 @@ hb_main(void *arg)
 	int64_t last = 0;
 	bool failing = false;
 
-	c = http_client_new(a->conf.controller_url, AGENT_HTTP_TIMEOUT_MS);
+	c = agent_http_client(a, AGENT_HTTP_TIMEOUT_MS);
 	pthread_mutex_lock(&a->a_mu);
 	for (;;) {
 		struct timespec ts;
@@ -635,7 +756,9 @@ main(int argc, char *argv[])
 	}
 	for (i = 0; i < (int)nover; i++)
 		agent_override(&a->conf, overrides[i]);
-	if (agent_conf_check(&a->conf, &err) < 0) {
+	if (agent_conf_check(&a->conf, &err) < 0 ||
+	    agent_tls_check(&a->conf, &err) < 0 ||
+	    agent_token_load(&a->conf, &err) < 0) {
 		fprintf(stderr, "%s: %s\n", conf_read ? conf_path : "vmagentd",
 		    err.message);
 		goto cleanup;
@@ -702,7 +825,7 @@ main(int argc, char *argv[])
 	    a->conf.host, a->conf.libvirt_uri, domxml_type_name(a->dom_type),
 	    a->conf.controller_url);
 
-	c = http_client_new(a->conf.controller_url, AGENT_HTTP_TIMEOUT_MS);
+	c = agent_http_client(a, AGENT_HTTP_TIMEOUT_MS);
 	/* these only give up when a signal asks us to stop */
 	if (!agent_connect_loop(a) || !agent_register_loop(a, c)) {
 		ret = 0;

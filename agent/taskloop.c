@@ -491,7 +491,7 @@ tl_send_main(void *arg)
 	int64_t backoff = 0;
 	bool failing = false;
 
-	c = http_client_new(a->conf.controller_url, TL_SEND_TIMEOUT_MS);
+	c = agent_http_client(a, TL_SEND_TIMEOUT_MS);
 	pthread_mutex_lock(&tl->tl_mu);
 	for (;;) {
 		struct api_task_result *batch;
@@ -659,7 +659,7 @@ tl_poll_main(void *arg)
 	int64_t backoff = 0;
 	bool failing = false;
 
-	c = http_client_new(a->conf.controller_url,
+	c = agent_http_client(a,
 	    (long)(a->conf.poll_wait_s + 10) * 1000);
 	path = xasprintf("/v1/agent/tasks?host=%s&wait=%" PRId64 "&max=%d",
 	    a->conf.host, a->conf.poll_wait_s, TL_POLL_MAX);

@@ -112,9 +112,14 @@ api_encode(const struct api_schema *s, const void *obj)
 			if (*(const char *)p != '\0')
 				v = json_object_new_string(p);
 			break;
-		case AF_INT:
-			v = json_object_new_int64(*(const int64_t *)p);
+		case AF_INT: {
+			int64_t n = *(const int64_t *)p;
+
+			/* 0 outside the bounds is an optional field unset. */
+			if (n != 0 || (f->min <= 0 && f->max >= 0))
+				v = json_object_new_int64(n);
 			break;
+		}
 		case AF_BOOL:
 			v = json_object_new_boolean(*(const bool *)p);
 			break;
@@ -131,7 +136,8 @@ api_encode(const struct api_schema *s, const void *obj)
 			break;
 		case AF_SUB:
 			/* An optional sub-object left empty is null. */
-			if ((f->flags & AF_REQ) || !mem_is_zero(p, f->size))
+			if ((f->flags & (AF_REQ | AF_EMIT)) ||
+			    !mem_is_zero(p, f->size))
 				v = api_encode(f->sub, p);
 			break;
 		}

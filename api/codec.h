@@ -37,6 +37,7 @@ enum api_ftype {
 
 #define AF_REQ	0x1	/* required on input */
 #define AF_RO	0x2	/* set by the server: refused on input */
+#define AF_EMIT	0x4	/* AF_SUB: encoded even when all zero */
 
 struct api_schema;
 

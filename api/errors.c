@@ -25,6 +25,7 @@ static const struct {
 	[API_EUNAVAIL] = { "unavailable", 503 },
 	[API_ETRANSPORT] = { "transport", 502 },
 	[API_ELIBVIRT] = { "libvirt", 500 },
+	[API_EQUOTA] = { "quota_exceeded", 409 },
 };
 
 const char *
@@ -76,7 +77,8 @@ api_error_decode(const char *body, long status, struct vm_error *err)
 	o = json_parse(body, strlen(body), API_EINTERNAL, NULL);
 	if (o != NULL && json_object_object_get_ex(o, "error", &e) &&
 	    (code = json_get_str(e, "code")) != NULL &&
-	    (msg = json_get_str(e, "message")) != NULL) {
+	    (msg = json_get_str(e, "message")) != NULL &&
+	    api_err_from_name(code) != API_OK) {
 		vm_error_set(err, api_err_from_name(code), "%s", msg);
 	} else {
 		int i, c = API_EINTERNAL;

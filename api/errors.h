@@ -27,6 +27,7 @@ enum api_err {
 	API_EUNAVAIL,		/* 503 unavailable */
 	API_ETRANSPORT,		/* client side: could not reach the server */
 	API_ELIBVIRT,		/* agent side: libvirt call failed */
+	API_EQUOTA,		/* 409 quota_exceeded */
 	API_ERR_MAX
 };
 

@@ -11,8 +11,8 @@ static const struct api_field host_fields[] = {
 	AFS("name", AF_NAME, AF_REQ, struct api_host, name),
 	AFS("site", AF_NAME, AF_REQ, struct api_host, site),
 	AFE("uri_kind", AF_REQ, struct api_host, uri_kind, api_uri_kind_names),
-	AFI("vcpus", AF_REQ, struct api_host, vcpus, 1, 4096),
-	AFI("ram_mib", AF_REQ, struct api_host, ram_mib, 64, 68719476736LL),
+	AFI("vcpus", AF_REQ, struct api_host, vcpus, 0, 4096),
+	AFI("ram_mib", AF_REQ, struct api_host, ram_mib, 0, 68719476736LL),
 	AFI("disk_gib", AF_REQ, struct api_host, disk_gib, 0, 1048576),
 	AFI("alloc_vcpus", AF_RO, struct api_host, alloc_vcpus, 0, INT64_MAX),
 	AFI("alloc_ram_mib", AF_RO, struct api_host, alloc_ram_mib, 0,
@@ -25,6 +25,16 @@ static const struct api_field host_fields[] = {
 	AFE("state", AF_RO, struct api_host, state, api_host_state_names),
 	AFT("last_heartbeat", AF_RO, struct api_host, last_heartbeat),
 	AFT("registered_at", AF_RO, struct api_host, registered_at),
+};
+
+static const struct api_field enroll_fields[] = {
+	AFS("name", AF_NAME, AF_REQ, struct api_host_enroll, name),
+	AFS("site", AF_NAME, AF_REQ, struct api_host_enroll, site),
+};
+
+const struct api_schema api_host_enroll_schema = {
+	"host", enroll_fields, ARRAY_SIZE(enroll_fields),
+	sizeof(struct api_host_enroll), NULL
 };
 
 const struct api_schema api_host_schema = {

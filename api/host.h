@@ -34,4 +34,11 @@ struct api_host {
 
 extern const struct api_schema api_host_schema;
 
+/* POST /v1/hosts: enroll a host before its agent registers. */
+struct api_host_enroll {
+	char name[API_NAME_MAX];
+	char site[API_NAME_MAX];
+};
+extern const struct api_schema api_host_enroll_schema;
+
 #endif

@@ -13,6 +13,7 @@ static const struct api_field op_fields[] = {
 	AFS("id", AF_UUID, AF_REQ, struct api_operation, id),
 	AFS("vm_id", AF_UUID, AF_REQ, struct api_operation, vm_id),
 	AFS("vm_name", AF_NAME, 0, struct api_operation, vm_name),
+	AFS("agency", AF_NAME, 0, struct api_operation, agency),
 	AFS("host", AF_NAME, 0, struct api_operation, host),
 	AFE("action", AF_REQ, struct api_operation, action,
 	    api_op_action_names),

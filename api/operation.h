@@ -19,6 +19,7 @@ struct api_operation {
 	char id[API_UUID_LEN];
 	char vm_id[API_UUID_LEN];
 	char vm_name[API_NAME_MAX];
+	char agency[API_NAME_MAX];
 	char host[API_NAME_MAX];
 	int action;			/* enum api_op_action */
 	int state;			/* enum api_op_state */

@@ -56,6 +56,7 @@ const struct api_schema api_image_schema = {
 static const struct api_field vm_fields[] = {
 	AFS("id", AF_UUID, AF_RO, struct api_vm, id),
 	AFS("name", AF_NAME, AF_REQ, struct api_vm, name),
+	AFS("agency", AF_NAME, 0, struct api_vm, agency),
 	AFS("flavor", AF_NAME, AF_REQ, struct api_vm, flavor),
 	AFSUB("image", AF_REQ, struct api_vm, image, &api_image_schema),
 	AFS("site", AF_NAME, 0, struct api_vm, site),

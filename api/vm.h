@@ -42,6 +42,7 @@ extern const struct api_schema api_image_schema;
 struct api_vm {
 	char id[API_UUID_LEN];		/* RO */
 	char name[API_NAME_MAX];
+	char agency[API_NAME_MAX];	/* owner; scoped callers: their own */
 	char flavor[API_NAME_MAX];
 	struct api_image image;
 	char site[API_NAME_MAX];	/* optional placement constraint */

@@ -1,9 +1,12 @@
 /*
  * bench/provision: measures vmctl's provisioning path end to end. Starts
- * one vmctld and H vmagentd on libvirt's test driver in a temp dir,
- * creates N VMs through POST /v1/vms from C client threads, waits until
- * all run, deletes them, and compares with a plain libvirt loop doing the
- * same define+create on H private test-driver connections.
+ * one vmctld (plain HTTP on loopback, its admin token from
+ * --bootstrap-admin, no rate limit) and H vmagentd on libvirt's test
+ * driver in a temp dir (each host enrolled, its token in a 0600 file),
+ * creates N VMs in an unlimited agency through POST /v1/vms from C client
+ * threads (every request authenticated, quota-checked and audited), waits
+ * until all run, deletes them, and compares with a plain libvirt loop
+ * doing the same define+create on H private test-driver connections.
  * Single process; the daemons are children killed by PID on the way out.
  * Built by `make`, never run by `make check`; see bench/README.md.
  */
@@ -34,6 +37,7 @@
 #include "json.h"
 #include "log.h"
 #include "procs.h"
+#include "rest.h"
 #include "util.h"
 #include "vm.h"
 
@@ -43,6 +47,7 @@
 #define BENCH_FLAVOR_RAM_MIB	128
 #define BENCH_KERNEL		"/boot/vmlinuz-bench" /* never read */
 #define BENCH_SITE		"dc"
+#define BENCH_AGENCY		"bench"
 #define BENCH_HTTP_TIMEOUT_MS	60000L
 #define BENCH_READY_S		30	/* vmctld up; then hosts up */
 #define BENCH_POLL_MS		100	/* list polling period */
@@ -79,6 +84,7 @@ struct bench {
 	pid_t ctl_pid;			/* -1 when not running */
 	pid_t *agent_pids;		/* owned [nhosts]; -1: not running */
 	struct http_client *http;	/* owned; main thread only */
+	char *auth_header;		/* owned: "Authorization: Bearer ..." */
 
 	/* Figures; NAN (or -1 for counts) until measured. */
 	double ready_s;			/* agents started -> hosts up */
@@ -93,6 +99,8 @@ struct bench {
 	long ctl_hwm_kib;		/* VmHWM of vmctld */
 	long agents_hwm_kib;		/* sum of the agents' VmHWM */
 	double libvirt_s;		/* baseline define+create loop */
+	long audit_events;		/* in the trail at the end; -1: unknown */
+	double audit_verify_s;		/* GET /v1/audit/verify */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -231,6 +239,13 @@ ctl_start(struct bench *b, struct vm_error *err)
 	procs_argv_add(&a, "store.path=%s/state", b->tmp);
 	procs_argv_add(&a, "-o");
 	procs_argv_add(&a, "server.threads=8");
+	/* Loopback only, no certificate: plain HTTP must be asked for. */
+	procs_argv_add(&a, "-o");
+	procs_argv_add(&a, "server.insecure_http=true");
+	/* The per-token rate limit would throttle the load itself (--ctl-opt
+	 * limits.rate_per_s=N puts it back: later -o win). */
+	procs_argv_add(&a, "-o");
+	procs_argv_add(&a, "limits.rate_per_s=0");
 	for (i = 0; i < b->o.nctl_extra; i++) {
 		procs_argv_add(&a, "-o");
 		procs_argv_add(&a, "%s", b->o.ctl_extra[i]);
@@ -282,6 +297,8 @@ agents_start(struct bench *b, struct vm_error *err)
 		procs_argv_add(&a, "agent.disk_gib=100000");
 		procs_argv_add(&a, "-o");
 		procs_argv_add(&a, "agent.heartbeat_s=2");
+		procs_argv_add(&a, "-o");
+		procs_argv_add(&a, "agent.token_file=%s/token", dir);
 		for (j = 0; j < b->o.nagent_extra; j++) {
 			procs_argv_add(&a, "-o");
 			procs_argv_add(&a, "%s", b->o.agent_extra[j]);
@@ -315,35 +332,39 @@ daemons_stop(struct bench *b)
 	free(pids);
 }
 
-/* ------------------------------------------------------------ REST */
+/* ------------------------------------------------------------ identity */
 
-/* One request, JSON answer parsed into *out (owned) when out != NULL. */
-static int
-api_call(struct http_client *c, const char *method, const char *path,
-    const char *body, long want, json_object **out, struct vm_error *err)
+/* An HTTP client on b->url that sends the admin token with every request. */
+static struct http_client *
+bench_client(const struct bench *b)
 {
-	char *resp = NULL;
-	long status = 0;
-	int ret = -1;
+	struct http_client *c = http_client_new(b->url, BENCH_HTTP_TIMEOUT_MS);
 
-	if (out != NULL)
-		*out = NULL;
-	if (http_request(c, method, path, body, 0, &status, &resp, err) < 0)
-		goto cleanup;
-	if (status != want) {
-		api_error_decode(resp, status, err);
-		vm_error_set(err, err->code, "%s %s: HTTP %ld: %s", method,
-		    path, status, err->message);
-		goto cleanup;
-	}
-	if (out != NULL && (*out = json_parse(resp, strlen(resp),
-	    API_EMALFORMED, err)) == NULL)
-		goto cleanup;
-	ret = 0;
-cleanup:
-	free(resp);
-	return ret;
+	if (b->auth_header != NULL)
+		http_client_add_header(c, b->auth_header);
+	return c;
 }
+
+/* vmctld --bootstrap-admin on the fresh store; sets b->auth_header. */
+static int
+bootstrap_admin(struct bench *b, struct vm_error *err)
+{
+	char *log = xasprintf("%s/vmctld.log", b->tmp);
+	char *store = xasprintf("%s/state", b->tmp);
+	char *tok;
+
+	tok = rest_bootstrap_admin(b->o.vmctld, store, log, err);
+	free(log);
+	free(store);
+	if (tok == NULL)
+		return -1;
+	b->auth_header = xasprintf("Authorization: Bearer %s", tok);
+	explicit_bzero(tok, strlen(tok));
+	free(tok);
+	return 0;
+}
+
+/* ------------------------------------------------------------ REST */
 
 /* Wait until vmctld answers /healthz (before the agents start). */
 static int
@@ -360,7 +381,7 @@ wait_healthz(struct bench *b, struct vm_error *err)
 		if (daemons_alive(b, err) < 0)
 			return -1;
 		vm_error_clear(&e2);
-		if (api_call(b->http, "GET", "/healthz", NULL, 200, NULL,
+		if (rest_call(b->http, "GET", "/healthz", NULL, 200, NULL,
 		    &e2) == 0)
 			return 0;
 		if (secs_since(t0) > BENCH_READY_S) {
@@ -390,7 +411,7 @@ wait_ready(struct bench *b, int64_t t0, struct vm_error *err)
 			return -1;
 		up = 0;
 		vm_error_clear(&e2);
-		if (api_call(b->http, "GET", "/v1/hosts", NULL, 200, &o,
+		if (rest_call(b->http, "GET", "/v1/hosts", NULL, 200, &o,
 		    &e2) == 0 &&
 		    json_object_object_get_ex(o, "items", &items)) {
 			for (i = 0; i < json_object_array_length(items); i++) {
@@ -428,7 +449,59 @@ flavor_create(struct bench *b, struct vm_error *err)
 
 	snprintf(body, sizeof(body), "{\"name\":\"" BENCH_FLAVOR "\","
 	    "\"vcpus\":1,\"ram_mib\":%d,\"disk_gib\":0}", BENCH_FLAVOR_RAM_MIB);
-	return api_call(b->http, "POST", "/v1/flavors", body, 201, NULL, err);
+	return rest_call(b->http, "POST", "/v1/flavors", body, 201, NULL, err);
+}
+
+/* Enroll bench-h1..H; each token goes to TMP/agentN/token (mode 0600). */
+static int
+hosts_enroll(struct bench *b, struct vm_error *err)
+{
+	char name[32], *dir = NULL, *path = NULL;
+	size_t i;
+	int ret = -1;
+
+	for (i = 0; i < b->o.nhosts; i++) {
+		snprintf(name, sizeof(name), "bench-h%zu", i + 1);
+		dir = xasprintf("%s/agent%zu", b->tmp, i + 1);
+		path = xasprintf("%s/token", dir);
+		if (mkdir_p(dir, 0755) < 0) {
+			vm_error_set(err, API_EINTERNAL, "mkdir %s: %s", dir,
+			    strerror(errno));
+			goto cleanup;
+		}
+		if (rest_enroll_host(b->http, name, BENCH_SITE, path, err) < 0)
+			goto cleanup;
+		free(dir);
+		free(path);
+		dir = path = NULL;
+	}
+	ret = 0;
+cleanup:
+	free(dir);
+	free(path);
+	return ret;
+}
+
+/* The audit trail after the run: its size and how long verify takes. */
+static void
+audit_sample(struct bench *b)
+{
+	struct vm_error err = { 0, "" };
+	json_object *o = NULL, *v;
+	int64_t t0 = clock_us();
+
+	if (rest_call(b->http, "GET", "/v1/audit/verify", NULL, 200, &o,
+	    &err) < 0) {
+		log_warnx("audit verify: %s", err.message);
+		return;
+	}
+	b->audit_verify_s = secs_since(t0);
+	if (json_object_object_get_ex(o, "events", &v))
+		b->audit_events = (long)json_object_get_int64(v);
+	if (!json_object_object_get_ex(o, "ok", &v) ||
+	    !json_object_get_boolean(v))
+		log_warnx("audit verify: the chain does not verify");
+	json_object_put(o);
 }
 
 /*
@@ -454,7 +527,7 @@ vms_count(struct http_client *c, size_t counts[VM_DELETING + 1],
 		else
 			snprintf(path, sizeof(path),
 			    "/v1/vms?limit=1000&after=%s", cursor);
-		if (api_call(c, "GET", path, NULL, 200, &o, err) < 0)
+		if (rest_call(c, "GET", path, NULL, 200, &o, err) < 0)
 			goto cleanup;
 		if (!json_object_object_get_ex(o, "items", &items) ||
 		    !json_object_is_type(items, json_type_array)) {
@@ -575,8 +648,7 @@ static void *
 req_worker(void *arg)
 {
 	struct req_batch *r = arg;
-	struct http_client *c = http_client_new(r->b->url,
-	    BENCH_HTTP_TIMEOUT_MS);
+	struct http_client *c = bench_client(r->b);
 	struct vm_error err;
 	char path[96], body[256];
 	size_t i;
@@ -592,15 +664,16 @@ req_worker(void *arg)
 		if (r->kind == REQ_CREATE) {
 			snprintf(body, sizeof(body),
 			    "{\"name\":\"bench-%05zu\","
+			    "\"agency\":\"" BENCH_AGENCY "\","
 			    "\"flavor\":\"" BENCH_FLAVOR "\","
 			    "\"image\":{\"kernel\":\"" BENCH_KERNEL "\"}}",
 			    i + 1);
-			rc = api_call(c, "POST", "/v1/vms", body, 202, NULL,
+			rc = rest_call(c, "POST", "/v1/vms", body, 202, NULL,
 			    &err);
 		} else {
 			snprintf(path, sizeof(path), "/v1/vms/bench-%05zu",
 			    i + 1);
-			rc = api_call(c, "DELETE", path, NULL, 202, NULL, &err);
+			rc = rest_call(c, "DELETE", path, NULL, 202, NULL, &err);
 		}
 		r->lat_us[i] = clock_us() - t0;
 		if (rc < 0) {
@@ -749,6 +822,10 @@ baseline_run(struct bench *b, struct vm_error *err)
 	int n, sum = 0, ret = -1;
 
 	virSetErrorFunc(NULL, virt_quiet);
+	if (b->o.nhosts == 0) {		/* parse_args says >= 1 */
+		vm_error_set(err, API_EINVAL, "baseline: no host");
+		goto cleanup;
+	}
 	if (file_write_atomic(nodepath, node, sizeof(node) - 1, 0644) < 0) {
 		vm_error_set(err, API_EINTERNAL, "%s: %s", nodepath,
 		    strerror(errno));
@@ -831,13 +908,20 @@ bench_vmctl(struct bench *b, struct vm_error *err)
 	int64_t t0;
 	size_t created;
 
+	if (bootstrap_admin(b, err) < 0)
+		return -1;
+	http_client_free(b->http);
+	b->http = bench_client(b);
 	if (ctl_start(b, err) < 0 || wait_healthz(b, err) < 0)
+		return -1;
+	if (hosts_enroll(b, err) < 0 ||
+	    rest_agency_unlimited(b->http, BENCH_AGENCY, err) < 0)
 		return -1;
 	t0 = clock_us();
 	if (agents_start(b, err) < 0 || wait_ready(b, t0, err) < 0)
 		return -1;
-	printf("ready: %zu hosts up %.2f s after the agents started\n",
-	    b->o.nhosts, b->ready_s);
+	printf("ready: %zu hosts enrolled and up %.2f s after the agents "
+	    "started\n", b->o.nhosts, b->ready_s);
 	if (flavor_create(b, err) < 0)
 		return -1;
 
@@ -873,6 +957,10 @@ bench_vmctl(struct bench *b, struct vm_error *err)
 	printf("  all gone %.2f s after the first request: %.1f VMs/s\n",
 	    b->delete_total_s, (double)b->o.nvms / b->delete_total_s);
 	hwm_sample(b);
+	audit_sample(b);
+	if (b->audit_events >= 0)
+		printf("audit: %ld events in the trail, verified in %.3f s\n",
+		    b->audit_events, b->audit_verify_s);
 	if (b->create_bad > 0 || b->delete_bad > 0) {
 		vm_error_set(err, API_EINTERNAL, "%zu creates and %zu deletes "
 		    "were not answered 202", b->create_bad, b->delete_bad);
@@ -926,6 +1014,11 @@ print_summary(const struct bench *b, bool ok, const struct vm_error *err)
 	    jnum((double)b->o.nvms / b->libvirt_s, 1));
 	json_object_object_add(o, "ratio",
 	    jnum(b->create_total_s / b->libvirt_s, 1));
+	json_object_object_add(o, "auth", json_object_new_boolean(true));
+	json_object_object_add(o, "audit_events", b->audit_events < 0 ? NULL :
+	    json_object_new_int64(b->audit_events));
+	json_object_object_add(o, "audit_verify_s", jnum(b->audit_verify_s,
+	    3));
 	if (!ok)
 		json_object_object_add(o, "error",
 		    json_object_new_string(err->message));
@@ -945,6 +1038,9 @@ usage(FILE *fp)
 	    "Measure vmctl's provisioning path: one vmctld, H vmagentd on\n"
 	    "libvirt's test driver, N VMs created through the REST API, and\n"
 	    "the same define+create done straight on libvirt for comparison.\n"
+	    "Every request carries the admin token (vmctld --bootstrap-admin);\n"
+	    "the hosts are enrolled, the VMs in an unlimited agency; vmctld\n"
+	    "serves plain HTTP on loopback with no rate limit.\n"
 	    "  -n, --vms N          VMs to create (default 400)\n"
 	    "  -H, --hosts H        agents / simulated hosts (default 10)\n"
 	    "  -c, --concurrency C  client threads (default 32)\n"
@@ -1089,6 +1185,8 @@ main(int argc, char **argv)
 	b.create_lat.p50 = b.create_lat.p90 = b.create_lat.p99 = NAN;
 	b.create_lat.max = NAN;
 	b.ctl_hwm_kib = b.agents_hwm_kib = -1;
+	b.audit_events = -1;
+	b.audit_verify_s = NAN;
 	log_init("provision", LOG_LVL_INFO, false);
 	setvbuf(stdout, NULL, _IOLBF, 0);	/* keep order with stderr */
 	if (parse_args(argc, argv, &b.o) < 0)
@@ -1149,6 +1247,9 @@ main(int argc, char **argv)
 
 	http_client_free(b.http);
 	http_global_cleanup();
+	if (b.auth_header != NULL)
+		explicit_bzero(b.auth_header, strlen(b.auth_header));
+	free(b.auth_header);
 	if (b.o.keep)
 		fprintf(stderr, "provision: kept %s\n", b.tmp);
 	else if (nftw(b.tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)

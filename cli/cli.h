@@ -28,17 +28,34 @@
 #define CLI_DEFAULT_URL		"http://127.0.0.1:8080"
 #define CLI_DEFAULT_WAIT_S	600	/* --timeout default */
 #define CLI_REQUEST_S		30	/* one HTTP request, at most */
+#define CLI_TOKEN_MAX		256	/* longest token text accepted + NUL */
+#define CLI_FILE_MAX		1024	/* longest --ca-file path + NUL */
 
 enum cli_output { OUT_TABLE, OUT_JSON };
 
+struct http_client;
+
+/*
+ * url, token and ca_file come from the option, else the environment,
+ * else the config file (client.c resolves them before the first request).
+ * The token is a secret: it goes into the Authorization header and
+ * nowhere else (no message, no output); cleared by client_free().
+ */
 struct cli_ctx {
 	char url[1024];			/* --url; else resolved lazily */
 	bool url_set;			/* url came from --url */
+	char token[CLI_TOKEN_MAX];	/* secret; "" = none */
+	bool token_set;			/* token came from --token (or login) */
+	char ca_file[CLI_FILE_MAX];	/* CA bundle for https; "" = system */
+	bool ca_set;			/* ca_file came from --ca-file */
+	bool resolved;			/* url, token, ca_file are final */
 	int output;			/* enum cli_output */
 	bool quiet;			/* -q: no headers, progress, messages */
 	int64_t timeout_s;		/* --timeout: bound for --wait */
 	bool stderr_tty;		/* progress lines only on a tty */
 	struct http_client *http;	/* owned; made on first request */
+	int64_t retry_after_s;		/* Retry-After of the last 429; -1 */
+	bool tls_failed;		/* the last transport error was TLS */
 	const struct cli_cmd *cmd;	/* command being run (for usage) */
 };
 
@@ -75,7 +92,7 @@ int cli_help_cmd(const struct cli_ctx *ctx);
  * "--timeout" never abbreviates a command's "--timeout-s". Global options
  * are applied to ctx inside cli_getopt_next().
  */
-#define CLI_MAX_OPTS 32
+#define CLI_MAX_OPTS 40
 #define CLI_OPT_HELP	(-2)	/* --help was printed: exit CLI_OK */
 #define CLI_OPT_BAD	(-3)	/* usage error was printed: exit CLI_USAGE */
 
@@ -108,6 +125,25 @@ int cli_check_path(const struct cli_ctx *ctx, const char *what,
 /* A VM reference: a name or a uuid. */
 int cli_check_vmref(const struct cli_ctx *ctx, const char *what,
     const char *arg);
+/* A token from the command line, environment or stdin (never echoed). */
+int cli_check_token(const struct cli_ctx *ctx, const char *what,
+    const char *arg);
+bool cli_token_valid(const char *s);
+/* --quota-like value: an integer >= -1 or "unlimited" (-1). */
+int cli_parse_limit(const struct cli_ctx *ctx, const char *opt,
+    const char *arg, int64_t *out);
+/*
+ * Duration: N (seconds) or N followed by s, m, h or d; within
+ * [min, max] seconds.
+ */
+int cli_parse_duration(const struct cli_ctx *ctx, const char *opt,
+    const char *arg, int64_t min, int64_t max, int64_t *secs);
+/*
+ * A point in time: ISO-8601 ("2026-11-22T00:00:00Z", ms optional),
+ * "now", or a duration meaning that long ago ("90m", "7d"). Epoch ms.
+ */
+int cli_parse_time(const struct cli_ctx *ctx, const char *opt,
+    const char *arg, int64_t *ms);
 /* Positional arguments: exactly n after optind, else usage error. */
 int cli_want_args(const struct cli_ctx *ctx, int argc, char **argv, int n,
     const char *what);
@@ -130,6 +166,31 @@ int client_call(struct cli_ctx *ctx, const char *method, const char *path,
  */
 int client_list(struct cli_ctx *ctx, const char *path, json_object **items,
     struct vm_error *err);
+/* Like client_list, but stop after max items (0: no limit). */
+int client_list_max(struct cli_ctx *ctx, const char *path, size_t max,
+    json_object **items, struct vm_error *err);
+/*
+ * Like client_list_max, but hand each item (borrowed, valid during the
+ * call) to fn as its page arrives, so nothing piles up in memory. fn
+ * returns -1 with err filled to stop.
+ */
+typedef int client_item_fn(json_object *item, void *arg,
+    struct vm_error *err);
+int client_list_each(struct cli_ctx *ctx, const char *path, size_t max,
+    client_item_fn *fn, void *arg, struct vm_error *err);
+/* Append "?key=value" or "&key=value" (value percent-encoded) to path. */
+void client_query_add(struct buf *path, const char *key, const char *value);
+/*
+ * Settle url, token and ca_file: option, else environment, else the
+ * config file, else the defaults. Done by the first request; login calls
+ * it itself. The config file is read only when something is missing.
+ */
+int client_resolve(struct cli_ctx *ctx, struct vm_error *err);
+/*
+ * $XDG_CONFIG_HOME/vmctl/config, else ~/.config/vmctl/config; NULL when
+ * neither variable is set. Malloc'ed.
+ */
+char *client_conf_path(void);
 /* Decode a server object with API_STORED; err names what was expected. */
 int client_decode(const struct api_schema *s, json_object *o, void *obj,
     struct vm_error *err);
@@ -202,6 +263,33 @@ int cmd_flavor_delete(struct cli_ctx *, int, char **);
 
 int cmd_host_list(struct cli_ctx *, int, char **);
 int cmd_host_show(struct cli_ctx *, int, char **);
+int cmd_host_enroll(struct cli_ctx *, int, char **);
+int cmd_host_token(struct cli_ctx *, int, char **);
+int cmd_host_delete(struct cli_ctx *, int, char **);
+
+int cmd_login(struct cli_ctx *, int, char **);
+int cmd_whoami(struct cli_ctx *, int, char **);
+
+int cmd_agency_create(struct cli_ctx *, int, char **);
+int cmd_agency_list(struct cli_ctx *, int, char **);
+int cmd_agency_show(struct cli_ctx *, int, char **);
+int cmd_agency_delete(struct cli_ctx *, int, char **);
+int cmd_quota_show(struct cli_ctx *, int, char **);
+int cmd_quota_set(struct cli_ctx *, int, char **);
+int cmd_usage(struct cli_ctx *, int, char **);
+
+int cmd_user_create(struct cli_ctx *, int, char **);
+int cmd_user_list(struct cli_ctx *, int, char **);
+int cmd_user_show(struct cli_ctx *, int, char **);
+int cmd_user_delete(struct cli_ctx *, int, char **);
+
+int cmd_token_create(struct cli_ctx *, int, char **);
+int cmd_token_list(struct cli_ctx *, int, char **);
+int cmd_token_revoke(struct cli_ctx *, int, char **);
+
+int cmd_audit_list(struct cli_ctx *, int, char **);
+int cmd_audit_verify(struct cli_ctx *, int, char **);
+int cmd_audit_export(struct cli_ctx *, int, char **);
 
 int cmd_vm_create(struct cli_ctx *, int, char **);
 int cmd_vm_list(struct cli_ctx *, int, char **);

@@ -1,10 +1,14 @@
 /*
- * vmctl client: where the controller is (--url, $VMCTL_URL, the config
- * file, the default), one HTTP request with JSON in and out, list paging,
- * and the codec glue for request bodies and answers.
+ * vmctl client: where the controller is and who we are (--url/--token/
+ * --ca-file, $VMCTL_URL/$VMCTL_TOKEN/$VMCTL_CA_FILE, the config file, the
+ * default), one HTTP request with JSON in and out (lib/http.c), list
+ * paging, and the codec glue for request bodies and answers.
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,23 +16,24 @@
 #include "cli.h"
 #include "conf.h"
 #include "errors.h"
+#include "http.h"
 #include "json.h"
 
 /* ------------------------------------------------------------ where */
 
 struct client_conf {
 	char url[1024];
+	char token[CLI_TOKEN_MAX];
+	char ca_file[CLI_FILE_MAX];
 };
 
 static const struct conf_item client_conf_items[] = {
 	CONF_ITEM_STR("cli", "url", struct client_conf, url, ""),
+	CONF_ITEM_STR("cli", "token", struct client_conf, token, ""),
+	CONF_ITEM_STR("cli", "ca_file", struct client_conf, ca_file, ""),
 };
 
-/*
- * $XDG_CONFIG_HOME/vmctl/config, else ~/.config/vmctl/config; NULL when
- * neither variable is set. Malloc'ed.
- */
-static char *
+char *
 client_conf_path(void)
 {
 	const char *xdg = getenv("XDG_CONFIG_HOME");
@@ -48,29 +53,30 @@ client_url_ok(const char *url)
 	    strncmp(url, "https://", 8) == 0;
 }
 
-/* Fill ctx->url unless --url gave it. A missing config file is fine. */
+/* Like ssh: a token others can read is no longer a secret. */
+static void
+client_conf_perm_check(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && (st.st_mode & 077) != 0)
+		fprintf(stderr, "vmctl: warning: %s holds a token and others "
+		    "may read it: chmod 600 it\n", path);
+}
+
+/*
+ * Fill what the environment did not give from the config file. A missing
+ * file is fine; a broken one is an error even if it would not be needed
+ * for the missing setting, so mistakes show early.
+ */
 static int
-client_url_resolve(struct cli_ctx *ctx, struct vm_error *err)
+client_conf_fill(struct cli_ctx *ctx, bool url, bool token, bool ca,
+    struct vm_error *err)
 {
 	struct client_conf cf;
-	const char *env;
 	char *path = NULL;
 	int ret = -1;
 
-	if (ctx->url_set)
-		return 0;
-	env = getenv("VMCTL_URL");
-	if (env != NULL && env[0] != '\0') {
-		if (!client_url_ok(env) ||
-		    str_copy(ctx->url, sizeof(ctx->url), env) < 0) {
-			vm_error_set(err, API_EINVAL, "VMCTL_URL: '%.200s' is "
-			    "not an http:// or https:// URL", env);
-			goto cleanup;
-		}
-		ret = 0;
-		goto cleanup;
-	}
-	str_copy(ctx->url, sizeof(ctx->url), CLI_DEFAULT_URL);
 	path = client_conf_path();
 	if (path == NULL || access(path, F_OK) != 0) {
 		ret = 0;
@@ -80,18 +86,78 @@ client_url_resolve(struct cli_ctx *ctx, struct vm_error *err)
 	if (conf_load(path, client_conf_items, ARRAY_SIZE(client_conf_items),
 	    &cf, err) < 0)
 		goto cleanup;
-	if (cf.url[0] != '\0') {
-		if (!client_url_ok(cf.url)) {
+	if (!url && cf.url[0] != '\0') {
+		if (!client_url_ok(cf.url) ||
+		    str_copy(ctx->url, sizeof(ctx->url), cf.url) < 0) {
 			vm_error_set(err, API_EINVAL, "%s: url: '%.200s' is "
 			    "not an http:// or https:// URL", path, cf.url);
 			goto cleanup;
 		}
-		str_copy(ctx->url, sizeof(ctx->url), cf.url);
 	}
+	if (!token && cf.token[0] != '\0') {
+		if (!cli_token_valid(cf.token)) {
+			vm_error_set(err, API_EINVAL, "%s: token: not a vmctl "
+			    "token (vmctl_ and 64 hex digits)", path);
+			goto cleanup;
+		}
+		str_copy(ctx->token, sizeof(ctx->token), cf.token);
+		client_conf_perm_check(path);
+	}
+	if (!ca && cf.ca_file[0] != '\0')
+		str_copy(ctx->ca_file, sizeof(ctx->ca_file), cf.ca_file);
 	ret = 0;
 cleanup:
+	explicit_bzero(&cf, sizeof(cf));
 	free(path);
 	return ret;
+}
+
+int
+client_resolve(struct cli_ctx *ctx, struct vm_error *err)
+{
+	bool url = ctx->url_set, token = ctx->token_set, ca = ctx->ca_set;
+	const char *env;
+
+	if (ctx->resolved)
+		return 0;
+	if (!url) {
+		str_copy(ctx->url, sizeof(ctx->url), CLI_DEFAULT_URL);
+		env = getenv("VMCTL_URL");
+		if (env != NULL && env[0] != '\0') {
+			if (!client_url_ok(env) ||
+			    str_copy(ctx->url, sizeof(ctx->url), env) < 0) {
+				vm_error_set(err, API_EINVAL, "VMCTL_URL: "
+				    "'%.200s' is not an http:// or https:// "
+				    "URL", env);
+				return -1;
+			}
+			url = true;
+		}
+	}
+	env = getenv("VMCTL_TOKEN");
+	if (!token && env != NULL && env[0] != '\0') {
+		if (!cli_token_valid(env)) {
+			vm_error_set(err, API_EINVAL, "VMCTL_TOKEN: not a "
+			    "vmctl token (vmctl_ and 64 hex digits)");
+			return -1;
+		}
+		str_copy(ctx->token, sizeof(ctx->token), env);
+		token = true;
+	}
+	env = getenv("VMCTL_CA_FILE");
+	if (!ca && env != NULL && env[0] != '\0') {
+		if (str_copy(ctx->ca_file, sizeof(ctx->ca_file), env) < 0) {
+			vm_error_set(err, API_EINVAL, "VMCTL_CA_FILE: longer "
+			    "than %d characters", CLI_FILE_MAX - 1);
+			return -1;
+		}
+		ca = true;
+	}
+	if ((!url || !token || !ca) &&
+	    client_conf_fill(ctx, url, token, ca, err) < 0)
+		return -1;
+	ctx->resolved = true;
+	return 0;
 }
 
 static long
@@ -103,22 +169,12 @@ client_request_ms(const struct cli_ctx *ctx)
 	return (long)s * 1000;
 }
 
-static struct http_client *
-client_http(struct cli_ctx *ctx, struct vm_error *err)
-{
-	if (ctx->http != NULL)
-		return ctx->http;
-	if (client_url_resolve(ctx, err) < 0)
-		return NULL;
-	ctx->http = http_client_new(ctx->url, client_request_ms(ctx));
-	return ctx->http;
-}
-
 void
 client_free(struct cli_ctx *ctx)
 {
 	http_client_free(ctx->http);
 	ctx->http = NULL;
+	explicit_bzero(ctx->token, sizeof(ctx->token));
 }
 
 /* ------------------------------------------------------------ requests */
@@ -128,35 +184,53 @@ client_call(struct cli_ctx *ctx, const char *method, const char *path,
     json_object *body, const char *idem_key, json_object **answer,
     struct vm_error *err)
 {
-	struct http_client *hc, *once = NULL;
-	char *text = NULL, *resp = NULL, *hdr = NULL;
-	long status = 0;
+	struct http_resp r = { 0, NULL, -1, false };
+	char *text = NULL, *hdr = NULL;
 	int ret = -1;
 
 	*answer = NULL;
-	if ((hc = client_http(ctx, err)) == NULL)
+	ctx->retry_after_s = -1;
+	ctx->tls_failed = false;
+	if (client_resolve(ctx, err) < 0)
 		goto cleanup;
-	if (idem_key != NULL) {
-		/* The header belongs to this request only, not to polls. */
-		once = http_client_new(ctx->url, client_request_ms(ctx));
-		hdr = xasprintf("Idempotency-Key: %s", idem_key);
-		http_client_add_header(once, hdr);
-		hc = once;
+	if (ctx->http == NULL) {
+		/* Say which file, rather than curl's "CA cert (path?)". */
+		if (ctx->ca_file[0] != '\0' &&
+		    strncmp(ctx->url, "https://", 8) == 0 &&
+		    access(ctx->ca_file, R_OK) != 0) {
+			vm_error_set(err, API_EINVAL, "CA file %.900s: %s",
+			    ctx->ca_file, strerror(errno));
+			goto cleanup;
+		}
+		ctx->http = http_client_new(ctx->url, client_request_ms(ctx));
+		http_client_set_errcode(ctx->http, API_ETRANSPORT);
+		http_client_set_tls(ctx->http, ctx->ca_file, NULL, NULL);
+		if (ctx->token[0] != '\0') {
+			char *auth = xasprintf("Authorization: Bearer %s",
+			    ctx->token);
+
+			http_client_add_header(ctx->http, auth);
+			explicit_bzero(auth, strlen(auth));
+			free(auth);
+		}
 	}
+	if (idem_key != NULL)
+		hdr = xasprintf("Idempotency-Key: %s", idem_key);
 	if (body != NULL)
 		text = json_dump(body);
-	if (http_request(hc, method, path, text, 0, &status, &resp,
+	if (http_request_ex(ctx->http, method, path, text, hdr, 0, &r,
 	    err) < 0) {
-		/* lib/http fills a generic code; make it ours. */
-		err->code = API_ETRANSPORT;
+		ctx->tls_failed = r.tls_failed;
 		goto cleanup;
 	}
-	if (status < 200 || status > 299) {
-		api_error_decode(resp, status, err);
+	ctx->retry_after_s = r.retry_after_s;
+	if (r.status < 200 || r.status > 299) {
+		api_error_decode(r.body, r.status, err);
 		goto cleanup;
 	}
-	if (resp[strspn(resp, " \t\r\n")] != '\0') {
-		*answer = json_parse(resp, strlen(resp), API_EINTERNAL, err);
+	if (r.body[strspn(r.body, " \t\r\n")] != '\0') {
+		*answer = json_parse(r.body, strlen(r.body), API_EINTERNAL,
+		    err);
 		if (*answer == NULL) {
 			char msg[sizeof(err->message)];
 
@@ -169,10 +243,9 @@ client_call(struct cli_ctx *ctx, const char *method, const char *path,
 	}
 	ret = 0;
 cleanup:
-	http_client_free(once);
 	free(hdr);
 	free(text);
-	free(resp);
+	free(r.body);
 	return ret;
 }
 
@@ -198,18 +271,27 @@ client_escape(const char *s)
 	return b.data;
 }
 
+void
+client_query_add(struct buf *path, const char *key, const char *value)
+{
+	char *esc = client_escape(value);
+
+	buf_printf(path, "%s%s=%s", path->data != NULL &&
+	    strchr(path->data, '?') != NULL ? "&" : "?", key, esc);
+	free(esc);
+}
+
 #define CLIENT_MAX_PAGES 100000
 
 int
-client_list(struct cli_ctx *ctx, const char *path, json_object **items,
-    struct vm_error *err)
+client_list_each(struct cli_ctx *ctx, const char *path, size_t max,
+    client_item_fn *fn, void *arg, struct vm_error *err)
 {
-	json_object *all = json_object_new_array(), *page = NULL, *arr, *next;
+	json_object *page = NULL, *arr, *next;
 	char *cursor = NULL, *url = NULL, *esc = NULL;
+	size_t i, n, count = 0;
 	int ret = -1, npages;
-	size_t i;
 
-	*items = NULL;
 	for (npages = 0; npages < CLIENT_MAX_PAGES; npages++) {
 		free(url);
 		free(esc);
@@ -226,13 +308,14 @@ client_list(struct cli_ctx *ctx, const char *path, json_object **items,
 			    "answer from vmctld: no \"items\" array", url);
 			goto cleanup;
 		}
-		for (i = 0; i < json_object_array_length(arr); i++)
-			json_object_array_add(all, json_object_get(
-			    json_object_array_get_idx(arr, i)));
-		if (!json_object_object_get_ex(page, "next", &next) ||
+		n = json_object_array_length(arr);
+		for (i = 0; i < n && (max == 0 || count < max); i++, count++)
+			if (fn(json_object_array_get_idx(arr, i), arg,
+			    err) < 0)
+				goto cleanup;
+		if ((max != 0 && count >= max) ||
+		    !json_object_object_get_ex(page, "next", &next) ||
 		    next == NULL) {
-			*items = all;
-			all = NULL;
 			ret = 0;
 			goto cleanup;
 		}
@@ -249,12 +332,42 @@ client_list(struct cli_ctx *ctx, const char *path, json_object **items,
 	vm_error_set(err, API_EINTERNAL, "GET %s: more than %d pages", path,
 	    CLIENT_MAX_PAGES);
 cleanup:
-	json_object_put(all);
 	json_object_put(page);
 	free(cursor);
 	free(url);
 	free(esc);
 	return ret;
+}
+
+static int
+client_list_add(json_object *item, void *arg, struct vm_error *err)
+{
+	(void)err;
+	json_object_array_add(arg, json_object_get(item));
+	return 0;
+}
+
+int
+client_list_max(struct cli_ctx *ctx, const char *path, size_t max,
+    json_object **items, struct vm_error *err)
+{
+	json_object *all = json_object_new_array();
+
+	*items = NULL;
+	if (client_list_each(ctx, path, max, client_list_add, all,
+	    err) < 0) {
+		json_object_put(all);
+		return -1;
+	}
+	*items = all;
+	return 0;
+}
+
+int
+client_list(struct cli_ctx *ctx, const char *path, json_object **items,
+    struct vm_error *err)
+{
+	return client_list_max(ctx, path, 0, items, err);
 }
 
 /* ------------------------------------------------------------ codecs */
@@ -358,12 +471,34 @@ client_error_print(const struct cli_ctx *ctx, const struct vm_error *err)
 	    api_err_name(err->code));
 	switch (err->code) {
 	case API_ETRANSPORT:
-		fprintf(stderr, "vmctl: is vmctld running at %s? check --url "
-		    "/ VMCTL_URL\n", ctx->url);
+		if (ctx->tls_failed)
+			fprintf(stderr, "vmctl: could not verify vmctld's "
+			    "certificate: check --ca-file / VMCTL_CA_FILE\n");
+		else
+			fprintf(stderr, "vmctl: is vmctld running at %s? check "
+			    "--url / VMCTL_URL\n", ctx->url);
 		break;
 	case API_EUNAUTH:
+		if (ctx->token[0] == '\0')
+			fprintf(stderr, "vmctl: no token: run 'vmctl login' "
+			    "or give --token / VMCTL_TOKEN\n");
+		else
+			fprintf(stderr, "vmctl: the token was refused: run "
+			    "'vmctl login' again or check --token / "
+			    "VMCTL_TOKEN\n");
+		break;
 	case API_EFORBIDDEN:
-		fprintf(stderr, "vmctl: check your credentials\n");
+		fprintf(stderr, "vmctl: your role does not allow this (see "
+		    "'vmctl whoami')\n");
+		break;
+	case API_ERATE:
+		if (ctx->retry_after_s >= 0)
+			fprintf(stderr, "vmctl: too many requests: retry in "
+			    "%lld second%s\n", (long long)ctx->retry_after_s,
+			    ctx->retry_after_s == 1 ? "" : "s");
+		else
+			fprintf(stderr, "vmctl: too many requests: retry "
+			    "later\n");
 		break;
 	default:
 		break;

@@ -1,12 +1,15 @@
 /*
- * vmctl host list|show: /v1/hosts (hosts appear when their agent
- * registers; read-only from the CLI).
+ * vmctl host list|show|enroll|token|delete: /v1/hosts. A host is
+ * enrolled first (which makes its agent's token, shown once), then
+ * appears with capacity when its agent registers with that token.
  */
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
+#include "errors.h"
 #include "host.h"
 
 int
@@ -64,4 +67,160 @@ cmd_host_show(struct cli_ctx *ctx, int argc, char **argv)
 {
 	return client_show_cmd(ctx, argc, argv, "/v1/hosts", "NAME",
 	    &api_host_schema, cli_check_name);
+}
+
+/*
+ * Print the answer {"host", "token", "token_id"} of an enroll or a
+ * re-issue: the token once, and how to give it to the agent.
+ */
+static int
+host_token_print(struct cli_ctx *ctx, json_object *ans, const char *verb)
+{
+	struct vm_error err = { 0 };
+	struct api_host h;
+	json_object *jh, *jt;
+	const char *token;
+
+	if (ans == NULL || !json_object_object_get_ex(ans, "host", &jh) ||
+	    !json_object_object_get_ex(ans, "token", &jt) ||
+	    !json_object_is_type(jt, json_type_string) ||
+	    !cli_token_valid(token = json_object_get_string(jt))) {
+		vm_error_set(&err, 0, "unexpected answer from vmctld: no "
+		    "host token");
+		client_error_print(ctx, &err);
+		return CLI_ERR;
+	}
+	if (client_decode(&api_host_schema, jh, &h, &err) < 0) {
+		client_error_print(ctx, &err);
+		return CLI_ERR;
+	}
+	/* The one place a host token is printed: it is the point. */
+	if (ctx->output == OUT_JSON)
+		output_json(ans);
+	else if (ctx->quiet)
+		printf("%s\n", token);
+	else
+		printf("host %s (site %s) %s\ntoken: %s\n", h.name, h.site,
+		    verb, token);
+	output_msg(ctx, "\nThis token cannot be shown again. Save it in a "
+	    "file only vmagentd can read\n(mode 0600) on host %s, and name "
+	    "that file in vmagentd.conf:\n\n"
+	    "    [agent]\n"
+	    "    host = %s\n"
+	    "    token_file = /etc/vmctl/agent.token", h.name, h.name);
+	return CLI_OK;
+}
+
+int
+cmd_host_enroll(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "site", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct api_host_enroll in;
+	struct vm_error err = { 0 };
+	json_object *body = NULL, *ans = NULL;
+	struct cli_getopt g;
+	int ch, ret = CLI_USAGE;
+
+	memset(&in, 0, sizeof(in));
+	cli_getopt_init(&g, ctx, "", longopts);
+	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
+		switch (ch) {
+		case 's':
+			if (cli_check_name(ctx, "--site", optarg) < 0)
+				goto cleanup;
+			str_copy(in.site, sizeof(in.site), optarg);
+			break;
+		default:
+			ret = cli_getopt_status(ch);
+			goto cleanup;
+		}
+	}
+	if (cli_want_args(ctx, argc, argv, 1, "NAME") < 0 ||
+	    cli_check_name(ctx, "NAME", argv[optind]) < 0)
+		goto cleanup;
+	if (in.site[0] == '\0') {
+		cli_usage_error(ctx, "missing --site SITE");
+		goto cleanup;
+	}
+	str_copy(in.name, sizeof(in.name), argv[optind]);
+	if ((body = client_encode_input(&api_host_enroll_schema, &in,
+	    &err)) == NULL) {
+		cli_usage_error(ctx, "%s", err.message);
+		goto cleanup;
+	}
+
+	ret = CLI_ERR;
+	if (client_call(ctx, "POST", "/v1/hosts", body, NULL, &ans,
+	    &err) < 0) {
+		client_error_print(ctx, &err);
+		if (err.code == API_ECONFLICT)
+			fprintf(stderr, "vmctl: to give it a new token: vmctl "
+			    "host token %s\n", in.name);
+		goto cleanup;
+	}
+	ret = host_token_print(ctx, ans, "enrolled");
+cleanup:
+	json_object_put(body);
+	json_object_put(ans);
+	return ret;
+}
+
+int
+cmd_host_token(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct vm_error err = { 0 };
+	json_object *ans = NULL;
+	struct cli_getopt g;
+	char *path = NULL;
+	int ch, ret = CLI_ERR;
+
+	cli_getopt_init(&g, ctx, "", NULL);
+	if ((ch = cli_getopt_next(&g, argc, argv)) != -1)
+		return cli_getopt_status(ch);
+	if (cli_want_args(ctx, argc, argv, 1, "NAME") < 0 ||
+	    cli_check_name(ctx, "NAME", argv[optind]) < 0)
+		return CLI_USAGE;
+	path = xasprintf("/v1/hosts/%s/token", argv[optind]);
+	if (client_call(ctx, "POST", path, NULL, NULL, &ans, &err) < 0) {
+		client_error_print(ctx, &err);
+		goto cleanup;
+	}
+	ret = host_token_print(ctx, ans, "has a new token; the old ones are "
+	    "revoked");
+cleanup:
+	json_object_put(ans);
+	free(path);
+	return ret;
+}
+
+int
+cmd_host_delete(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct vm_error err = { 0 };
+	json_object *ans = NULL;
+	struct cli_getopt g;
+	char *path = NULL;
+	int ch, ret = CLI_ERR;
+
+	cli_getopt_init(&g, ctx, "", NULL);
+	if ((ch = cli_getopt_next(&g, argc, argv)) != -1)
+		return cli_getopt_status(ch);
+	if (cli_want_args(ctx, argc, argv, 1, "NAME") < 0 ||
+	    cli_check_name(ctx, "NAME", argv[optind]) < 0)
+		return CLI_USAGE;
+	path = xasprintf("/v1/hosts/%s", argv[optind]);
+	if (client_call(ctx, "DELETE", path, NULL, NULL, &ans, &err) < 0) {
+		client_error_print(ctx, &err);
+		goto cleanup;
+	}
+	output_msg(ctx, "host %s deleted; its tokens are revoked",
+	    argv[optind]);
+	ret = CLI_OK;
+cleanup:
+	json_object_put(ans);
+	free(path);
+	return ret;
 }

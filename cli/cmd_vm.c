@@ -102,6 +102,7 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 		{ "cmdline", required_argument, NULL, 'c' },
 		{ "site", required_argument, NULL, 's' },
 		{ "host", required_argument, NULL, 'H' },
+		{ "agency", required_argument, NULL, 'a' },
 		{ "wait", no_argument, NULL, 'w' },
 		{ "idempotency-key", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 }
@@ -155,6 +156,11 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 			if (cli_check_name(ctx, "--host", optarg) < 0)
 				goto cleanup;
 			str_copy(vm.host_hint, sizeof(vm.host_hint), optarg);
+			break;
+		case 'a':
+			if (cli_check_name(ctx, "--agency", optarg) < 0)
+				goto cleanup;
+			str_copy(vm.agency, sizeof(vm.agency), optarg);
 			break;
 		case 'w':
 			wait = true;
@@ -218,20 +224,21 @@ int
 cmd_vm_list(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		{ "agency", required_argument, NULL, 'a' },
 		{ "host", required_argument, NULL, 'H' },
 		{ "name", required_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 }
 	};
 	static const char *const headers[] = {
-		"ID", "NAME", "STATE", "DESIRED", "HOST", "FLAVOR", "VCPUS",
-		"RAM_MIB"
+		"ID", "NAME", "AGENCY", "STATE", "DESIRED", "HOST", "FLAVOR",
+		"VCPUS", "RAM_MIB"
 	};
 	struct vm_error err = { 0 };
 	struct output_table *t = NULL;
 	json_object *items = NULL;
 	struct cli_getopt g;
 	struct api_vm vm;
-	const char *host = NULL, *name = NULL;
+	const char *host = NULL, *name = NULL, *agency = NULL;
 	struct buf path = { 0 };
 	size_t i;
 	int ch, ret = CLI_ERR;
@@ -239,6 +246,11 @@ cmd_vm_list(struct cli_ctx *ctx, int argc, char **argv)
 	cli_getopt_init(&g, ctx, "", longopts);
 	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
 		switch (ch) {
+		case 'a':
+			if (cli_check_name(ctx, "--agency", optarg) < 0)
+				return CLI_USAGE;
+			agency = optarg;
+			break;
 		case 'H':
 			if (cli_check_name(ctx, "--host", optarg) < 0)
 				return CLI_USAGE;
@@ -256,12 +268,13 @@ cmd_vm_list(struct cli_ctx *ctx, int argc, char **argv)
 	if (cli_want_args(ctx, argc, argv, 0, "") < 0)
 		return CLI_USAGE;
 
-	/* Names are [a-z0-9-]: nothing to escape. */
 	buf_printf(&path, "/v1/vms");
+	if (agency != NULL)
+		client_query_add(&path, "agency", agency);
 	if (host != NULL)
-		buf_printf(&path, "?host=%s", host);
+		client_query_add(&path, "host", host);
 	if (name != NULL)
-		buf_printf(&path, "%sname=%s", host != NULL ? "&" : "?", name);
+		client_query_add(&path, "name", name);
 	if (client_list(ctx, path.data, &items, &err) < 0)
 		goto fail;
 	t = output_table_new(headers, ARRAY_SIZE(headers));
@@ -271,6 +284,7 @@ cmd_vm_list(struct cli_ctx *ctx, int argc, char **argv)
 			goto fail;
 		output_cell(t, "%s", vm.id);
 		output_cell(t, "%s", vm.name);
+		output_cell(t, "%s", output_str(vm.agency));
 		output_cell(t, "%s", api_vm_state_names[vm.state]);
 		output_cell(t, "%s", api_vm_desired_names[vm.desired]);
 		output_cell(t, "%s", output_str(vm.host));

@@ -11,7 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agency.h"
 #include "cli.h"
+#include "identity.h"
 #include "log.h"
 
 static int cli_version(struct cli_ctx *, int, char **);
@@ -21,6 +23,23 @@ static int cli_help(struct cli_ctx *, int, char **);
 	"  --wait                 follow the operation until it ends\n"
 #define IDEM_OPTS \
 	"  --idempotency-key K    a retry with the same K changes nothing\n"
+#define QUOTA_USAGE \
+	"[--instances N] [--vcpus N] [--ram MIB] [--disk GIB] " \
+	"[--volumes N] [--networks N] [--protected-vms N]"
+#define QUOTA_OPTS \
+	"  --instances N          VMs\n" \
+	"  --vcpus N              virtual CPUs\n" \
+	"  --ram MIB              memory in MiB\n" \
+	"  --disk GIB             disk in GiB\n" \
+	"  --volumes N            volumes\n" \
+	"  --networks N           networks\n" \
+	"  --protected-vms N      VMs protected by replication\n" \
+	"                         each limit: a number >= 0, or -1 or "   \
+	"'unlimited'\n"
+#define TIME_OPTS \
+	"  TIME is YYYY-MM-DD[THH:MM:SS[.mmm]Z] (UTC), 'now', or how long " \
+	"ago:\n" \
+	"  30m, 12h, 7d\n"
 
 /*
  * The command table: dispatch, usage lines and --help come from here and
@@ -41,10 +60,17 @@ static const struct cli_cmd cli_cmds[] = {
 
 	{ "host", "list", cmd_host_list, "", "list hypervisor hosts", NULL },
 	{ "host", "show", cmd_host_show, "NAME", "show a host", NULL },
+	{ "host", "enroll", cmd_host_enroll, "NAME --site SITE",
+	  "enroll a host and print its agent's token (shown once)",
+	  "  --site SITE            site the host belongs to\n" },
+	{ "host", "token", cmd_host_token, "NAME",
+	  "revoke a host's tokens and print a new one (shown once)", NULL },
+	{ "host", "delete", cmd_host_delete, "NAME",
+	  "delete a host no VM uses and revoke its tokens", NULL },
 
 	{ "vm", "create", cmd_vm_create,
 	  "NAME --flavor F (--disk PATH | --kernel PATH [--initrd PATH] "
-	  "[--cmdline TEXT]) [--site S] [--host H] [--wait] "
+	  "[--cmdline TEXT]) [--agency A] [--site S] [--host H] [--wait] "
 	  "[--idempotency-key K]",
 	  "create a VM; the controller places it on a host",
 	  "  --flavor F             flavor giving vCPUs, RAM and disk\n"
@@ -55,8 +81,13 @@ static const struct cli_cmd cli_cmds[] = {
 	  "  --cmdline TEXT         kernel command line for --kernel\n"
 	  "  --site S               place it in site S\n"
 	  "  --host H               place it on host H\n"
+	  "  --agency A             agency owning it (admin and operator "
+	  "must give it;\n"
+	  "                         others get their own)\n"
 	  WAIT_OPTS IDEM_OPTS },
-	{ "vm", "list", cmd_vm_list, "[--host H] [--name N]", "list VMs",
+	{ "vm", "list", cmd_vm_list, "[--agency A] [--host H] [--name N]",
+	  "list VMs",
+	  "  --agency A             only VMs of agency A\n"
 	  "  --host H               only VMs placed on host H\n"
 	  "  --name N               only the VM named N\n" },
 	{ "vm", "show", cmd_vm_show, "NAME|ID", "show a VM", NULL },
@@ -87,28 +118,122 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "op", "list", cmd_op_list, "[--vm NAME|ID]", "list operations",
 	  "  --vm NAME|ID           only operations of this VM\n" },
 
+	{ "login", NULL, cmd_login, "[--url URL] [--token TOKEN] "
+	  "[--ca-file FILE]",
+	  "check a token and save it with the URL in the config file",
+	  "  --token TOKEN          the token (default: read one line from "
+	  "standard\n"
+	  "                         input, not echoed on a terminal)\n"
+	  "  --url URL              vmctld to log in to\n"
+	  "  --ca-file FILE         CA certificates for an https URL, saved "
+	  "too\n" },
+	{ "whoami", NULL, cmd_whoami, "", "show who the token belongs to",
+	  NULL },
+
+	{ "agency", "create", cmd_agency_create,
+	  "NAME [--display-name TEXT] " QUOTA_USAGE,
+	  "create an agency (a tenant) with a quota",
+	  "  --display-name TEXT    human-readable name\n"
+	  QUOTA_OPTS
+	  "                         (default: 10 instances, 20 vCPUs, 51200 "
+	  "MiB, 1000 GiB,\n"
+	  "                         10 volumes, 10 networks, 0 protected "
+	  "VMs)\n" },
+	{ "agency", "list", cmd_agency_list, "", "list agencies", NULL },
+	{ "agency", "show", cmd_agency_show, "NAME",
+	  "show an agency with its quota and usage", NULL },
+	{ "agency", "delete", cmd_agency_delete, "NAME",
+	  "delete an agency that has no VMs and no users", NULL },
+	{ "quota", "show", cmd_quota_show, "AGENCY",
+	  "show an agency's quota and usage", NULL },
+	{ "quota", "set", cmd_quota_set, "AGENCY " QUOTA_USAGE,
+	  "change some limits of an agency's quota",
+	  QUOTA_OPTS
+	  "                         (limits not given stay as they are)\n" },
+	{ "usage", NULL, cmd_usage, "AGENCY [--from TIME] [--to TIME]",
+	  "show an agency's usage and its VM-hours over a period",
+	  "  --from TIME            start of the period (default: 30 days "
+	  "ago)\n"
+	  "  --to TIME              end of the period (default: now)\n"
+	  TIME_OPTS },
+
+	{ "user", "create", cmd_user_create,
+	  "NAME --role ROLE [--agency A] [--display-name TEXT]",
+	  "create a user",
+	  "  --role ROLE            admin, operator, agency-admin, member or "
+	  "viewer\n"
+	  "  --agency A             the user's agency (agency-admin, member;"
+	  "\n"
+	  "                         a viewer without one sees every agency)\n"
+	  "  --display-name TEXT    human-readable name\n" },
+	{ "user", "list", cmd_user_list, "[--agency A]", "list users",
+	  "  --agency A             only users of agency A\n" },
+	{ "user", "show", cmd_user_show, "NAME", "show a user", NULL },
+	{ "user", "delete", cmd_user_delete, "NAME",
+	  "delete a user and revoke their tokens", NULL },
+
+	{ "token", "create", cmd_token_create,
+	  "[--user U] [--description TEXT] [--expires-in DURATION]",
+	  "create an API token and print it (shown once)",
+	  "  --user U               for user U (admin only; default: "
+	  "yourself)\n"
+	  "  --description TEXT     what the token is for\n"
+	  "  --expires-in DURATION  lifetime: N seconds, or Nm, Nh, Nd "
+	  "(default: never)\n" },
+	{ "token", "list", cmd_token_list, "[--user U]",
+	  "list API tokens (never their secrets)",
+	  "  --user U               only tokens of user U (admin)\n" },
+	{ "token", "revoke", cmd_token_revoke, "ID", "revoke an API token",
+	  NULL },
+
+	{ "audit", "list", cmd_audit_list,
+	  "[--since TIME] [--until TIME] [--agency A] [--user U] [--limit N]",
+	  "list audit events, oldest first",
+	  "  --since TIME           only events at or after TIME\n"
+	  "  --until TIME           only events before TIME\n"
+	  "  --agency A             only events of agency A\n"
+	  "  --user U               only events of user U\n"
+	  "  --limit N              at most N events\n"
+	  TIME_OPTS },
+	{ "audit", "verify", cmd_audit_verify, "",
+	  "check the audit trail's hash chain; exit 1 if it is broken",
+	  NULL },
+	{ "audit", "export", cmd_audit_export, "[--since TIME]",
+	  "print every audit event as one JSON object per line",
+	  "  --since TIME           only events at or after TIME\n"
+	  TIME_OPTS },
+
 	{ "version", NULL, cli_version, "", "print the version", NULL },
 	{ "help", NULL, cli_help, "[NOUN [VERB]]", "show help", NULL },
 };
 
 static const char cli_global_usage[] =
-    "usage: vmctl [--url URL] [-o table|json] [-q] [--timeout SEC] "
-    "NOUN VERB [ARGS]\n";
+    "usage: vmctl [--url URL] [--token TOKEN] [--ca-file FILE] "
+    "[-o table|json] [-q]\n"
+    "             [--timeout SEC] NOUN VERB [ARGS]\n";
 
 static const char cli_global_opts[] =
     "global options (also accepted after the command):\n"
     "  --url URL              vmctld address (default: $VMCTL_URL, the\n"
     "                         config file, " CLI_DEFAULT_URL ")\n"
+    "  --token TOKEN          API token (default: $VMCTL_TOKEN, the "
+    "config file)\n"
+    "  --ca-file FILE         CA certificates to verify an https vmctld "
+    "(default:\n"
+    "                         $VMCTL_CA_FILE, the config file, the "
+    "system's)\n"
     "  -o, --output FORMAT    table (default) or json\n"
     "  -q, --quiet            no table headers, progress or messages\n"
     "  --timeout SEC          give up --wait after SEC seconds "
     "(default 600)\n"
     "  -h, --help             show help\n";
 
-enum { OPT_URL = 0x100, OPT_TIMEOUT, OPT_VERSION };
+enum { OPT_URL = 0x100, OPT_TIMEOUT, OPT_VERSION, OPT_TOKEN, OPT_CA_FILE };
 
 static const struct option cli_global_longopts[] = {
 	{ "url", required_argument, NULL, OPT_URL },
+	{ "token", required_argument, NULL, OPT_TOKEN },
+	{ "ca-file", required_argument, NULL, OPT_CA_FILE },
 	{ "output", required_argument, NULL, 'o' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
@@ -298,6 +423,21 @@ cli_global_opt(struct cli_ctx *ctx, int ch, const char *arg)
 		    &ctx->timeout_s) < 0)
 			return CLI_USAGE;
 		return CLI_OK;
+	case OPT_TOKEN:
+		if (cli_check_token(ctx, "--token", arg) < 0)
+			return CLI_USAGE;
+		str_copy(ctx->token, sizeof(ctx->token), arg);
+		ctx->token_set = true;
+		/* Hide it from ps(1) from now on (argv is ours to change). */
+		explicit_bzero((char *)(uintptr_t)arg, strlen(arg));
+		return CLI_OK;
+	case OPT_CA_FILE:
+		if (arg[0] == '\0' || str_copy(ctx->ca_file,
+		    sizeof(ctx->ca_file), arg) < 0)
+			return cli_usage_error(ctx, "--ca-file: must be a path "
+			    "of 1-%d characters", CLI_FILE_MAX - 1);
+		ctx->ca_set = true;
+		return CLI_OK;
 	}
 	return cli_usage_error(ctx, "unexpected option");
 }
@@ -309,13 +449,17 @@ cli_getopt_error(const struct cli_ctx *ctx, int ch, char **argv)
 	const char *opt = argv[optind - 1];
 	char buf[3] = { '-', (char)optopt, '\0' };
 
+	size_t n;
+
 	/* Short option: argv[optind-1] may be a cluster like "-qx". */
 	if (optopt != 0 && (opt == NULL || strncmp(opt, "--", 2) != 0))
 		opt = buf;
+	/* "--tokn=SECRET": name the option, never echo its value. */
+	n = opt != NULL ? strcspn(opt, "=") : 0;
 	if (ch == ':')
-		return cli_usage_error(ctx, "option '%s' needs an argument",
-		    opt);
-	return cli_usage_error(ctx, "unknown option '%s'", opt);
+		return cli_usage_error(ctx, "option '%.*s' needs an argument",
+		    (int)n, opt);
+	return cli_usage_error(ctx, "unknown option '%.*s'", (int)n, opt);
 }
 
 void
@@ -361,6 +505,8 @@ cli_getopt_next(struct cli_getopt *g, int argc, char **argv)
 		case 'q':
 		case OPT_URL:
 		case OPT_TIMEOUT:
+		case OPT_TOKEN:
+		case OPT_CA_FILE:
 			if (cli_global_opt(g->ctx, ch, optarg) != CLI_OK)
 				return CLI_OPT_BAD;
 			continue;
@@ -439,6 +585,138 @@ cli_check_vmref(const struct cli_ctx *ctx, const char *what, const char *arg)
 		return 0;
 	cli_usage_error(ctx, "%s: '%s' is neither a VM name nor a uuid", what,
 	    arg);
+	return -1;
+}
+
+bool
+cli_token_valid(const char *s)
+{
+	size_t i, plen = strlen(API_TOKEN_PREFIX);
+
+	if (strlen(s) != API_TOKEN_LEN || strncmp(s, API_TOKEN_PREFIX,
+	    plen) != 0)
+		return false;
+	for (i = plen; s[i] != '\0'; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* Never echoes the argument: it may be a real token with a typo. */
+int
+cli_check_token(const struct cli_ctx *ctx, const char *what, const char *arg)
+{
+	if (cli_token_valid(arg))
+		return 0;
+	cli_usage_error(ctx, "%s: not a vmctl token (%s followed by 64 "
+	    "lower-case hex digits)", what, API_TOKEN_PREFIX);
+	return -1;
+}
+
+int
+cli_parse_limit(const struct cli_ctx *ctx, const char *opt, const char *arg,
+    int64_t *out)
+{
+	char *end = NULL;
+	long long v;
+
+	if (strcmp(arg, "unlimited") == 0) {
+		*out = QUOTA_UNLIMITED;
+		return 0;
+	}
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || v < -1 ||
+	    v > (1LL << 40)) {
+		cli_usage_error(ctx, "%s: '%s' must be a limit from 0 to %lld, "
+		    "or -1 or 'unlimited'", opt, arg, 1LL << 40);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* "90m" -> 5400; -1 when arg is not a duration at all. */
+static int
+cli_duration(const char *arg, int64_t *secs)
+{
+	char *end = NULL;
+	long long v, mul = 1;
+
+	if (arg[0] < '0' || arg[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (*end != '\0') {
+		if (end[1] != '\0')
+			return -1;
+		switch (*end) {
+		case 's':
+			break;
+		case 'm':
+			mul = 60;
+			break;
+		case 'h':
+			mul = 3600;
+			break;
+		case 'd':
+			mul = 86400;
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (v > INT64_MAX / mul / 1000)
+		return -1;
+	*secs = v * mul;
+	return 0;
+}
+
+int
+cli_parse_duration(const struct cli_ctx *ctx, const char *opt,
+    const char *arg, int64_t min, int64_t max, int64_t *secs)
+{
+	int64_t v;
+
+	if (cli_duration(arg, &v) < 0 || v < min || v > max) {
+		cli_usage_error(ctx, "%s: '%s' must be a duration of %lld to "
+		    "%lld seconds: N, Ns, Nm, Nh or Nd", opt, arg,
+		    (long long)min, (long long)max);
+		return -1;
+	}
+	*secs = v;
+	return 0;
+}
+
+int
+cli_parse_time(const struct cli_ctx *ctx, const char *opt, const char *arg,
+    int64_t *ms)
+{
+	char day[32];
+	int64_t ago;
+
+	if (strcmp(arg, "now") == 0) {
+		*ms = now_ms();
+		return 0;
+	}
+	if (strchr(arg, 'T') != NULL && time_parse(arg, ms) == 0)
+		return 0;
+	/* A day alone: its midnight UTC. */
+	if (strlen(arg) == 10 && arg[4] == '-' && arg[7] == '-') {
+		snprintf(day, sizeof(day), "%sT00:00:00Z", arg);
+		if (time_parse(day, ms) == 0)
+			return 0;
+	}
+	if (cli_duration(arg, &ago) == 0 && ago * 1000 <= now_ms()) {
+		*ms = now_ms() - ago * 1000;
+		return 0;
+	}
+	cli_usage_error(ctx, "%s: '%s' is not a time: give "
+	    "YYYY-MM-DD[THH:MM:SS[.mmm]Z], 'now', or how long ago (30m, 12h, "
+	    "7d)", opt, arg);
 	return -1;
 }
 
@@ -560,6 +838,8 @@ main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "url", required_argument, NULL, OPT_URL },
+		{ "token", required_argument, NULL, OPT_TOKEN },
+		{ "ca-file", required_argument, NULL, OPT_CA_FILE },
 		{ "output", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
@@ -570,6 +850,7 @@ main(int argc, char *argv[])
 	struct cli_ctx ctx = { 0 };
 	int ch, ret;
 
+	ctx.retry_after_s = -1;
 	log_init("vmctl", LOG_LVL_WARN, false);
 	ctx.output = OUT_TABLE;
 	ctx.timeout_s = CLI_DEFAULT_WAIT_S;

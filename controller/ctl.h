@@ -22,6 +22,14 @@ struct ctl_config {
 	int64_t down_after_s;
 	int log_level;
 	int log_syslog;
+	int insecure_http;		/* plain HTTP allowed (development) */
+	int64_t timeout_s;		/* idle/slow client timeout */
+	int64_t rate_per_s;		/* per-token request rate; 0 = off */
+	int64_t rate_burst;
+	char tls_cert_file[API_PATH_MAX];	/* PEM; "" = no HTTPS */
+	char tls_key_file[API_PATH_MAX];	/* PEM, not world-readable */
+	char tls_client_ca_file[API_PATH_MAX];	/* "" = no client certs */
+	int tls_require_agent_cert;	/* agents need a cert, CN = host */
 };
 
 struct store;

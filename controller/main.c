@@ -6,17 +6,23 @@
 #include "config.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
+#include "auth.h"
 #include "conf.h"
 #include "ctl.h"
+#include "identity.h"
 #include "log.h"
+#include "routes.h"
 #include "server.h"
 #include "store.h"
+#include "tls.h"
 #include "util.h"
 
 static const char *const level_names[] = {
@@ -32,6 +38,10 @@ static const struct conf_item ctl_conf[] = {
 	    "8"),
 	CONF_ITEM_INT("server", "max_body_kib", struct ctl_config,
 	    max_body_kib, 1, 64, "64"),
+	CONF_ITEM_INT("server", "timeout_s", struct ctl_config, timeout_s, 1,
+	    3600, "30"),
+	CONF_ITEM_BOOL("server", "insecure_http", struct ctl_config,
+	    insecure_http, "false"),
 	CONF_ITEM_STR("store", "path", struct ctl_config, store_path,
 	    LOCALSTATEDIR "/lib/vmctl/state"),
 	CONF_ITEM_INT("store", "map_size_mib", struct ctl_config,
@@ -42,10 +52,20 @@ static const struct conf_item ctl_conf[] = {
 	    long_poll_max_s, 1, 60, "30"),
 	CONF_ITEM_INT("hosts", "down_after_s", struct ctl_config,
 	    down_after_s, 2, 3600, "10"),
+	CONF_ITEM_INT("limits", "rate_per_s", struct ctl_config, rate_per_s,
+	    0, 1000000, "50"),
+	CONF_ITEM_INT("limits", "burst", struct ctl_config, rate_burst, 1,
+	    1000000, "100"),
 	CONF_ITEM_ENUM("log", "level", struct ctl_config, log_level,
 	    level_names, "info"),
 	CONF_ITEM_BOOL("log", "syslog", struct ctl_config, log_syslog,
 	    "false"),
+	CONF_ITEM_STR("tls", "cert_file", struct ctl_config, tls_cert_file, ""),
+	CONF_ITEM_STR("tls", "key_file", struct ctl_config, tls_key_file, ""),
+	CONF_ITEM_STR("tls", "client_ca_file", struct ctl_config,
+	    tls_client_ca_file, ""),
+	CONF_ITEM_BOOL("tls", "require_agent_client_cert", struct ctl_config,
+	    tls_require_agent_cert, "false"),
 };
 
 static volatile sig_atomic_t quit;
@@ -67,6 +87,12 @@ usage(void)
 	    "  -f        stay in the foreground, log to stderr\n"
 	    "  -n        check the configuration, print it and exit\n"
 	    "  -o s.k=v  override one configuration item\n"
+	    "  -B, --bootstrap-admin\n"
+	    "            on a store with no users: create user admin and print\n"
+	    "            its API token once, then exit\n"
+	    "  --dump-routes\n"
+	    "            print every route with the scope each role has on it\n"
+	    "            (for the route x role test) and exit\n"
 	    "  -h        this help\n", SYSCONFDIR);
 }
 
@@ -92,6 +118,73 @@ cleanup:
 	return ret;
 }
 
+/*
+ * --bootstrap-admin: the first credential. One write transaction: the
+ * user, its token and the audit event, or nothing.
+ */
+static int
+bootstrap_admin(struct ctl *ctl)
+{
+	struct store_txn *txn = NULL;
+	struct vm_error err = { 0, "" };
+	struct api_audit_event ev;
+	struct api_token t;
+	struct api_user u;
+	size_t n = 0;
+
+	memset(&t, 0, sizeof(t));
+	if (store_txn_begin(ctl->store, true, &txn, &err) < 0 ||
+	    store_count(txn, DB_USERS, &n, &err) < 0)
+		goto fail;
+	if (n > 0) {
+		vm_error_set(&err, 1, "the store already has %zu users; "
+		    "make more tokens with vmctl token create", n);
+		goto fail;
+	}
+	memset(&u, 0, sizeof(u));
+	str_copy(u.name, sizeof(u.name), "admin");
+	str_copy(u.display_name, sizeof(u.display_name),
+	    "bootstrap administrator");
+	u.role = ROLE_ADMIN;
+	u.created_at = now_ms();
+	if (store_put_obj(txn, DB_USERS, u.name, &api_user_schema, &u, 0,
+	    &err) < 0)
+		goto fail;
+	memset(&t, 0, sizeof(t));
+	uuid_new(t.id);
+	t.kind = TOKEN_USER;
+	str_copy(t.subject, sizeof(t.subject), u.name);
+	str_copy(t.description, sizeof(t.description), "bootstrap");
+	t.created_at = now_ms();
+	auth_token_new(t.secret, t.hash);
+	if (auth_token_put(txn, &t, &err) < 0)
+		goto fail;
+	memset(&ev, 0, sizeof(ev));
+	str_copy(ev.user, sizeof(ev.user), u.name);
+	str_copy(ev.source, sizeof(ev.source), "local");
+	str_copy(ev.method, sizeof(ev.method), "BOOTSTRAP");
+	str_copy(ev.path, sizeof(ev.path), "vmctld --bootstrap-admin");
+	snprintf(ev.object, sizeof(ev.object), "user admin, token %s", t.id);
+	ev.status = 201;
+	ev.result = AUDIT_OK;
+	if (audit_append(txn, &ev, &err) < 0)
+		goto fail;
+	if (store_txn_commit(txn, &err) < 0) {
+		txn = NULL;
+		goto fail;
+	}
+	printf("%s\n", t.secret);
+	fflush(stdout);
+	fprintf(stderr, "vmctld: user admin created; the token above is shown "
+	    "once: keep it (vmctl login --token ...)\n");
+	memset(t.secret, 0, sizeof(t.secret));
+	return 0;
+fail:
+	store_txn_abort(txn);
+	fprintf(stderr, "vmctld: --bootstrap-admin: %s\n", err.message);
+	return 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -99,7 +192,13 @@ main(int argc, char **argv)
 	struct vm_error err = { 0, "" };
 	const char *path = SYSCONFDIR "/vmctl/vmctld.conf";
 	bool explicit_conf = false, foreground = false, check = false;
-	bool debug = false;
+	bool debug = false, bootstrap = false;
+	static const struct option longopts[] = {
+		{ "bootstrap-admin", no_argument, NULL, 'B' },
+		{ "dump-routes", no_argument, NULL, 'R' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
 	char **overrides = NULL;
 	size_t noverrides = 0, i;
 	struct sigaction sa;
@@ -107,8 +206,16 @@ main(int argc, char **argv)
 
 	memset(&ctl, 0, sizeof(ctl));
 	overrides = xcalloc((size_t)argc, sizeof(*overrides));
-	while ((ch = getopt(argc, argv, "c:dfhno:")) != -1) {
+	while ((ch = getopt_long(argc, argv, "Bc:dfhno:", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
+		case 'B':
+			bootstrap = true;
+			break;
+		case 'R':
+			routes_dump(stdout);
+			free(overrides);
+			return 0;
 		case 'c':
 			path = optarg;
 			explicit_conf = true;
@@ -156,9 +263,34 @@ main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
+	if (tls_configured(&ctl.cfg)) {
+		/* Check the PEM files now: before daemon(), and for -n. */
+		struct tls *t = NULL;
+
+		if (tls_load(&ctl.cfg, &t, &err) < 0) {
+			fprintf(stderr, "vmctld: %s\n", err.message);
+			goto cleanup;
+		}
+		tls_free(t);
+	}
 	if (check) {
 		conf_print(stdout, ctl_conf, ARRAY_SIZE(ctl_conf), &ctl.cfg);
 		ret = 0;
+		goto cleanup;
+	}
+	if (bootstrap) {
+		if (store_open(ctl.cfg.store_path, ctl.cfg.map_size_mib,
+		    &ctl.store, &err) < 0) {
+			fprintf(stderr, "vmctld: %s\n", err.message);
+			goto cleanup;
+		}
+		ret = bootstrap_admin(&ctl);
+		goto cleanup;
+	}
+	if (!ctl.cfg.insecure_http && !tls_configured(&ctl.cfg)) {
+		fprintf(stderr, "vmctld: no TLS certificate configured "
+		    "(tls.cert_file, tls.key_file); set server.insecure_http = "
+		    "true to serve plain HTTP for local development\n");
 		goto cleanup;
 	}
 	log_init("vmctld", debug ? LOG_LVL_DEBUG :
@@ -184,8 +316,12 @@ main(int argc, char **argv)
 		log_error("%s", err.message);
 		goto cleanup;
 	}
-	log_info("listening on %s port %lld, store %s", ctl.cfg.listen,
-	    (long long)ctl.cfg.port, ctl.cfg.store_path);
+	if (!tls_configured(&ctl.cfg))
+		log_warnx("serving plain HTTP (server.insecure_http = true): "
+		    "tokens cross the network in clear; for development only");
+	log_info("listening on %s port %lld (%s), store %s", ctl.cfg.listen,
+	    (long long)ctl.cfg.port, tls_configured(&ctl.cfg) ? "https" :
+	    "http", ctl.cfg.store_path);
 	while (!quit)
 		pause();
 	log_info("shutting down");

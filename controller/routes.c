@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "routes.h"
+#include "audit.h"
 #include "svc.h"
 #include "util.h"
 
@@ -11,28 +12,56 @@
  * The route table. Every endpoint of the REST API is one line here and in
  * api/openapi.yaml; tests/integration/badinput.sh walks it.
  */
-static const struct route route_table[] = {
-	{ "GET", "/healthz", svc_healthz, 0 },
-	{ "GET", "/v1/flavors", svc_flavor_list, 0 },
-	{ "POST", "/v1/flavors", svc_flavor_create, 0 },
-	{ "GET", "/v1/flavors/{}", svc_flavor_show, 0 },
-	{ "DELETE", "/v1/flavors/{}", svc_flavor_delete, 0 },
-	{ "GET", "/v1/hosts", svc_host_list, 0 },
-	{ "GET", "/v1/hosts/{}", svc_host_show, 0 },
-	{ "GET", "/v1/vms", svc_vm_list, 0 },
-	{ "POST", "/v1/vms", svc_vm_create, 0 },
-	{ "GET", "/v1/vms/{}", svc_vm_show, 0 },
-	{ "DELETE", "/v1/vms/{}", svc_vm_delete, 0 },
-	{ "POST", "/v1/vms/{}/actions", svc_vm_action, 0 },
-	{ "GET", "/v1/operations", svc_op_list, 0 },
-	{ "GET", "/v1/operations/{}", svc_op_show, 0 },
-	{ "POST", "/v1/agent/register", svc_agent_register, ROUTE_AGENT },
+#define R ACC_READ
+#define W ACC_WRITE
+const struct route routes_table[] = {
+	{ "GET", "/healthz", svc_healthz, 0, RES_PUBLIC, R },
+	{ "GET", "/v1/whoami", svc_whoami, 0, RES_SELF, R },
+	{ "GET", "/v1/tokens", svc_token_list, 0, RES_SELF, R },
+	{ "POST", "/v1/tokens", svc_token_create, 0, RES_SELF, W },
+	{ "DELETE", "/v1/tokens/{}", svc_token_revoke, 0, RES_SELF, W },
+	{ "GET", "/v1/users", svc_user_list, 0, RES_USER, R },
+	{ "POST", "/v1/users", svc_user_create, 0, RES_USER, W },
+	{ "GET", "/v1/users/{}", svc_user_show, 0, RES_USER, R },
+	{ "DELETE", "/v1/users/{}", svc_user_delete, 0, RES_USER, W },
+	{ "GET", "/v1/agencies", svc_agency_list, 0, RES_AGENCY, R },
+	{ "POST", "/v1/agencies", svc_agency_create, 0, RES_AGENCY, W },
+	{ "GET", "/v1/agencies/{}", svc_agency_show, 0, RES_AGENCY, R },
+	{ "DELETE", "/v1/agencies/{}", svc_agency_delete, 0, RES_AGENCY, W },
+	{ "GET", "/v1/agencies/{}/quota", svc_quota_show, 0, RES_AGENCY, R },
+	{ "PUT", "/v1/agencies/{}/quota", svc_quota_set, 0, RES_QUOTA_WRITE,
+	    W },
+	{ "GET", "/v1/agencies/{}/usage", svc_usage_show, 0, RES_AGENCY, R },
+	{ "GET", "/v1/flavors", svc_flavor_list, 0, RES_FLAVOR, R },
+	{ "POST", "/v1/flavors", svc_flavor_create, 0, RES_FLAVOR, W },
+	{ "GET", "/v1/flavors/{}", svc_flavor_show, 0, RES_FLAVOR, R },
+	{ "DELETE", "/v1/flavors/{}", svc_flavor_delete, 0, RES_FLAVOR, W },
+	{ "GET", "/v1/hosts", svc_host_list, 0, RES_HOST, R },
+	{ "POST", "/v1/hosts", svc_host_enroll, 0, RES_HOST, W },
+	{ "GET", "/v1/hosts/{}", svc_host_show, 0, RES_HOST, R },
+	{ "DELETE", "/v1/hosts/{}", svc_host_delete, 0, RES_HOST, W },
+	{ "POST", "/v1/hosts/{}/token", svc_host_token, 0, RES_HOST, W },
+	{ "GET", "/v1/vms", svc_vm_list, 0, RES_VM, R },
+	{ "POST", "/v1/vms", svc_vm_create, 0, RES_VM, W },
+	{ "GET", "/v1/vms/{}", svc_vm_show, 0, RES_VM, R },
+	{ "DELETE", "/v1/vms/{}", svc_vm_delete, 0, RES_VM, W },
+	{ "POST", "/v1/vms/{}/actions", svc_vm_action, 0, RES_VM, W },
+	{ "GET", "/v1/operations", svc_op_list, 0, RES_VM, R },
+	{ "GET", "/v1/operations/{}", svc_op_show, 0, RES_VM, R },
+	{ "GET", "/v1/audit", svc_audit_list, 0, RES_AUDIT, R },
+	{ "GET", "/v1/audit/verify", svc_audit_verify, 0, RES_AUDIT, R },
+	{ "POST", "/v1/agent/register", svc_agent_register, ROUTE_AGENT,
+	    RES_AGENT, W },
 	{ "POST", "/v1/agent/heartbeat", svc_agent_heartbeat,
-	    ROUTE_AGENT | ROUTE_BIGBODY },
-	{ "GET", "/v1/agent/tasks", svc_agent_tasks, ROUTE_AGENT },
+	    ROUTE_AGENT | ROUTE_BIGBODY | ROUTE_NOAUDIT, RES_AGENT, W },
+	{ "GET", "/v1/agent/tasks", svc_agent_tasks,
+	    ROUTE_AGENT | ROUTE_NOAUDIT, RES_AGENT, W },
 	{ "POST", "/v1/agent/results", svc_agent_results,
-	    ROUTE_AGENT | ROUTE_BIGBODY },
+	    ROUTE_AGENT | ROUTE_BIGBODY | ROUTE_NOAUDIT, RES_AGENT, W },
 };
+#undef R
+#undef W
+const size_t routes_count = ARRAY_SIZE(routes_table);
 
 /* Compare path against pattern; capture "{}" segments. */
 static bool
@@ -73,13 +102,13 @@ routes_match(const char *method, const char *path, const struct route **out,
 	size_t i;
 
 	*out = NULL;
-	for (i = 0; i < ARRAY_SIZE(route_table); i++) {
-		if (!route_path_match(route_table[i].pattern, path, params))
+	for (i = 0; i < ARRAY_SIZE(routes_table); i++) {
+		if (!route_path_match(routes_table[i].pattern, path, params))
 			continue;
-		if (strcmp(route_table[i].method, method) == 0 ||
+		if (strcmp(routes_table[i].method, method) == 0 ||
 		    (strcmp(method, "HEAD") == 0 &&
-		    strcmp(route_table[i].method, "GET") == 0)) {
-			*out = &route_table[i];
+		    strcmp(routes_table[i].method, "GET") == 0)) {
+			*out = &routes_table[i];
 			return ROUTE_FOUND;
 		}
 		m = ROUTE_NO_METHOD;
@@ -94,15 +123,47 @@ routes_allowed(const char *path, char *buf, size_t len)
 	size_t i, used = 0;
 
 	buf[0] = '\0';
-	for (i = 0; i < ARRAY_SIZE(route_table); i++) {
+	for (i = 0; i < ARRAY_SIZE(routes_table); i++) {
 		int n;
 
-		if (!route_path_match(route_table[i].pattern, path, params))
+		if (!route_path_match(routes_table[i].pattern, path, params))
 			continue;
 		n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
-		    route_table[i].method);
+		    routes_table[i].method);
 		if (n < 0 || (size_t)n >= len - used)
 			break;
 		used += (size_t)n;
+	}
+}
+
+void
+routes_dump(FILE *fp)
+{
+	static const char *const scope_names[] = {
+		"none", "own", "all", "global"
+	};
+	size_t i;
+	int role;
+
+	fprintf(fp, "# method\tpattern\tresource\taccess");
+	for (role = 0; role < ROLE_MAX; role++)
+		fprintf(fp, "\t%s", api_role_names[role]);
+	fprintf(fp, "\n");
+	for (i = 0; i < routes_count; i++) {
+		const struct route *r = &routes_table[i];
+
+		fprintf(fp, "%s\t%s\t%s\t%s", r->method, r->pattern,
+		    auth_res_names[r->res], r->access == ACC_WRITE ? "write" :
+		    "read");
+		for (role = 0; role < ROLE_MAX; role++) {
+			enum auth_scope s = auth_rule(role, r->res, r->access);
+
+			if (r->res == RES_PUBLIC)
+				s = SCOPE_ALL;
+			else if (r->res == RES_AGENT)
+				s = SCOPE_NONE;
+			fprintf(fp, "\t%s", scope_names[s]);
+		}
+		fprintf(fp, "\n");
 	}
 }

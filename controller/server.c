@@ -14,8 +14,11 @@
 #include "errors.h"
 #include "json.h"
 #include "log.h"
+#include "audit.h"
 #include "routes.h"
+#include "store.h"
 #include "server.h"
+#include "tls.h"
 #include "util.h"
 
 /* One suspended long poll. */
@@ -34,6 +37,17 @@ struct server {
 	bool stopping;
 	pthread_t timer;		/* resumes waiters past deadline */
 	bool timer_started;
+	pthread_mutex_t rl_lock;	/* protects the rate buckets */
+	struct rate_bucket *rl;		/* owned array */
+	size_t nrl, caprl;
+	struct tls *tls;		/* owned; NULL = plain HTTP */
+};
+
+/* Token bucket of one API token (limits.rate_per_s, limits.burst). */
+struct rate_bucket {
+	char token_id[API_UUID_LEN];
+	double tokens;
+	int64_t last_ms;
 };
 
 /* Per-connection (per-request) state, freed in on_completed(). */
@@ -102,8 +116,8 @@ resp_error(struct resp *resp, const struct vm_error *err)
 }
 
 static enum MHD_Result
-send_resp_allow(struct MHD_Connection *conn, struct resp *resp,
-    const char *allow)
+send_resp_hdr(struct MHD_Connection *conn, struct resp *resp,
+    const char *hname, const char *hvalue)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -125,8 +139,11 @@ send_resp_allow(struct MHD_Connection *conn, struct resp *resp,
 	}
 	if (resp->body != NULL)
 		MHD_add_response_header(r, "Content-Type", "application/json");
-	if (resp->status == 405 && allow != NULL)
-		MHD_add_response_header(r, "Allow", allow);
+	if (hname != NULL && hvalue != NULL)
+		MHD_add_response_header(r, hname, hvalue);
+	if (resp->status == 401)
+		MHD_add_response_header(r, "WWW-Authenticate",
+		    "Bearer realm=\"vmctl\"");
 	ret = MHD_queue_response(conn, (unsigned)resp->status, r);
 	MHD_destroy_response(r);
 	json_object_put(resp->body);
@@ -137,7 +154,7 @@ send_resp_allow(struct MHD_Connection *conn, struct resp *resp,
 static enum MHD_Result
 send_resp(struct MHD_Connection *conn, struct resp *resp)
 {
-	return send_resp_allow(conn, resp, NULL);
+	return send_resp_hdr(conn, resp, NULL, NULL);
 }
 
 static enum MHD_Result
@@ -213,6 +230,163 @@ server_timer(void *arg)
 	return NULL;
 }
 
+void
+req_audit_fill(struct req *req, int status, const char *message,
+    struct api_audit_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	if (req->who.kind == AUTH_HOST)
+		str_copy(ev->host, sizeof(ev->host), req->who.name);
+	else if (req->who.kind == AUTH_USER)
+		str_copy(ev->user, sizeof(ev->user), req->who.name);
+	/* The agency of what was touched, else the caller's. */
+	str_copy(ev->agency, sizeof(ev->agency), req->audit_agency[0] ?
+	    req->audit_agency : req->who.agency);
+	req_peer(req, ev->source);
+	str_copy(ev->method, sizeof(ev->method), req->method);
+	str_copy(ev->path, sizeof(ev->path), req->path);
+	str_copy(ev->object, sizeof(ev->object), req->audit_object);
+	ev->status = status;
+	ev->result = status < 400 ? AUDIT_OK : status < 500 ? AUDIT_REFUSED :
+	    AUDIT_FAILED;
+	if (message != NULL)
+		str_copy(ev->message, sizeof(ev->message), message);
+}
+
+/*
+ * After the handler: a change that committed already wrote its event
+ * with it (svc_commit); anything else worth recording (a refused or
+ * failed change, a refused read) gets an event in a transaction of its
+ * own. Machine traffic (heartbeats, polls, results) only when refused.
+ */
+static void
+server_audit(struct server *srv, struct conn_state *cs, int status,
+    const char *message)
+{
+	struct api_audit_event ev;
+	struct store_txn *txn = NULL;
+	struct vm_error err = { 0, "" };
+	bool mutating = strcmp(cs->req.method, "GET") != 0 &&
+	    strcmp(cs->req.method, "HEAD") != 0;
+	bool refused = status == 401 || status == 403 || status == 429;
+
+	if (cs->req.audited || cs->route == NULL ||
+	    cs->route->res == RES_PUBLIC)
+		return;
+	if (!refused && (!mutating || (cs->route->flags & ROUTE_NOAUDIT)))
+		return;
+	req_audit_fill(&cs->req, status, message, &ev);
+	if (store_txn_begin(srv->ctl->store, true, &txn, &err) < 0 ||
+	    audit_append(txn, &ev, &err) < 0) {
+		store_txn_abort(txn);
+		log_error("audit: event for %s %s not written: %s",
+		    cs->req.method, cs->req.path, err.message);
+		return;
+	}
+	if (store_txn_commit(txn, &err) < 0)
+		log_error("audit: event for %s %s not written: %s",
+		    cs->req.method, cs->req.path, err.message);
+	cs->req.audited = true;
+}
+
+/* Message of an error answer, for the audit event. */
+static const char *
+resp_message(const struct resp *resp)
+{
+	json_object *e = NULL;
+
+	if (resp->body == NULL || resp->status < 400 ||
+	    !json_object_object_get_ex(resp->body, "error", &e))
+		return NULL;
+	return json_get_str(e, "message");
+}
+
+/* Token bucket check for user tokens; false + retry_s when over. */
+static bool
+rate_ok(struct server *srv, const char *token_id, int64_t *retry_s)
+{
+	const struct ctl_config *cfg = &srv->ctl->cfg;
+	struct rate_bucket *b = NULL;
+	int64_t now = mono_ms();
+	bool ok;
+	size_t i;
+
+	if (cfg->rate_per_s == 0)
+		return true;
+	pthread_mutex_lock(&srv->rl_lock);
+	for (i = 0; i < srv->nrl; i++)
+		if (strcmp(srv->rl[i].token_id, token_id) == 0) {
+			b = &srv->rl[i];
+			break;
+		}
+	if (b == NULL) {
+		if (srv->nrl == srv->caprl) {
+			srv->caprl = srv->caprl ? srv->caprl * 2 : 64;
+			srv->rl = xrealloc(srv->rl, srv->caprl * sizeof(*srv->rl));
+		}
+		b = &srv->rl[srv->nrl++];
+		str_copy(b->token_id, sizeof(b->token_id), token_id);
+		b->tokens = (double)cfg->rate_burst;
+		b->last_ms = now;
+	}
+	b->tokens += (double)(now - b->last_ms) * (double)cfg->rate_per_s /
+	    1000.0;
+	if (b->tokens > (double)cfg->rate_burst)
+		b->tokens = (double)cfg->rate_burst;
+	b->last_ms = now;
+	ok = b->tokens >= 1.0;
+	if (ok)
+		b->tokens -= 1.0;
+	else
+		*retry_s = (int64_t)((1.0 - b->tokens) /
+		    (double)cfg->rate_per_s) + 1;
+	pthread_mutex_unlock(&srv->rl_lock);
+	return ok;
+}
+
+/* Who is calling, may they, and are they within their rate? */
+static enum MHD_Result
+authorize(struct server *srv, struct MHD_Connection *conn,
+    struct conn_state *cs, bool *done)
+{
+	struct resp resp = { 0, NULL };
+	struct vm_error err = { 0, "" };
+	int64_t retry = 0;
+	enum MHD_Result ret;
+
+	*done = false;
+	if (cs->route->res == RES_PUBLIC)
+		return MHD_YES;
+	if (auth_authenticate(srv->ctl->store, MHD_lookup_connection_value(
+	    conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), &cs->req.who,
+	    &err) < 0 ||
+	    auth_authorize(&cs->req.who, cs->route->res, cs->route->access,
+	    &err) < 0 ||
+	    (cs->route->res == RES_AGENT && tls_agent_check(&srv->ctl->cfg,
+	    conn, cs->req.who.name, &err) < 0)) {
+		*done = true;
+		resp_error(&resp, &err);
+		server_audit(srv, cs, resp.status, err.message);
+		return send_resp(conn, &resp);
+	}
+	if (cs->req.who.kind == AUTH_USER &&
+	    !rate_ok(srv, cs->req.who.token_id, &retry)) {
+		char ra[24];
+
+		*done = true;
+		vm_error_set(&err, API_ERATE,
+		    "too many requests: at most %lld per second (burst %lld); "
+		    "retry in %lld s", (long long)srv->ctl->cfg.rate_per_s,
+		    (long long)srv->ctl->cfg.rate_burst, (long long)retry);
+		resp_error(&resp, &err);
+		server_audit(srv, cs, resp.status, err.message);
+		snprintf(ra, sizeof(ra), "%lld", (long long)retry);
+		ret = send_resp_hdr(conn, &resp, "Retry-After", ra);
+		return ret;
+	}
+	return MHD_YES;
+}
+
 /* Run the handler; suspend the connection if it asks to wait. */
 static enum MHD_Result
 dispatch(struct server *srv, struct MHD_Connection *conn,
@@ -258,6 +432,7 @@ dispatch(struct server *srv, struct MHD_Connection *conn,
 		/* Woken between the handler's look and now: look again. */
 	}
 	cs->waiting = false;
+	server_audit(srv, cs, resp.status, resp_message(&resp));
 	return send_resp(conn, &resp);
 }
 
@@ -305,6 +480,16 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return send_error(conn, API_ETOOLARGE,
 		    "request body larger than the limit "
 		    "(server.max_body_kib)");
+	if (cs->match != ROUTE_FOUND) {
+		/* Without valid credentials, no hint about which paths exist. */
+		struct principal who;
+		struct vm_error err = { 0, "" };
+
+		if (auth_authenticate(srv->ctl->store,
+		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_AUTHORIZATION), &who, &err) < 0)
+			return send_error(conn, API_EUNAUTH, err.message);
+	}
 	if (cs->match == ROUTE_NO_PATH) {
 		char msg[300];
 
@@ -321,7 +506,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		    "method %.10s not allowed on %.200s (allowed: %s)", method,
 		    url, allow);
 		resp_error(&resp, &err);
-		return send_resp_allow(conn, &resp, allow);
+		return send_resp_hdr(conn, &resp, "Allow", allow);
 	}
 	if (cs->body.len > 0) {
 		const char *ct = MHD_lookup_connection_value(conn,
@@ -341,6 +526,14 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	cs->req.body = cs->body.data ? cs->body.data : "";
 	cs->req.body_len = cs->body.len;
 	cs->req.conn = conn;
+	{
+		enum MHD_Result r;
+		bool done;
+
+		r = authorize(srv, conn, cs, &done);
+		if (done)
+			return r;
+	}
 	return dispatch(srv, conn, cs);
 }
 
@@ -378,9 +571,11 @@ int
 server_start(struct ctl *ctl, struct server **out, struct vm_error *err)
 {
 	struct server *srv = xcalloc(1, sizeof(*srv));
+	struct MHD_OptionItem tlsopt[5];
 	struct sockaddr_storage ss;
 	socklen_t sslen;
 	unsigned flags;
+	size_t nopt = 0;
 
 	memset(&ss, 0, sizeof(ss));
 	if (strchr(ctl->cfg.listen, ':') != NULL) {
@@ -401,27 +596,52 @@ server_start(struct ctl *ctl, struct server **out, struct vm_error *err)
 		sslen = sizeof(*in);
 	}
 	(void)sslen;
+	if (tls_configured(&ctl->cfg) &&
+	    tls_load(&ctl->cfg, &srv->tls, err) < 0) {
+		free(srv);
+		return -1;
+	}
 	srv->ctl = ctl;
 	pthread_mutex_init(&srv->lock, NULL);
+	pthread_mutex_init(&srv->rl_lock, NULL);
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	/* HTTPS: the PEM text stays in srv->tls while the daemon runs. */
+	if (srv->tls != NULL) {
+		flags |= MHD_USE_TLS;
+		tlsopt[nopt++] = (struct MHD_OptionItem){
+		    MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls->tls_key_pem };
+		tlsopt[nopt++] = (struct MHD_OptionItem){
+		    MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls->tls_cert_pem };
+		tlsopt[nopt++] = (struct MHD_OptionItem){
+		    MHD_OPTION_HTTPS_PRIORITIES, 0,
+		    (void *)(uintptr_t)TLS_PRIORITIES };
+		/* Client certificates are then asked for, not required. */
+		if (srv->tls->tls_trust_pem != NULL)
+			tlsopt[nopt++] = (struct MHD_OptionItem){
+			    MHD_OPTION_HTTPS_MEM_TRUST, 0,
+			    srv->tls->tls_trust_pem };
+	}
+	tlsopt[nopt] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	srv->mhd = MHD_start_daemon(flags, (uint16_t)ctl->cfg.port, NULL, NULL,
 	    on_request, srv,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)ctl->cfg.threads,
 	    MHD_OPTION_CONNECTION_LIMIT, 4096u,
-	    MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ctl->cfg.timeout_s,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+	    MHD_OPTION_ARRAY, tlsopt,
 	    MHD_OPTION_END);
 	if (srv->mhd == NULL) {
 		vm_error_set(err, API_EINTERNAL,
 		    "cannot listen on %s port %lld (in use? see the log)",
 		    ctl->cfg.listen, (long long)ctl->cfg.port);
 		pthread_mutex_destroy(&srv->lock);
+		tls_free(srv->tls);
 		free(srv);
 		return -1;
 	}
@@ -452,5 +672,8 @@ server_stop(struct server *srv)
 	usleep(200 * 1000);
 	MHD_stop_daemon(srv->mhd);
 	pthread_mutex_destroy(&srv->lock);
+	pthread_mutex_destroy(&srv->rl_lock);
+	free(srv->rl);
+	tls_free(srv->tls);
 	free(srv);
 }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "ctl.h"
 #include "error.h"
 
@@ -26,6 +27,10 @@ struct req {
 	const char *body;		/* NUL-terminated, may be empty */
 	size_t body_len;
 	void *conn;			/* struct MHD_Connection */
+	struct principal who;		/* the caller, set before the handler */
+	char audit_object[128];		/* what the request touched (audit) */
+	char audit_agency[API_NAME_MAX];	/* agency of that object */
+	bool audited;			/* an event was written with the change */
 	/* long poll: a handler may ask to wait (see ROUTE_WAIT) */
 	uint64_t wake_gen;		/* server_wake_gen() read by handler */
 	char wait_key[64];		/* wake key to wait on */
@@ -65,6 +70,11 @@ void req_peer(struct req *req, char buf[64]);
 /* Wake every long poll waiting on key (e.g. a host name). */
 void server_wake(struct server *srv, const char *key);
 uint64_t server_wake_gen(struct server *srv);
+
+struct api_audit_event;
+/* An audit event describing req with this status (not yet appended). */
+void req_audit_fill(struct req *req, int status, const char *message,
+    struct api_audit_event *ev);
 
 /* Fill resp with an error body from err (status from its code). */
 void resp_error(struct resp *resp, const struct vm_error *err);

@@ -40,6 +40,14 @@ static const struct {
 	[DB_TASKS] = { "tasks", 0 },
 	[DB_TASKS_BY_HOST] = { "tasks_by_host", MDB_DUPSORT },
 	[DB_IDEMPOTENCY] = { "idempotency", 0 },
+	[DB_AGENCIES] = { "agencies", 0 },
+	[DB_VMS_BY_AGENCY] = { "vms_by_agency", MDB_DUPSORT },
+	[DB_USERS] = { "users", 0 },
+	[DB_USERS_BY_AGENCY] = { "users_by_agency", MDB_DUPSORT },
+	[DB_TOKENS] = { "tokens", 0 },
+	[DB_TOKEN_HASHES] = { "token_hashes", 0 },
+	[DB_AUDIT] = { "audit", 0 },
+	[DB_VM_LIFETIMES] = { "vm_lifetimes", 0 },
 };
 
 static int

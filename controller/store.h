@@ -15,7 +15,7 @@
 #include "codec.h"
 #include "error.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 enum store_db {
 	DB_META,		/* key -> text: schema_version, seq counters */
@@ -30,6 +30,14 @@ enum store_db {
 	DB_TASKS,		/* uuid -> task */
 	DB_TASKS_BY_HOST,	/* host -> "SEQ:task-uuid" (dupsort, ordered) */
 	DB_IDEMPOTENCY,		/* "key" -> {"status": N, "body": ...} */
+	DB_AGENCIES,		/* name -> agency (quota + usage) */
+	DB_VMS_BY_AGENCY,	/* agency -> uuid (dupsort) */
+	DB_USERS,		/* name -> user */
+	DB_USERS_BY_AGENCY,	/* agency -> user name (dupsort) */
+	DB_TOKENS,		/* uuid -> token (hash, never the secret) */
+	DB_TOKEN_HASHES,	/* sha256 hex -> token uuid */
+	DB_AUDIT,		/* 16-hex seq -> audit event (hash chain) */
+	DB_VM_LIFETIMES,	/* vm uuid -> lifetime (chargeback) */
 	DB_MAX
 };
 

@@ -6,7 +6,9 @@
 #ifndef VMCTL_CONTROLLER_SVC_H
 #define VMCTL_CONTROLLER_SVC_H
 
+#include "agency.h"
 #include "agentproto.h"
+#include "identity.h"
 #include "flavor.h"
 #include "host.h"
 #include "operation.h"
@@ -32,6 +34,24 @@ int svc_agent_register(struct req *req, struct resp *resp);
 int svc_agent_heartbeat(struct req *req, struct resp *resp);
 int svc_agent_tasks(struct req *req, struct resp *resp);
 int svc_agent_results(struct req *req, struct resp *resp);
+int svc_whoami(struct req *req, struct resp *resp);
+int svc_token_list(struct req *req, struct resp *resp);
+int svc_token_create(struct req *req, struct resp *resp);
+int svc_token_revoke(struct req *req, struct resp *resp);
+int svc_user_list(struct req *req, struct resp *resp);
+int svc_user_create(struct req *req, struct resp *resp);
+int svc_user_show(struct req *req, struct resp *resp);
+int svc_user_delete(struct req *req, struct resp *resp);
+int svc_agency_list(struct req *req, struct resp *resp);
+int svc_agency_create(struct req *req, struct resp *resp);
+int svc_agency_show(struct req *req, struct resp *resp);
+int svc_agency_delete(struct req *req, struct resp *resp);
+int svc_quota_show(struct req *req, struct resp *resp);
+int svc_quota_set(struct req *req, struct resp *resp);
+int svc_usage_show(struct req *req, struct resp *resp);
+int svc_host_enroll(struct req *req, struct resp *resp);
+int svc_host_delete(struct req *req, struct resp *resp);
+int svc_host_token(struct req *req, struct resp *resp);
 
 /* ---- shared helpers (svc_host.c) ---- */
 
@@ -59,11 +79,37 @@ int svc_body(struct req *req, const struct api_schema *s, void *obj,
 int svc_host_load(struct store_txn *txn, const char *name,
     struct api_host *h, struct vm_error *err);
 
+/*
+ * Append req's audit event (status) to txn and commit it; txn is consumed
+ * either way. Use instead of store_txn_commit in user-facing changes.
+ */
+int svc_commit(struct req *req, struct store_txn *txn, int status,
+    struct vm_error *err);
+
+/* ---- identity (svc_identity.c) ---- */
+int svc_token_issue(struct store_txn *txn, int kind, const char *subject,
+    const char *description, int64_t expires_in_s, struct api_token *t,
+    struct vm_error *err);
+int svc_tokens_revoke_all(struct store_txn *txn, int kind,
+    const char *subject, struct vm_error *err);
+
+/* ---- agencies (svc_agency.c) ---- */
+/* Add delta to the agency's usage, refusing (API_EQUOTA) past a limit. */
+int svc_quota_claim(struct store_txn *txn, const char *agency,
+    const struct api_quota *delta, struct vm_error *err);
+int svc_lifetime_start(struct store_txn *txn, const struct api_vm *vm,
+    struct vm_error *err);
+int svc_lifetime_end(struct store_txn *txn, const char *vm_id,
+    struct vm_error *err);
+
 /* ---- shared helpers (svc_vm.c) ---- */
 
 /* Look a VM up by uuid or name: 0 found, -1 err (404 when absent). */
 int svc_vm_lookup(struct store_txn *txn, const char *id_or_name,
     struct api_vm *vm, struct vm_error *err);
+/* The same, answering 404 for a VM outside the caller's scope. */
+int svc_vm_lookup_scoped(struct req *req, struct store_txn *txn,
+    const char *id_or_name, struct api_vm *vm, struct vm_error *err);
 /* Store a VM row (updated_at = now). */
 int svc_vm_save(struct store_txn *txn, struct api_vm *vm,
     struct vm_error *err);

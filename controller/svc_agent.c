@@ -25,14 +25,35 @@ svc_agent_register(struct req *req, struct resp *resp)
 
 	if (svc_body(req, &api_host_schema, &in, &err) < 0)
 		goto fail;
+	if (strcmp(in.name, req->who.name) != 0) {
+		vm_error_set(&err, API_EFORBIDDEN,
+		    "this credential belongs to host %s, not %s",
+		    req->who.name, in.name);
+		goto fail;
+	}
+	if (in.vcpus < 1 || in.ram_mib < 64) {
+		vm_error_set(&err, API_EINVAL,
+		    "host: at least 1 vCPU and 64 MiB RAM are needed");
+		goto fail;
+	}
 	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
 		goto fail;
 	rc = svc_host_load(txn, in.name, &h, &err);
 	if (rc < 0)
 		goto fail;
 	if (rc == 1) {
-		h = in;
+		vm_error_set(&err, API_ENOTFOUND,
+		    "host %s is not enrolled: vmctl host enroll %s --site %s",
+		    in.name, in.name, in.site);
+		goto fail;
+	}
+	if (h.registered_at == 0) {
 		h.registered_at = now_ms();
+		h.uri_kind = in.uri_kind;
+		h.vcpus = in.vcpus;
+		h.ram_mib = in.ram_mib;
+		h.disk_gib = in.disk_gib;
+		str_copy(h.site, sizeof(h.site), in.site);
 		log_info("host %s: registered (site %s, %s, %lld vCPUs, "
 		    "%lld MiB)", h.name, h.site, api_uri_kind_names[h.uri_kind],
 		    (long long)h.vcpus, (long long)h.ram_mib);
@@ -54,7 +75,9 @@ svc_agent_register(struct req *req, struct resp *resp)
 	if (store_put_obj(txn, DB_HOSTS, h.name, &api_host_schema, &h, 0,
 	    &err) < 0)
 		goto fail;
-	rc = store_txn_commit(txn, &err);
+	snprintf(req->audit_object, sizeof(req->audit_object), "host %s",
+	    h.name);
+	rc = svc_commit(req, txn, 200, &err);
 	txn = NULL;
 	if (rc < 0)
 		goto fail;
@@ -303,13 +326,19 @@ svc_agent_heartbeat(struct req *req, struct resp *resp)
 	o = json_parse(req->body, req->body_len, API_EMALFORMED, &err);
 	if (o == NULL || api_heartbeat_decode(o, &hb, &err) < 0)
 		goto fail;
+	if (strcmp(hb.host, req->who.name) != 0) {
+		vm_error_set(&err, API_EFORBIDDEN,
+		    "this credential belongs to host %s, not %s",
+		    req->who.name, hb.host);
+		goto fail;
+	}
 	qsort(hb.domains, hb.ndomains, sizeof(*hb.domains), domain_cmp);
 	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
 		goto fail;
 	rc = svc_host_load(txn, hb.host, &h, &err);
 	if (rc < 0)
 		goto fail;
-	if (rc == 1) {
+	if (rc == 1 || h.registered_at == 0) {
 		vm_error_set(&err, API_ENOTFOUND,
 		    "host %s is not registered: register first", hb.host);
 		goto fail;
@@ -372,6 +401,12 @@ svc_agent_tasks(struct req *req, struct resp *resp)
 		    "host: a valid host name is required");
 		goto fail;
 	}
+	if (strcmp(host, req->who.name) != 0) {
+		vm_error_set(&err, API_EFORBIDDEN,
+		    "this credential belongs to host %s, not %s",
+		    req->who.name, host);
+		goto fail;
+	}
 	if (svc_query_int(req, "wait", 0, 0, 3600, &wait, &err) < 0 ||
 	    svc_query_int(req, "max", 64, 1, TASKS_MAX_PER_POLL, &max, &err) < 0)
 		goto fail;
@@ -429,8 +464,9 @@ fail:
 /* ------------------------------------------------------------ results */
 
 static int
-result_apply(struct store_txn *txn, const struct api_task_result *r,
-    bool *applied, char host[API_NAME_MAX], struct vm_error *err)
+result_apply(struct store_txn *txn, const struct principal *who,
+    const struct api_task_result *r, bool *applied, char host[API_NAME_MAX],
+    struct vm_error *err)
 {
 	struct api_task t;
 	struct api_operation op;
@@ -445,6 +481,12 @@ result_apply(struct store_txn *txn, const struct api_task_result *r,
 		return -1;
 	if (rc == 1 || t.state == TASK_DONE)
 		return 0;	/* unknown or already done: ignore */
+	if (strcmp(t.host, who->name) != 0) {
+		vm_error_set(err, API_EFORBIDDEN,
+		    "task %s belongs to host %s, not %s", t.id, t.host,
+		    who->name);
+		return -1;
+	}
 	str_copy(host, API_NAME_MAX, t.host);
 	/* The task is finished: drop it from the queue. */
 	snprintf(idx, sizeof(idx), "%016" PRIx64 ":%s", (uint64_t)t.seq, t.id);
@@ -541,7 +583,7 @@ svc_agent_results(struct req *req, struct resp *resp)
 		char host[API_NAME_MAX] = "";
 		bool a;
 
-		if (result_apply(txn, &rs[i], &a, host, &err) < 0)
+		if (result_apply(txn, &req->who, &rs[i], &a, host, &err) < 0)
 			goto fail;
 		applied += a;
 		if (host[0] != '\0')

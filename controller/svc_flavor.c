@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,7 +37,9 @@ svc_flavor_create(struct req *req, struct resp *resp)
 		    f.name);
 		goto fail;
 	}
-	if (store_txn_commit(txn, &err) < 0) {
+	snprintf(req->audit_object, sizeof(req->audit_object), "flavor %s",
+	    f.name);
+	if (svc_commit(req, txn, 201, &err) < 0) {
 		txn = NULL;
 		goto fail;
 	}
@@ -97,7 +100,9 @@ svc_flavor_delete(struct req *req, struct resp *resp)
 		    req->params[0]);
 		goto fail;
 	}
-	if (store_txn_commit(txn, &err) < 0) {
+	snprintf(req->audit_object, sizeof(req->audit_object), "flavor %.64s",
+	    req->params[0]);
+	if (svc_commit(req, txn, 204, &err) < 0) {
 		txn = NULL;
 		goto fail;
 	}

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "errors.h"
 #include "json.h"
 #include "svc.h"
@@ -217,4 +218,21 @@ svc_host_show(struct req *req, struct resp *resp)
 {
 	return svc_show_row(req, resp, DB_HOSTS, &api_host_schema, "host",
 	    host_fixup);
+}
+
+int
+svc_commit(struct req *req, struct store_txn *txn, int status,
+    struct vm_error *err)
+{
+	struct api_audit_event ev;
+
+	req_audit_fill(req, status, NULL, &ev);
+	if (audit_append(txn, &ev, err) < 0) {
+		store_txn_abort(txn);
+		return -1;
+	}
+	if (store_txn_commit(txn, err) < 0)
+		return -1;
+	req->audited = true;
+	return 0;
 }

@@ -17,6 +17,20 @@
 /* ------------------------------------------------------------ helpers */
 
 int
+svc_vm_lookup_scoped(struct req *req, struct store_txn *txn,
+    const char *id_or_name, struct api_vm *vm, struct vm_error *err)
+{
+	if (svc_vm_lookup(txn, id_or_name, vm, err) < 0)
+		return -1;
+	if (!auth_scope_ok(&req->who, vm->agency)) {
+		vm_error_set(err, API_ENOTFOUND, "vm '%.64s' not found",
+		    id_or_name);
+		return -1;
+	}
+	return 0;
+}
+
+int
 svc_vm_lookup(struct store_txn *txn, const char *id_or_name,
     struct api_vm *vm, struct vm_error *err)
 {
@@ -73,6 +87,20 @@ svc_vm_remove(struct store_txn *txn, const struct api_vm *vm,
 	    store_del(txn, DB_VMS_BY_NAME, vm->name, NULL, err) < 0 ||
 	    store_del(txn, DB_VMS_BY_FLAVOR, vm->flavor, vm->id, err) < 0)
 		return -1;
+	if (vm->agency[0] != '\0') {
+		struct api_quota d;
+
+		memset(&d, 0, sizeof(d));
+		d.instances = -1;
+		d.vcpus = -vm->vcpus;
+		d.ram_mib = -vm->ram_mib;
+		d.disk_gib = -vm->disk_gib;
+		if (store_del(txn, DB_VMS_BY_AGENCY, vm->agency, vm->id,
+		    err) < 0 ||
+		    svc_quota_claim(txn, vm->agency, &d, err) < 0 ||
+		    svc_lifetime_end(txn, vm->id, err) < 0)
+			return -1;
+	}
 	if (vm->host[0] == '\0')
 		return 0;
 	if (store_del(txn, DB_VMS_BY_HOST, vm->host, vm->id, err) < 0)
@@ -113,6 +141,7 @@ vm_enqueue(struct store_txn *txn, struct api_vm *vm, int action,
 	uuid_new(op->id);
 	str_copy(op->vm_id, sizeof(op->vm_id), vm->id);
 	str_copy(op->vm_name, sizeof(op->vm_name), vm->name);
+	str_copy(op->agency, sizeof(op->agency), vm->agency);
 	str_copy(op->host, sizeof(op->host), vm->host);
 	op->action = action;
 	op->state = OP_PENDING;
@@ -303,6 +332,20 @@ svc_vm_create(struct req *req, struct resp *resp)
 		    "vm.name: must not look like a uuid");
 		goto fail;
 	}
+	if (req->who.scope == SCOPE_OWN) {
+		if (vm.agency[0] != '\0' &&
+		    strcmp(vm.agency, req->who.agency) != 0) {
+			vm_error_set(&err, API_EFORBIDDEN,
+			    "vm.agency: you may create VMs in agency %s only",
+			    req->who.agency);
+			goto fail;
+		}
+		str_copy(vm.agency, sizeof(vm.agency), req->who.agency);
+	} else if (vm.agency[0] == '\0') {
+		vm_error_set(&err, API_EINVAL,
+		    "vm.agency: required (the agency that owns the VM)");
+		goto fail;
+	}
 	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
 		goto fail;
 	if ((rc = idem_check(txn, idem, resp, &err)) != 0) {
@@ -331,7 +374,18 @@ svc_vm_create(struct req *req, struct resp *resp)
 		goto fail;
 	}
 
-	/* Placement and claim, in this same transaction. */
+	/* Quota, placement and claims, all in this same transaction. */
+	{
+		struct api_quota d;
+
+		memset(&d, 0, sizeof(d));
+		d.instances = 1;
+		d.vcpus = fl.vcpus;
+		d.ram_mib = fl.ram_mib;
+		d.disk_gib = fl.disk_gib;
+		if (svc_quota_claim(txn, vm.agency, &d, &err) < 0)
+			goto fail;
+	}
 	if (store_iter(txn, DB_HOSTS, NULL, hosts_collect_cb, &hc, &err) < 0)
 		goto fail;
 	preq.vcpus = fl.vcpus;
@@ -366,12 +420,18 @@ svc_vm_create(struct req *req, struct resp *resp)
 	    store_put(txn, DB_VMS_BY_HOST, vm.host, vm.id, strlen(vm.id), 0,
 	    &err) < 0 ||
 	    store_put(txn, DB_VMS_BY_FLAVOR, vm.flavor, vm.id, strlen(vm.id), 0,
-	    &err) < 0)
+	    &err) < 0 ||
+	    store_put(txn, DB_VMS_BY_AGENCY, vm.agency, vm.id, strlen(vm.id), 0,
+	    &err) < 0 ||
+	    svc_lifetime_start(txn, &vm, &err) < 0)
 		goto fail;
 	body = accepted_body(&op, &vm);
 	if (idem_save(txn, idem, 202, body, &err) < 0)
 		goto fail;
-	rc = store_txn_commit(txn, &err);
+	snprintf(req->audit_object, sizeof(req->audit_object), "vm %s (%s)",
+	    vm.name, vm.id);
+	str_copy(req->audit_agency, sizeof(req->audit_agency), vm.agency);
+	rc = svc_commit(req, txn, 202, &err);
 	txn = NULL;
 	if (rc < 0)
 		goto fail;
@@ -400,7 +460,7 @@ svc_vm_show(struct req *req, struct resp *resp)
 	struct api_vm vm;
 
 	if (store_txn_begin(req->ctl->store, false, &txn, &err) < 0 ||
-	    svc_vm_lookup(txn, req->params[0], &vm, &err) < 0)
+	    svc_vm_lookup_scoped(req, txn, req->params[0], &vm, &err) < 0)
 		goto fail;
 	store_txn_abort(txn);
 	resp_json(resp, 200, api_encode(&api_vm_schema, &vm));
@@ -412,6 +472,8 @@ fail:
 }
 
 struct vm_list_ctx {
+	const struct principal *who;
+	const char *agency;	/* ?agency= filter or NULL */
 	struct store_txn *txn;
 	json_object *items;
 	size_t limit, n;
@@ -434,8 +496,11 @@ vm_list_add(struct vm_list_ctx *c, const char *val, size_t vlen,
 	if (api_decode_text(&api_vm_schema, val, vlen, &vm, API_STORED,
 	    err) < 0)
 		return -1;
-	json_object_array_add(c->items, api_encode(&api_vm_schema, &vm));
 	str_copy(c->last, sizeof(c->last), vm.id);
+	if (!auth_scope_ok(c->who, vm.agency) ||
+	    (c->agency != NULL && strcmp(vm.agency, c->agency) != 0))
+		return 0;
+	json_object_array_add(c->items, api_encode(&api_vm_schema, &vm));
 	c->n++;
 	return 0;
 }
@@ -477,14 +542,19 @@ svc_vm_list(struct req *req, struct resp *resp)
 	struct vm_error err = { 0, "" };
 	const char *name = req_query(req, "name");
 	const char *host = req_query(req, "host");
+	const char *agency = req_query(req, "agency");
 	const char *after = req_query(req, "after");
 	int rc;
 
 	memset(&c, 0, sizeof(c));
+	c.who = &req->who;
+	c.agency = agency;
 	if (svc_list_limit(req, &c.limit, &err) < 0)
 		goto fail;
-	if ((name && !api_name_valid(name)) || (host && !api_name_valid(host))) {
-		vm_error_set(&err, API_EINVAL, "name/host: not a valid name");
+	if ((name && !api_name_valid(name)) || (host && !api_name_valid(host)) ||
+	    (agency && !api_name_valid(agency))) {
+		vm_error_set(&err, API_EINVAL,
+		    "name/host/agency: not a valid name");
 		goto fail;
 	}
 	if (store_txn_begin(req->ctl->store, false, &txn, &err) < 0)
@@ -495,18 +565,22 @@ svc_vm_list(struct req *req, struct resp *resp)
 		struct api_vm vm;
 		struct vm_error e2 = { 0, "" };
 
-		rc = svc_vm_lookup(txn, name, &vm, &e2);
-		if (rc == 0 && (host == NULL || strcmp(vm.host, host) == 0))
+		rc = svc_vm_lookup_scoped(req, txn, name, &vm, &e2);
+		if (rc == 0 && (host == NULL || strcmp(vm.host, host) == 0) &&
+		    (agency == NULL || strcmp(vm.agency, agency) == 0))
 			json_object_array_add(c.items,
 			    api_encode(&api_vm_schema, &vm));
 		else if (rc < 0 && e2.code != API_ENOTFOUND) {
 			err = e2;
 			goto fail;
 		}
-	} else if (host != NULL) {
+	} else if (host != NULL || agency != NULL) {
 		c.by_index = true;
 		c.after = after;
-		if (store_iter_dups(txn, DB_VMS_BY_HOST, host, vm_list_cb, &c,
+		if (host != NULL && agency != NULL)
+			c.agency = agency;
+		if (store_iter_dups(txn, host ? DB_VMS_BY_HOST :
+		    DB_VMS_BY_AGENCY, host ? host : agency, vm_list_cb, &c,
 		    &err) < 0)
 			goto fail;
 	} else {
@@ -551,7 +625,7 @@ vm_change(struct req *req, struct resp *resp, int opa,
 		free(idem);
 		return HANDLER_DONE;
 	}
-	if (svc_vm_lookup(txn, req->params[0], &vm, &err) < 0)
+	if (svc_vm_lookup_scoped(req, txn, req->params[0], &vm, &err) < 0)
 		goto fail;
 	if (vm.desired == DESIRED_DELETED) {
 		vm_error_set(&err, API_ECONFLICT,
@@ -600,7 +674,10 @@ vm_change(struct req *req, struct resp *resp, int opa,
 	body = accepted_body(&op, &vm);
 	if (idem_save(txn, idem, 202, body, &err) < 0)
 		goto fail;
-	rc = store_txn_commit(txn, &err);
+	snprintf(req->audit_object, sizeof(req->audit_object), "vm %s (%s)",
+	    vm.name, vm.id);
+	str_copy(req->audit_agency, sizeof(req->audit_agency), vm.agency);
+	rc = svc_commit(req, txn, 202, &err);
 	txn = NULL;
 	if (rc < 0)
 		goto fail;
@@ -653,11 +730,35 @@ svc_op_show(struct req *req, struct resp *resp)
 		resp_error(resp, &err);
 		return HANDLER_DONE;
 	}
-	return svc_show_row(req, resp, DB_OPS, &api_operation_schema,
-	    "operation", NULL);
+	{
+		struct store_txn *txn = NULL;
+		struct api_operation op;
+		int rc;
+
+		if (store_txn_begin(req->ctl->store, false, &txn, &err) < 0) {
+			resp_error(resp, &err);
+			return HANDLER_DONE;
+		}
+		rc = store_get_obj(txn, DB_OPS, req->params[0],
+		    &api_operation_schema, &op, &err);
+		store_txn_abort(txn);
+		if (rc == 1 || (rc == 0 && !auth_scope_ok(&req->who,
+		    op.agency))) {
+			vm_error_set(&err, API_ENOTFOUND,
+			    "operation %s not found", req->params[0]);
+			rc = -1;
+		}
+		if (rc < 0) {
+			resp_error(resp, &err);
+			return HANDLER_DONE;
+		}
+		resp_json(resp, 200, api_encode(&api_operation_schema, &op));
+		return HANDLER_DONE;
+	}
 }
 
 struct op_list_ctx {
+	const struct principal *who;
 	struct store_txn *txn;
 	json_object *items;
 	size_t limit, n;
@@ -703,6 +804,8 @@ op_list_cb(const char *key, size_t klen, const char *val, size_t vlen,
 		(void)key;
 		str_copy(c->last, sizeof(c->last), op.id);
 	}
+	if (!auth_scope_ok(c->who, op.agency))
+		return 0;
 	json_object_array_add(c->items, api_encode(&api_operation_schema, &op));
 	c->n++;
 	return 0;
@@ -717,6 +820,7 @@ svc_op_list(struct req *req, struct resp *resp)
 	const char *vmq = req_query(req, "vm");
 
 	memset(&c, 0, sizeof(c));
+	c.who = &req->who;
 	if (svc_list_limit(req, &c.limit, &err) < 0)
 		goto fail;
 	if (store_txn_begin(req->ctl->store, false, &txn, &err) < 0)
@@ -728,7 +832,8 @@ svc_op_list(struct req *req, struct resp *resp)
 
 		if (uuid_valid(vmq)) {
 			str_copy(vm.id, sizeof(vm.id), vmq);
-		} else if (svc_vm_lookup(txn, vmq, &vm, &err) < 0) {
+		} else if (svc_vm_lookup_scoped(req, txn, vmq, &vm,
+		    &err) < 0) {
 			goto fail;
 		}
 		c.by_vm = true;

@@ -213,7 +213,9 @@ conf_print(FILE *fp, const struct conf_item *items, size_t n, const void *cfg)
 		}
 		switch (it->type) {
 		case CONF_STR:
-			fprintf(fp, "%s = %s\n", it->key, (const char *)p);
+			fprintf(fp, "%s = %s\n", it->key, it->secret &&
+			    *(const char *)p ? "(set, not shown)" :
+			    (const char *)p);
 			break;
 		case CONF_INT:
 			fprintf(fp, "%s = %lld\n", it->key,

@@ -25,18 +25,24 @@ struct conf_item {
 	int64_t min, max;	/* CONF_INT bounds */
 	const char *def;	/* default, as text */
 	const char *const *enums; /* CONF_ENUM: NULL-terminated names */
+	int secret;		/* conf_print shows "(set)" instead */
 };
 
 #define CONF_ITEM_STR(s, k, type_, field, def_) \
 	{ s, k, CONF_STR, offsetof(type_, field), \
-	  sizeof(((type_ *)0)->field), 0, 0, def_, NULL }
+	  sizeof(((type_ *)0)->field), 0, 0, def_, NULL, 0 }
+#define CONF_ITEM_SECRET(s, k, type_, field) \
+	{ s, k, CONF_STR, offsetof(type_, field), \
+	  sizeof(((type_ *)0)->field), 0, 0, "", NULL, 1 }
 #define CONF_ITEM_INT(s, k, type_, field, mn, mx, def_) \
 	{ s, k, CONF_INT, offsetof(type_, field), sizeof(int64_t), \
-	  mn, mx, def_, NULL }
+	  mn, mx, def_, NULL, 0 }
 #define CONF_ITEM_BOOL(s, k, type_, field, def_) \
-	{ s, k, CONF_BOOL, offsetof(type_, field), sizeof(int), 0, 1, def_, NULL }
+	{ s, k, CONF_BOOL, offsetof(type_, field), sizeof(int), 0, 1, def_, \
+	  NULL, 0 }
 #define CONF_ITEM_ENUM(s, k, type_, field, names, def_) \
-	{ s, k, CONF_ENUM, offsetof(type_, field), sizeof(int), 0, 0, def_, names }
+	{ s, k, CONF_ENUM, offsetof(type_, field), sizeof(int), 0, 0, def_, \
+	  names, 0 }
 
 /* Apply every default. Returns -1 only on a bad table (a bug). */
 int conf_defaults(const struct conf_item *items, size_t n, void *cfg);

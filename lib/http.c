@@ -1,8 +1,10 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http.h"
 #include "log.h"
@@ -10,12 +12,17 @@
 
 #define HTTP_MAX_RESPONSE (64u << 20)
 
+static void http_headers_free(struct curl_slist *h);
+
 struct http_client {
 	CURL *curl;			/* owned */
 	char *base;			/* owned */
 	long timeout_ms;
 	int errcode;			/* code for transport failures */
 	struct curl_slist *headers;	/* owned */
+	char *ca_file;			/* owned; NULL = system CAs */
+	char *cert_file;		/* owned; NULL = no client cert */
+	char *key_file;			/* owned; NULL = key in cert_file */
 };
 
 void
@@ -57,8 +64,11 @@ http_client_free(struct http_client *c)
 	if (c == NULL)
 		return;
 	curl_easy_cleanup(c->curl);
-	curl_slist_free_all(c->headers);
+	http_headers_free(c->headers);
 	free(c->base);
+	free(c->ca_file);
+	free(c->cert_file);
+	free(c->key_file);
 	free(c);
 }
 
@@ -66,6 +76,25 @@ void
 http_client_set_errcode(struct http_client *c, int code)
 {
 	c->errcode = code;
+}
+
+/* NULL or "" -> NULL, else an owned copy. */
+static char *
+http_opt_path(const char *path)
+{
+	return path != NULL && path[0] != '\0' ? xstrdup(path) : NULL;
+}
+
+void
+http_client_set_tls(struct http_client *c, const char *ca_file,
+    const char *cert_file, const char *key_file)
+{
+	free(c->ca_file);
+	free(c->cert_file);
+	free(c->key_file);
+	c->ca_file = http_opt_path(ca_file);
+	c->cert_file = http_opt_path(cert_file);
+	c->key_file = http_opt_path(key_file);
 }
 
 void
@@ -86,29 +115,113 @@ http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-int
-http_request(struct http_client *c, const char *method, const char *path,
-    const char *body, long timeout_ms, long *status, char **resp,
-    struct vm_error *err)
+/* What the callbacks fill during one request. */
+struct http_io {
+	struct buf body;
+	int64_t retry_after_s;
+};
+
+/* "Retry-After: 3" (seconds; an HTTP date is taken as "soon": 1). */
+static size_t
+http_header_cb(char *ptr, size_t size, size_t nitems, void *userdata)
 {
-	struct buf b = { 0 };
+	static const char name[] = "retry-after:";
+	struct http_io *io = userdata;
+	size_t n = size * nitems, i;
+	long long v = 0;
+	bool digits = false;
+
+	if (n <= sizeof(name) - 1 || strncasecmp(ptr, name,
+	    sizeof(name) - 1) != 0)
+		return n;
+	for (i = sizeof(name) - 1; i < n && (ptr[i] == ' ' ||
+	    ptr[i] == '\t'); i++)
+		;
+	for (; i < n && isdigit((unsigned char)ptr[i]) && v < 86400000; i++) {
+		v = v * 10 + (ptr[i] - '0');
+		digits = true;
+	}
+	io->retry_after_s = digits ? v : 1;
+	return n;
+}
+
+static bool
+http_tls_error(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Wipe header copies (they may hold a token) and free them. */
+static void
+http_headers_free(struct curl_slist *h)
+{
+	struct curl_slist *p;
+
+	for (p = h; p != NULL; p = p->next)
+		explicit_bzero(p->data, strlen(p->data));
+	curl_slist_free_all(h);
+}
+
+int
+http_request_ex(struct http_client *c, const char *method, const char *path,
+    const char *body, const char *extra_header, long timeout_ms,
+    struct http_resp *r, struct vm_error *err)
+{
+	struct http_io io = { { NULL, 0, 0 }, -1 };
+	struct curl_slist *hdrs = NULL, *p;
 	char *url = xasprintf("%s%s", c->base, path);
+	char errbuf[CURL_ERROR_SIZE] = "";
 	CURLcode rc;
 	int ret = -1;
 
-	*resp = NULL;
-	*status = 0;
+	memset(r, 0, sizeof(*r));
+	r->retry_after_s = -1;
+	/* A fresh list per request: a one-off header never leaks on. */
+	for (p = c->headers; p != NULL; p = p->next)
+		hdrs = curl_slist_append(hdrs, p->data);
+	if (extra_header != NULL)
+		hdrs = curl_slist_append(hdrs, extra_header);
 	curl_easy_reset(c->curl);
 	curl_easy_setopt(c->curl, CURLOPT_URL, url);
 	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS,
 	    timeout_ms > 0 ? timeout_ms : c->timeout_ms);
 	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, http_write_cb);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &io.body);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, http_header_cb);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, &io);
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c->curl, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
+	/* curl_easy_reset() restores these defaults; say them anyway. */
+	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (c->ca_file != NULL) {
+		/* Only these CAs: no system CA directory (and no scan of it). */
+		curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
+		curl_easy_setopt(c->curl, CURLOPT_CAPATH, NULL);
+	}
+	if (c->cert_file != NULL) {
+		curl_easy_setopt(c->curl, CURLOPT_SSLCERT, c->cert_file);
+		curl_easy_setopt(c->curl, CURLOPT_SSLCERTTYPE, "PEM");
+	}
+	if (c->key_file != NULL) {
+		curl_easy_setopt(c->curl, CURLOPT_SSLKEY, c->key_file);
+		curl_easy_setopt(c->curl, CURLOPT_SSLKEYTYPE, "PEM");
+	}
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(c->curl, CURLOPT_NOBODY, 1L);
 	if (body != NULL) {
@@ -118,16 +231,37 @@ http_request(struct http_client *c, const char *method, const char *path,
 	}
 	rc = curl_easy_perform(c->curl);
 	if (rc != CURLE_OK) {
+		r->tls_failed = http_tls_error(rc);
 		vm_error_set(err, c->errcode, "%s %s: %s", method, url,
-		    curl_easy_strerror(rc));
+		    errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
 		goto cleanup;
 	}
-	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
-	*resp = b.data ? b.data : xstrdup("");
-	b.data = NULL;
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &r->status);
+	r->body = io.body.data ? io.body.data : xstrdup("");
+	io.body.data = NULL;
+	r->retry_after_s = io.retry_after_s;
 	ret = 0;
 cleanup:
-	buf_free(&b);
+	/* The handle must not keep pointers to what is freed here. */
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, NULL);
+	http_headers_free(hdrs);
+	buf_free(&io.body);
 	free(url);
+	return ret;
+}
+
+int
+http_request(struct http_client *c, const char *method, const char *path,
+    const char *body, long timeout_ms, long *status, char **resp,
+    struct vm_error *err)
+{
+	struct http_resp r;
+	int ret;
+
+	ret = http_request_ex(c, method, path, body, NULL, timeout_ms, &r,
+	    err);
+	*status = r.status;
+	*resp = r.body;
 	return ret;
 }

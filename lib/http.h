@@ -6,7 +6,9 @@
 #ifndef VMCTL_LIB_HTTP_H
 #define VMCTL_LIB_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "error.h"
 
@@ -23,6 +25,15 @@ void http_client_free(struct http_client *c);
 void http_client_add_header(struct http_client *c, const char *header);
 /* Error code put in err on transport failures (default 1). */
 void http_client_set_errcode(struct http_client *c, int code);
+/*
+ * TLS for https:// base URLs: ca_file (PEM bundle) replaces the system
+ * CAs for verifying the server; cert_file/key_file (PEM) are a client
+ * certificate and its key (key_file NULL: the key is in cert_file).
+ * Each may be NULL or "" (not used). Peer and host name verification
+ * are always on. The paths are copied.
+ */
+void http_client_set_tls(struct http_client *c, const char *ca_file,
+    const char *cert_file, const char *key_file);
 
 /*
  * Perform METHOD base_url+path with an optional JSON body. On transport
@@ -30,6 +41,23 @@ void http_client_set_errcode(struct http_client *c, int code);
  * returns 0, *status is the HTTP status and *resp (owned by caller,
  * NUL-terminated, may be empty) the body.
  */
+/* What one request answered (http_request_ex). */
+struct http_resp {
+	long status;
+	char *body;		/* owned by the caller; NUL-terminated */
+	int64_t retry_after_s;	/* Retry-After in seconds, -1 if absent */
+	bool tls_failed;	/* transport error in TLS (certificate, CA) */
+};
+
+/*
+ * Like http_request, with one extra header for this request only (e.g.
+ * "Idempotency-Key: K"; NULL for none) and the Retry-After header read.
+ * Redirects are never followed (they would carry credentials elsewhere).
+ */
+int http_request_ex(struct http_client *c, const char *method,
+    const char *path, const char *body, const char *extra_header,
+    long timeout_ms, struct http_resp *r, struct vm_error *err);
+
 int http_request(struct http_client *c, const char *method, const char *path,
     const char *body, long timeout_ms, long *status, char **resp,
     struct vm_error *err);

@@ -84,6 +84,10 @@ json_get_str(json_object *obj, const char *key)
 	if (!json_object_object_get_ex(obj, key, &v) ||
 	    !json_object_is_type(v, json_type_string))
 		return NULL;
+	/* A NUL inside would cut the string short: refuse it. */
+	if ((size_t)json_object_get_string_len(v) !=
+	    strlen(json_object_get_string(v)))
+		return NULL;
 	return json_object_get_string(v);
 }
 

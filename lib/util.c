@@ -114,14 +114,20 @@ mono_ms(void)
 void
 time_format(int64_t ms, char buf[32])
 {
-	time_t t = (time_t)(ms / 1000);
+	int64_t sec = ms / 1000, msec = ms % 1000;
 	struct tm tm;
 	char tmp[128];
+	time_t t;
 
+	if (msec < 0) {		/* floor, not truncation, before 1970 */
+		msec += 1000;
+		sec--;
+	}
+	t = (time_t)sec;
 	gmtime_r(&t, &tm);
 	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (int)(ms % 1000 + 1000) % 1000);
+	    tm.tm_min, tm.tm_sec, (int)msec);
 	str_copy(buf, 32, tmp);
 }
 

@@ -28,12 +28,16 @@ if ! e2e_build_guest >"$T_DIR/guest-build.log" 2>&1; then
 	e2e_finish
 fi
 
-if ! start_controller ctl "$T_DIR/state" -o server.listen=127.0.0.1; then
-	fail "start vmctld"
+if ! e2e_start_controller ctl "$T_DIR/state" -o server.listen=127.0.0.1
+then
+	fail "start vmctld (bootstrap admin, agency $E2E_AGENCY)"
 	e2e_finish
 fi
 note "vmctld at $CTL_URL"
-e2e_start_agent ag1 e2e1 dc
+if ! e2e_start_agent ag1 e2e1 dc; then
+	fail "enroll host e2e1 and start its agent"
+	e2e_finish
+fi
 if ! wait_for $((30 * T_SLOW)) host_is_up e2e1; then
 	fail "host e2e1 comes up"
 	e2e_finish
@@ -66,8 +70,8 @@ create_and_boot() {
 	BOOT_MS=
 	t0=$(date +%s%N)
 	if ! vc -q vm create "$1" --flavor tiny --kernel "$GUEST_KERNEL" \
-	    --initrd "$GUEST_INITRD" --cmdline "console=ttyS0" --wait \
-	    >/dev/null; then
+	    --initrd "$GUEST_INITRD" --cmdline "console=ttyS0" \
+	    --agency "$E2E_AGENCY" --wait >/dev/null; then
 		fail "$1: vm create --wait"
 		return 1
 	fi

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh: helpers for the end-to-end tests (real QEMU guests under TCG on
 # qemu:///embed).  Sourced by bash scripts after the generic helpers of
 # tests/integration/lib.sh (temp dir, free ports, deadlines, daemons by
@@ -8,10 +9,12 @@
 #   . "$(dirname "$0")/lib.sh"
 #   e2e_init NAME                   # temp dir, ports 20000-20999, trap
 #   e2e_build_guest || ...          # GUEST_KERNEL, GUEST_INITRD
-#   start_controller ctl "$T_DIR/state" -o server.listen=127.0.0.1
-#   e2e_start_agent ag1 e2e1 dc     # embed root and state dir in $T_DIR/ag1
+#   e2e_start_controller ctl "$T_DIR/state" -o server.listen=127.0.0.1
+#                                   # admin token in VMCTL_TOKEN, agency e2e
+#   e2e_start_agent ag1 e2e1 dc     # enrolls e2e1; embed root and state
+#                                   # dir in $T_DIR/ag1
 #   wait_for 30 host_is_up e2e1
-#   vc vm create ...                # vmctl on $CTL_URL, logged to cli.log
+#   vc vm create ... --agency "$E2E_AGENCY"   # vmctl on $CTL_URL, logged
 #   e2e_wait_console ag1 UUID VMCTL-GUEST-BOOTED 90
 #   pid=$(qemu_pid ag1 UUID)
 #   t_finish
@@ -29,6 +32,7 @@ E2E_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 GUEST_KERNEL=$GUEST_DIR/vmlinuz
 GUEST_INITRD=$GUEST_DIR/initrd.img
 declare -A E2E_AGENT_DIR=()	# agent name -> its dir (embed/ and state/)
+E2E_AGENCY=e2e			# the agency e2e_start_controller creates
 
 # -------------------------------------------------------------- setup
 
@@ -52,16 +56,39 @@ e2e_build_guest() {
 	[ -s "$GUEST_KERNEL" ] && [ -s "$GUEST_INITRD" ]
 }
 
+# e2e_start_controller NAME STORE [extra vmctld args...]: on a new store,
+# bootstrap the admin (ADMIN_TOKEN); start vmctld (plain HTTP on
+# loopback); export VMCTL_TOKEN for vmctl; create agency $E2E_AGENCY
+# (unlimited) the first time. A restart on the same store reuses them.
+e2e_start_controller() {
+	local name=$1 store=$2
+	shift 2
+	if [ -z "$ADMIN_TOKEN" ]; then
+		bootstrap_admin "$store" || return 1
+	fi
+	export VMCTL_TOKEN=$ADMIN_TOKEN
+	start_controller "$name" "$store" "$@" || return 1
+	if [ -z "${E2E_AGENCY_MADE:-}" ]; then
+		create_agency "$E2E_AGENCY" || return 1
+		E2E_AGENCY_MADE=1
+	fi
+}
+
 # e2e_start_agent NAME HOST SITE [extra vmagentd args...]: one agent on
-# its own qemu:///embed root, TCG guests, talking to $CTL_URL.
+# its own qemu:///embed root, TCG guests, talking to $CTL_URL. HOST is
+# enrolled (as admin) the first time; its token is in $T_DIR/HOST.token.
 e2e_start_agent() {
 	local name=$1 host=$2 site=$3 dir
 	shift 3
 	dir=$T_DIR/$name
 	mkdir -p "$dir"
 	E2E_AGENT_DIR[$name]=$dir
+	if [ ! -s "$T_DIR/$host.token" ]; then
+		enroll_host_file "$host" "$site" >/dev/null || return 1
+	fi
 	start_daemon "$name" "$VMAGENTD" -f -c /dev/null \
 	    -o agent.host="$host" -o agent.site="$site" \
+	    -o agent.token_file="$T_DIR/$host.token" \
 	    -o agent.controller_url="$CTL_URL" \
 	    -o "agent.libvirt_uri=qemu:///embed?root=$dir/embed" \
 	    -o agent.virt_type=qemu -o agent.state_dir="$dir/state" "$@"

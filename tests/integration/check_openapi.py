@@ -52,8 +52,9 @@ for p, item in doc['paths'].items():
 
 # ---- codec tables -> expectations
 NAME_RE = '^[a-z0-9][a-z0-9-]{0,62}$'
-src = ''.join(open('%s/api/%s.c' % (top, f)).read()
-              for f in ('flavor', 'host', 'vm', 'operation', 'agentproto'))
+CODECS = ('flavor', 'host', 'vm', 'operation', 'agentproto', 'agency',
+          'identity', 'audit_event')
+src = ''.join(open('%s/api/%s.c' % (top, f)).read() for f in CODECS)
 arrays = {}
 for m in re.finditer(r'const char \*const (\w+)\[\] = \{(.*?)\};', src, re.S):
     arrays[m.group(1)] = re.findall(r'"([^"]+)"', m.group(2))
@@ -66,26 +67,50 @@ for m in re.finditer(r'static const struct api_field (\w+)\[\] = \{(.*?)\n\};',
         a = [x.strip() for x in e.group(2).split(',')]
         fields.append((e.group(1), a))
     tables[m.group(1)] = fields
-structsz = {'API_NAME_MAX': 64, 'API_UUID_LEN': 37, 'API_PATH_MAX': 1024,
-            'API_TEXT_MAX': 512}
 hdr = ''.join(open('%s/api/%s.h' % (top, f)).read()
-              for f in ('flavor', 'host', 'vm', 'operation', 'agentproto'))
-def strsize(field):
-    m = re.search(r'char %s\[(\w+)\];' % field, hdr)
-    return structsz[m.group(1)]
-INT = {'INT64_MAX': 2**63 - 1}
+              for f in ('codec',) + CODECS)
+# Integer macros of the headers and codecs (API_NAME_MAX, QMAX, ...).
+defines = {'INT64_MAX': 2**63 - 1}
+def evaluate(expr):
+    expr = re.sub(r'\b(\d+)LL\b', r'\1', expr)
+    expr = re.sub(r'\(\(size_t\)', '((', expr)
+    expr = re.sub(r'[A-Z_][A-Z0-9_]*',
+                  lambda m: str(defines[m.group(0)]), expr)
+    if not re.fullmatch(r'[0-9+*() -]+', expr):
+        raise ValueError('cannot evaluate ' + expr)
+    return eval(expr)
+for m in re.finditer(r'^#define ([A-Z_][A-Z0-9_]*)[ \t]+([^\n]*?)\s*(/\*.*)?$',
+                     hdr + src, re.M):
+    try:
+        defines[m.group(1)] = evaluate(m.group(2))
+    except (KeyError, ValueError, SyntaxError):
+        pass
+def strsize(stype, field):
+    """Size of char field[...] in struct stype ("struct api_token")."""
+    body = re.search(r'%s \{(.*?)\n\};' % re.escape(stype), hdr, re.S)
+    m = re.search(r'char %s\[([^\]]+)\];' % field, body.group(1))
+    return evaluate(m.group(1))
 def num(x):
-    x = x.rstrip('LL') if x.endswith('LL') else x
-    return INT.get(x, None) if x in INT else int(x)
+    return evaluate(x)
 flags_of = lambda f: set(f.split('|')) - {'0'}
 def fl(s):
     return {x.strip() for x in s.split('|')} - {'0'}
 
 mapping = {'flavor_fields': 'Flavor', 'host_fields': 'Host',
+           'enroll_fields': 'HostEnroll',
            'image_fields': 'Image', 'vm_fields': 'Vm',
            'action_fields': 'VmAction', 'op_fields': 'Operation',
            'task_fields': 'Task', 'result_fields': 'TaskResult',
-           'domain_fields': 'Domain'}
+           'domain_fields': 'Domain', 'quota_fields': 'Quota',
+           'agency_fields': 'Agency', 'usage_fields': 'UsageReport',
+           'user_fields': 'User', 'token_fields': 'Token',
+           'whoami_fields': 'Whoami', 'event_fields': 'AuditEvent',
+           'verify_fields': 'AuditVerify'}
+# AF_SUB schemas (&api_..._schema) -> component schema
+subs = {'&api_image_schema': 'Image', '&api_quota_schema': 'Quota'}
+# Fields a handler sends as null although the codec would not (value 0
+# on the wire is null): svc_audit_verify's first_bad.
+null_override = {('AuditVerify', 'first_bad'): True}
 S = doc['components']['schemas']
 def deref(x):
     return resolve(x['$ref']) if '$ref' in x else x
@@ -118,6 +143,7 @@ for tname, sname in mapping.items():
         # null for empty strings/times.
         strish = ftype in ('AF_STR', 'AF_NAME', 'AF_UUID', 'AF_PATH', 'AFT')
         want_null = (not req and not ro) or (ro and strish)
+        want_null = null_override.get((sname, name), want_null)
         if '$ref' not in p and bool(p.get('nullable')) != want_null:
             errs.append(where + ': nullable should be %s' % want_null)
         if ftype == 'AF_NAME':
@@ -127,14 +153,13 @@ for tname, sname in mapping.items():
             if pd.get('format') != 'uuid' or pd.get('maxLength') != 36:
                 errs.append(where + ': uuid')
         elif ftype == 'AF_PATH':
-            if pd.get('maxLength') != strsize(a[4] if False else
-                                              re.search(r'(\w+)\)?$', a[4]).group(1)) - 1:
+            if pd.get('maxLength') != strsize(a[3], a[4]) - 1:
                 errs.append(where + ': path maxLength')
         elif ftype == 'AF_STR':
-            field = a[4]
-            if pd.get('maxLength') != strsize(field) - 1:
+            want = strsize(a[3], a[4]) - 1
+            if pd.get('maxLength') != want:
                 errs.append(where + ': maxLength %s want %d' %
-                            (pd.get('maxLength'), strsize(field) - 1))
+                            (pd.get('maxLength'), want))
         elif kind == 'AFI':
             mn, mx = num(a[4]), num(a[5])
             if pd.get('type') != 'integer' or pd.get('minimum') != mn or \
@@ -153,8 +178,8 @@ for tname, sname in mapping.items():
                 errs.append(where + ': not date-time')
         elif kind == 'AFSUB':
             ref = p.get('$ref') or p.get('allOf', [{}])[0].get('$ref')
-            if ref != '#/components/schemas/Image':
-                errs.append(where + ': sub ref')
+            if ref != '#/components/schemas/' + subs.get(a[4], '?'):
+                errs.append(where + ': sub ref %s for %s' % (ref, a[4]))
     if sorted(sch.get('required', [])) != sorted(want_req):
         errs.append('%s: required %s want %s' % (sname, sch.get('required'),
                                                  want_req))

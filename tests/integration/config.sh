@@ -3,6 +3,8 @@
 # files and -o overrides. A good file prints the effective configuration
 # (compared with data/NAME.ok); a bad one exits 1 with "FILE:LINE: reason"
 # on stderr (compared with data/NAME.ok, the temp dir written @TMP@).
+# No case may print a token (vmctl_ and 64 hex digits) on either stream:
+# the agent's token and token_file show as "(set, not shown)" / the path.
 # VMCTL_TEST_REGENERATE=1 rewrites the .ok files (review them after;
 # VMCTL_TEST_ONLY=REGEX limits it to the matching cases).
 set -u
@@ -39,6 +41,13 @@ run_case() {
 		(cd "$T_DIR" && "$prog" "${args[@]}") >"$out" 2>"$errf"
 	fi
 	rc=$?
+	# A secret never leaves the program, whatever else happens.
+	if grep -qE 'vmctl_[0-9a-f]{64}|hunter2' "$out" "$errf"; then
+		fail "$name: a token appears in the output:" \
+		    "$(grep -hoE '[a-z_]* *= *vmctl_[0-9a-f]{8}|hunter2' \
+		    "$out" "$errf" | head -n 2 | tr '\n' ' ')"
+		return
+	fi
 	# What is compared: stdout for a good file, stderr for a bad one.
 	if [ "$want" = 0 ]; then
 		got=$(sed "s|$T_DIR|@TMP@|g" "$out")
@@ -100,6 +109,50 @@ run_case ctl-o-unknown 1 "$C" -n -c /dev/null -o server.nosuch=1
 run_case ctl-o-form 1 "$C" -n -c /dev/null -o serverport
 run_case ctl-o-enum 1 "$C" -n -c /dev/null -o log.level=loud
 run_case ctl-o-not-int 1 "$C" -n -c /dev/null -o tasks.lease_s=5s
+run_case ctl-insecure 0 "$C" -n -c /dev/null -o server.insecure_http=true \
+    -o store.path=/var/tmp/x -o limits.rate_per_s=0 -o limits.burst=7
+run_case ctl-o-bad-insecure 1 "$C" -n -c /dev/null \
+    -o server.insecure_http=maybe
+
+# Without a TLS certificate vmctld refuses to start unless told to serve
+# plain HTTP, and says how (before it touches the store or the port).
+if [ -z "${VMCTL_TEST_ONLY:-}" ]; then
+	port=$(free_port "$T_PORT_LO" "$T_PORT_HI")
+	timeout $((20 * T_SLOW)) "$C" -f -c /dev/null -o server.port="$port" \
+	    -o store.path="$T_DIR/notls" >"$T_DIR/notls.out" 2>&1
+	rc=$?
+	if [ $rc = 1 ] && grep -q 'no TLS certificate' "$T_DIR/notls.out" &&
+	    grep -q 'server.insecure_http' "$T_DIR/notls.out"; then
+		pass "ctl-no-tls: vmctld without TLS nor insecure_http exits 1"
+	else
+		fail "ctl-no-tls: vmctld -f without TLS: exit $rc:" \
+		    "$(head -c 300 "$T_DIR/notls.out")"
+	fi
+	# --bootstrap-admin: one token on stdout on a fresh store, exit 0;
+	# refused (exit 1, nothing on stdout) once the store has a user.
+	"$C" --bootstrap-admin -c /dev/null -o store.path="$T_DIR/boot" \
+	    >"$T_DIR/boot.out" 2>"$T_DIR/boot.err"
+	rc=$?
+	if [ $rc = 0 ] && [ "$(wc -l <"$T_DIR/boot.out")" = 1 ] &&
+	    grep -qxE 'vmctl_[0-9a-f]{64}' "$T_DIR/boot.out" &&
+	    ! grep -q vmctl_ "$T_DIR/boot.err"; then
+		pass "ctl-bootstrap: one token on stdout, exit 0"
+	else
+		fail "ctl-bootstrap: exit $rc, stdout $(head -c 100 \
+		    "$T_DIR/boot.out" | sed 's/vmctl_[0-9a-f]*/vmctl_.../')"
+	fi
+	"$C" --bootstrap-admin -c /dev/null -o store.path="$T_DIR/boot" \
+	    >"$T_DIR/boot2.out" 2>"$T_DIR/boot2.err"
+	rc=$?
+	if [ $rc = 1 ] && [ ! -s "$T_DIR/boot2.out" ] &&
+	    grep -q 'already has' "$T_DIR/boot2.err"; then
+		pass "ctl-bootstrap-again: refused on a store with a user"
+	else
+		fail "ctl-bootstrap-again: exit $rc: $(head -c 200 \
+		    "$T_DIR/boot2.err") $(head -c 100 "$T_DIR/boot2.out" |
+		    sed 's/vmctl_[0-9a-f]*/vmctl_.../')"
+	fi
+fi
 
 # The built-in defaults are valid (their store path depends on --prefix).
 if "$C" -n -c /dev/null >"$T_DIR/defaults.out" 2>&1 &&
@@ -125,7 +178,20 @@ if t_require "$A"; then
 run_case agent-good 0 "$A" -n -c @CONF@
 run_case agent-minimal 0 "$A" -n -c @CONF@
 run_case agent-override 0 "$A" -n -c "$DATA/agent-minimal.conf" \
-    -o agent.host=hv-09 -o agent.heartbeat_s=7
+    -o agent.host=hv-09 -o agent.heartbeat_s=7 \
+    -o agent.token=vmctl_fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210
+# The token from a file (read by -n too: a missing file is an error).
+TF="$T_DIR/agent.token"
+(umask 077 && echo vmctl_00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff >"$TF")
+run_case agent-token-file 0 "$A" -n -c /dev/null -o agent.host=hv-03 \
+    -o agent.token_file="$TF" -o agent.state_dir=/srv/agent
+run_case agent-no-token 1 "$A" -n -c @CONF@
+run_case agent-o-no-token 1 "$A" -n -c /dev/null -o agent.host=hv-03
+run_case agent-bad-token 1 "$A" -n -c @CONF@
+run_case agent-o-bad-token 1 "$A" -n -c /dev/null -o agent.host=hv-03 \
+    -o agent.token=vmctl_0123
+run_case agent-token-both 1 "$A" -n -c @CONF@
+run_case agent-token-file-missing 1 "$A" -n -c @CONF@
 run_case agent-no-host 1 "$A" -n -c @CONF@
 run_case agent-bad-host 1 "$A" -n -c @CONF@
 run_case agent-unknown-key 1 "$A" -n -c @CONF@

@@ -6,7 +6,7 @@ set -u
 TOP_SRCDIR=${TOP_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 fail=0
 cd "$TOP_SRCDIR/man" || exit 1
-for page in vmctl.1 vmctld.8 vmagentd.8 vmctl.conf.5; do
+for page in vmctl.1 vmctld.8 vmagentd.8 vmctl.conf.5 vmctl-security.7; do
 	if out=$(mandoc -Tlint "$page" 2>&1) && [ -z "$out" ]; then
 		echo "PASS: mandoc -Tlint $page"
 	else

@@ -7,8 +7,12 @@
 #   . "$(dirname "$0")/../integration/lib.sh"
 #   t_init NAME                     # temp dir, trap, defaults
 #   port=$(free_port 21000 21999)
-#   start_daemon ctl "$VMCTLD" -f -c /dev/null -o server.port=$port ...
-#   wait_for 10 curl -sf http://127.0.0.1:$port/healthz
+#   bootstrap_admin "$T_DIR/state"  # ADMIN_TOKEN (before the first start)
+#   start_controller ctl "$T_DIR/state" [-o ...]   # CTL_URL, plain HTTP
+#   create_agency test              # unlimited quota (or give one)
+#   tf=$(enroll_host_file hv-1 dc)  # host token in a 0600 file
+#   start_daemon ag1 "$VMAGENTD" ... -o agent.token_file="$tf"
+#   api GET /v1/vms                 # curl as admin: body on stdout
 #   check "what" cmd args...        # PASS/FAIL line from cmd's status
 #   stop_daemon ctl TERM 20         # exit status in $T_RC
 #   t_finish                        # exit 0, or 1 if any check failed
@@ -30,6 +34,8 @@ T_PASSED=0
 T_RC=0			# exit status from stop_daemon
 CTL_PORT=		# set by start_controller
 CTL_URL=
+ADMIN_TOKEN=		# set by bootstrap_admin
+API_STATUS=		# HTTP status of the last api call (see api)
 T_DAEMONS=()		# names, in start order
 declare -A T_PID=()	# name -> pid
 declare -A T_LOG=()	# name -> log file
@@ -261,7 +267,9 @@ check_daemons_clean() {
 
 # start_controller NAME STORE_DIR [extra vmctld args...]: start vmctld on a
 # free port in $T_PORT_LO..$T_PORT_HI (or $CTL_PORT when set: a restart
-# keeps its port), wait until it listens; sets CTL_PORT and CTL_URL.
+# keeps its port), wait until it listens; sets CTL_PORT and CTL_URL. It
+# serves plain HTTP (-o server.insecure_http=true: loopback only); every
+# route but /healthz wants a token (bootstrap_admin first).
 start_controller() {
 	local name=$1 store=$2 tries=0 port start skip
 	shift 2
@@ -276,6 +284,7 @@ start_controller() {
 			skip=$(wc -l <"$T_DIR/$name.log")
 		fi
 		start_daemon "$name" "$VMCTLD" -f -c /dev/null \
+		    -o server.insecure_http=true \
 		    -o server.port="$port" -o store.path="$store" "$@"
 		start=$(now_s)
 		# Our own "listening" line (in this run's part of the log), not
@@ -309,6 +318,96 @@ start_controller() {
 		fi
 	done
 	return 1
+}
+
+# -------------------------------------------------------------- identity
+
+# bootstrap_admin STORE_DIR [extra vmctld args...]: vmctld --bootstrap-admin
+# on a store with no user yet; sets ADMIN_TOKEN (also in
+# $T_DIR/admin.token, mode 0600). Its stderr goes to $T_DIR/bootstrap.log.
+bootstrap_admin() {
+	local store=$1 out
+	shift
+	ADMIN_TOKEN=
+	out=$("$VMCTLD" --bootstrap-admin -c /dev/null \
+	    -o store.path="$store" "$@" 2>>"$T_DIR/bootstrap.log") || {
+		echo "bootstrap_admin: vmctld --bootstrap-admin failed:" \
+		    "$(tail -n 3 "$T_DIR/bootstrap.log")" >&2
+		return 1
+	}
+	if ! printf '%s' "$out" | grep -qxE 'vmctl_[0-9a-f]{64}'; then
+		echo "bootstrap_admin: no token on stdout: $out" >&2
+		return 1
+	fi
+	ADMIN_TOKEN=$out
+	(umask 077 && printf '%s\n' "$ADMIN_TOKEN" >"$T_DIR/admin.token")
+}
+
+# api METHOD PATH [JSON [CURL-ARGS...]]: one request to $CTL_URL with
+# $API_TOKEN (unset: $ADMIN_TOKEN; API_TOKEN='' api ...: no token); the
+# body on stdout, the status in $T_DIR/api.status (API_STATUS is set only
+# when not in a subshell: use api_status). Returns 0 for a 2xx answer.
+api() {
+	local m=$1 p=$2 body=${3-} st f="$T_DIR/api.body.$BASHPID"
+	local tok=${API_TOKEN-$ADMIN_TOKEN}
+	local -a a=(-s --max-time $((20 * T_SLOW)) -X "$m" -o "$f"
+	    -w '%{http_code}')
+	shift 2
+	[ $# -gt 0 ] && shift
+	[ -n "$tok" ] && a+=(-H "Authorization: Bearer $tok")
+	if [ -n "$body" ]; then
+		a+=(-H 'Content-Type: application/json' --data-binary "$body")
+	fi
+	: >"$f"
+	st=$(curl "${a[@]}" "$@" "$CTL_URL$p")
+	API_STATUS=$st
+	printf '%s\n' "$st" >"$T_DIR/api.status"
+	cat "$f"
+	rm -f "$f"
+	case $st in
+	2??) return 0 ;;
+	esac
+	return 1
+}
+
+# api_status: the HTTP status of the last api call.
+api_status() {
+	cat "$T_DIR/api.status" 2>/dev/null
+}
+
+# enroll_host NAME SITE: enroll a host as admin; echoes its token.
+enroll_host() {
+	local out tok
+	out=$(api POST /v1/hosts "{\"name\":\"$1\",\"site\":\"$2\"}") || {
+		echo "enroll_host $1: HTTP $(api_status): $out" >&2
+		return 1
+	}
+	tok=$(printf '%s' "$out" | jq -r '.token // empty')
+	if ! printf '%s' "$tok" | grep -qxE 'vmctl_[0-9a-f]{64}'; then
+		echo "enroll_host $1: no token in the answer: $out" >&2
+		return 1
+	fi
+	printf '%s\n' "$tok"
+}
+
+# enroll_host_file NAME SITE: enroll_host, the token in $T_DIR/NAME.token
+# (mode 0600: for agent.token_file); echoes that file's name.
+enroll_host_file() {
+	local tok f="$T_DIR/$1.token"
+	tok=$(enroll_host "$1" "$2") || return 1
+	(umask 077 && printf '%s\n' "$tok" >"$f") || return 1
+	printf '%s\n' "$f"
+}
+
+# create_agency NAME [QUOTA-JSON]: create an agency as admin; the quota
+# defaults to unlimited instances, vCPUs, RAM and disk.
+create_agency() {
+	local q=${2:-'{"instances":-1,"vcpus":-1,"ram_mib":-1,"disk_gib":-1}'}
+	local out
+	out=$(api POST /v1/agencies "{\"name\":\"$1\",\"quota\":$q}") || {
+		echo "create_agency $1: HTTP $(api_status): $out" >&2
+		return 1
+	}
 }
 
 # -------------------------------------------------------------- setup
@@ -347,7 +446,7 @@ t_init() {
 	# The CLI must not read the user's config.
 	export XDG_CONFIG_HOME="$T_DIR/xdg"
 	export HOME="$T_DIR"
-	unset VMCTL_URL VMCTL_TOKEN
+	unset VMCTL_URL VMCTL_TOKEN VMCTL_CA_FILE API_TOKEN
 }
 
 # t_require FILE...: the built programs must exist (a missing one fails).

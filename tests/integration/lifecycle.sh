@@ -1,10 +1,12 @@
 #!/bin/bash
 # lifecycle.sh: vmctld and two vmagentd on libvirt's test driver, driven
-# only through vmctl. 50 VMs created (in parallel, with and without
-# --wait), stopped, started, rebooted and deleted; the states, operations,
-# host allocations and domain counts checked. Then a crash test: vmctld is
-# SIGKILLed in the middle of a burst of 30 concurrent creates, restarted on
-# the same store, and nothing acknowledged may be lost or doubled.
+# only through vmctl (as the bootstrap admin: hosts enrolled with vmctl
+# host enroll, the VMs in agency "test"). 50 VMs created (in parallel, with
+# and without --wait), stopped, started, rebooted and deleted; the states,
+# operations, host allocations, the agency's quota usage and domain counts
+# checked. Then a crash test: vmctld is SIGKILLed in the middle of a burst
+# of 30 concurrent creates, restarted on the same store, and nothing
+# acknowledged may be lost or doubled.
 # VMCTL_VALGRIND=1 runs the daemons under valgrind.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -27,10 +29,12 @@ V() {
 	"$VMCTL" --url "$CTL_URL" --timeout $((90 * D)) "$@"
 }
 
+# start_agent N: vmagentd for host hv-N, its token in $T_DIR/hv-N.token.
 start_agent() {
 	local n=$1
 	start_daemon "agent$n" "$VMAGENTD" -f -c /dev/null \
 	    -o agent.host="hv-$n" -o agent.site=dc \
+	    -o agent.token_file="$T_DIR/hv-$n.token" \
 	    -o agent.controller_url="$CTL_URL" \
 	    -o agent.libvirt_uri=test:///default \
 	    -o agent.state_dir="$T_DIR/agent$n" \
@@ -38,12 +42,13 @@ start_agent() {
 	    -o agent.heartbeat_s=1
 }
 
-# Fresh JSON views in $T_DIR/{vms,hosts,flavors,ops}.json.
+# Fresh JSON views in $T_DIR/{vms,hosts,flavors,ops,agency}.json.
 fetch() {
 	V -o json vm list >"$T_DIR/vms.json" &&
 	    V -o json host list >"$T_DIR/hosts.json" &&
 	    V -o json flavor list >"$T_DIR/flavors.json" &&
-	    V -o json op list >"$T_DIR/ops.json"
+	    V -o json op list >"$T_DIR/ops.json" &&
+	    V -o json agency show test >"$T_DIR/agency.json"
 }
 
 hosts_up() {
@@ -94,7 +99,24 @@ domains_match() {
 	fetch 2>/dev/null && [ -z "$(domains_mismatch)" ]
 }
 
-# check_books LABEL: allocations and domain counts (after settling).
+# The agency's usage when it differs from the sum of its VMs (printed).
+usage_mismatch() {
+	jq -n --slurpfile v "$T_DIR/vms.json" --slurpfile a "$T_DIR/agency.json" \
+	    --slurpfile f "$T_DIR/flavors.json" '
+	    ($f[0] | map({key: .name, value: .}) | from_entries) as $fl
+	    | ($v[0] | map(select(.agency == "test"))) as $mine
+	    | { instances: ($mine | length),
+		vcpus: ($mine | map($fl[.flavor].vcpus) | add // 0),
+		ram_mib: ($mine | map($fl[.flavor].ram_mib) | add // 0),
+		disk_gib: ($mine | map($fl[.flavor].disk_gib) | add // 0) }
+	    as $want
+	    | ($a[0].usage | {instances, vcpus, ram_mib, disk_gib}) as $got
+	    | if $got == $want then empty
+	      else {usage: $got, sum_of_vms: $want} end' -c
+}
+
+# check_books LABEL: allocations, quota usage and domain counts (after
+# settling).
 check_books() {
 	local label=$1 m
 	fetch
@@ -103,6 +125,12 @@ check_books() {
 		pass "$label: host allocations equal the sum of their VMs' flavors"
 	else
 		fail "$label: host allocations differ: $m"
+	fi
+	m=$(usage_mismatch)
+	if [ -z "$m" ]; then
+		pass "$label: agency usage equals the sum of its VMs' flavors"
+	else
+		fail "$label: agency usage differs: $m"
 	fi
 	if wait_for $((15 * D)) domains_match; then
 		pass "$label: domains_running equals the running VMs per host"
@@ -173,10 +201,26 @@ rc_of() {
 
 # ---------------------------------------------------------------- start
 
-if ! start_controller ctl "$STORE" -o tasks.lease_s=10; then
+if ! bootstrap_admin "$STORE"; then
+	fail "vmctld --bootstrap-admin"
+	t_finish
+fi
+export VMCTL_TOKEN=$ADMIN_TOKEN
+# No rate limit: five parallel --wait loops poll hard.
+if ! start_controller ctl "$STORE" -o tasks.lease_s=10 \
+    -o limits.rate_per_s=0; then
 	fail "vmctld did not start"
 	t_finish
 fi
+for n in 1 2; do
+	vmc "enroll-$n" -q host enroll "hv-$n" --site dc
+	(umask 077 && cp "$T_DIR/out/enroll-$n.out" "$T_DIR/hv-$n.token")
+	check "vmctl host enroll hv-$n prints its token" \
+	    grep -qxE 'vmctl_[0-9a-f]{64}' "$T_DIR/hv-$n.token"
+done
+vmc agency -q agency create test --instances unlimited --vcpus unlimited \
+    --ram unlimited --disk unlimited
+check_eq "vmctl agency create test (unlimited)" 0 "$(rc_of agency)"
 start_agent 1
 start_agent 2
 if wait_for $((20 * D)) hosts_up; then
@@ -204,10 +248,10 @@ create_worker() {
 		if [ $((i % 2)) = 1 ]; then
 			vmc "create-$n" -o json vm create "$n" --flavor "$f" \
 			    --kernel "$KERNEL" --cmdline "console=ttyS0 vm=$n" \
-			    --wait
+			    --agency test --wait
 		else
 			vmc "create-$n" -o json vm create "$n" --flavor "$f" \
-			    --kernel "$KERNEL"
+			    --kernel "$KERNEL" --agency test
 		fi
 	done
 }
@@ -400,7 +444,7 @@ burst_create() {
 		sleep 0.005
 	done
 	vmc "create-$n" -o json vm create "$n" --flavor small \
-	    --kernel "$KERNEL"
+	    --kernel "$KERNEL" --agency test
 	if [ "$(rc_of "create-$n")" = 0 ]; then
 		: >"$T_DIR/out/acked-$n"
 		if [ "$(find "$T_DIR/out" -name 'acked-*' | wc -l)" -ge 5 ] &&
@@ -464,7 +508,8 @@ else
 	fail "crash burst: a failed create did not exit 1 with a message"
 fi
 
-if start_controller ctl "$STORE" -o tasks.lease_s=10; then
+if start_controller ctl "$STORE" -o tasks.lease_s=10 \
+    -o limits.rate_per_s=0; then
 	pass "vmctld restarted on the same store and port"
 else
 	fail "vmctld did not restart"
@@ -527,7 +572,7 @@ check_eq "every crash-* create operation succeeded" 0 "$bad"
 
 # A VM created now still works end to end.
 vmc post-crash -o json vm create after-crash --flavor small \
-    --kernel "$KERNEL" --wait
+    --kernel "$KERNEL" --agency test --wait
 check_eq "vm create --wait after the restart" "0 running" \
     "$(rc_of post-crash) $(jq -r .state "$T_DIR/out/post-crash.out" \
     2>/dev/null)"
@@ -543,6 +588,13 @@ if grep -hE 'now (error|stopped|crashed|paused)' "$T_DIR/ctl.log" |
 	    sed 's/^.*info: //' | tr '\n' ';')"
 else
 	pass "no VM was ever marked error or stopped by a heartbeat (vmctld log)"
+fi
+
+# Tokens: in their files only, never in a log.
+if grep -lE 'vmctl_[0-9a-f]{64}' "$T_DIR"/*.log >"$T_DIR/leaks.txt"; then
+	fail "a token appears in $(tr '\n' ' ' <"$T_DIR/leaks.txt")"
+else
+	pass "no token in the daemons' logs"
 fi
 
 # ---------------------------------------------------------------- stop

@@ -45,6 +45,7 @@ test_err_status(void **state)
 		{ API_EUNAVAIL, 503, "unavailable" },
 		{ API_ETRANSPORT, 502, "transport" },
 		{ API_ELIBVIRT, 500, "libvirt" },
+		{ API_EQUOTA, 409, "quota_exceeded" },
 	};
 	size_t i;
 

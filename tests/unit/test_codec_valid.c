@@ -153,9 +153,13 @@ test_int_bounds(void **state)
 		  "-9223372036854775808", "flavor.disk_gib" },
 		{ &api_flavor_schema, FLAVOR_OK, API_INPUT, "disk_gib",
 		  "18446744073709551615", "flavor.disk_gib" },
-		{ &api_host_schema, HOST_OK, API_INPUT, "vcpus", "0",
-		  "host.vcpus: must be between 1 and 4096" },
-		{ &api_host_schema, HOST_OK, API_INPUT, "ram_mib", "63",
+		/* 0 is an enrolled host's capacity before it registers;
+		 * registration itself asks for more (svc_agent.c). */
+		{ &api_host_schema, HOST_OK, API_INPUT, "vcpus", "-1",
+		  "host.vcpus: must be between 0 and 4096" },
+		{ &api_host_schema, HOST_OK, API_INPUT, "vcpus", "4097",
+		  "host.vcpus: must be between 0 and 4096" },
+		{ &api_host_schema, HOST_OK, API_INPUT, "ram_mib", "-1",
 		  "host.ram_mib" },
 		{ &api_vm_action_schema, ACTION_OK, API_INPUT, "timeout_s",
 		  "3601", "action.timeout_s: must be between 0 and 3600" },

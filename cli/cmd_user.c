@@ -1,0 +1,201 @@
+/*
+ * vmctl user create|list|show|delete: /v1/users. An agency-admin who
+ * gives no --agency gets users of its own agency (the server fills it),
+ * so the role/agency pairing is left to the server to check.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "identity.h"
+
+static int
+user_check_role(const struct cli_ctx *ctx, const char *arg)
+{
+	if (api_enum_index(api_role_names, arg) >= 0)
+		return 0;
+	cli_usage_error(ctx, "--role: '%s' is not one of: admin, operator, "
+	    "agency-admin, member, viewer", arg);
+	return -1;
+}
+
+int
+cmd_user_create(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "role", required_argument, NULL, 'r' },
+		{ "agency", required_argument, NULL, 'a' },
+		{ "display-name", required_argument, NULL, 'D' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct api_user u;
+	struct vm_error err = { 0 };
+	json_object *body = NULL, *ans = NULL;
+	struct cli_getopt g;
+	const char *role = NULL, *agency = NULL, *display = NULL;
+	int ch, ret = CLI_USAGE;
+
+	cli_getopt_init(&g, ctx, "", longopts);
+	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
+		switch (ch) {
+		case 'r':
+			if (user_check_role(ctx, optarg) < 0)
+				goto cleanup;
+			role = optarg;
+			break;
+		case 'a':
+			if (cli_check_name(ctx, "--agency", optarg) < 0)
+				goto cleanup;
+			agency = optarg;
+			break;
+		case 'D':
+			if (strlen(optarg) >= sizeof(u.display_name)) {
+				cli_usage_error(ctx, "--display-name: longer "
+				    "than %zu characters",
+				    sizeof(u.display_name) - 1);
+				goto cleanup;
+			}
+			display = optarg;
+			break;
+		default:
+			ret = cli_getopt_status(ch);
+			goto cleanup;
+		}
+	}
+	if (cli_want_args(ctx, argc, argv, 1, "NAME") < 0 ||
+	    cli_check_name(ctx, "NAME", argv[optind]) < 0)
+		goto cleanup;
+	if (role == NULL) {
+		cli_usage_error(ctx, "missing --role ROLE");
+		goto cleanup;
+	}
+	if (agency != NULL && (strcmp(role, "admin") == 0 ||
+	    strcmp(role, "operator") == 0)) {
+		cli_usage_error(ctx, "--agency: an %s has no agency", role);
+		goto cleanup;
+	}
+	body = json_object_new_object();
+	json_object_object_add(body, "name",
+	    json_object_new_string(argv[optind]));
+	json_object_object_add(body, "role", json_object_new_string(role));
+	if (agency != NULL)
+		json_object_object_add(body, "agency",
+		    json_object_new_string(agency));
+	if (display != NULL)
+		json_object_object_add(body, "display_name",
+		    json_object_new_string(display));
+
+	ret = CLI_ERR;
+	if (client_call(ctx, "POST", "/v1/users", body, NULL, &ans,
+	    &err) < 0 || client_decode(&api_user_schema, ans, &u, &err) < 0) {
+		client_error_print(ctx, &err);
+		goto cleanup;
+	}
+	output_show(ctx, ans);
+	ret = CLI_OK;
+cleanup:
+	json_object_put(body);
+	json_object_put(ans);
+	return ret;
+}
+
+int
+cmd_user_list(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "agency", required_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static const char *const headers[] = {
+		"NAME", "ROLE", "AGENCY", "DISPLAY_NAME", "CREATED"
+	};
+	struct vm_error err = { 0 };
+	struct output_table *t = NULL;
+	json_object *items = NULL;
+	struct cli_getopt g;
+	struct api_user u;
+	struct buf path = { 0 };
+	const char *agency = NULL;
+	size_t i;
+	char ts[32];
+	int ch, ret = CLI_ERR;
+
+	cli_getopt_init(&g, ctx, "", longopts);
+	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
+		switch (ch) {
+		case 'a':
+			if (cli_check_name(ctx, "--agency", optarg) < 0)
+				return CLI_USAGE;
+			agency = optarg;
+			break;
+		default:
+			return cli_getopt_status(ch);
+		}
+	}
+	if (cli_want_args(ctx, argc, argv, 0, "") < 0)
+		return CLI_USAGE;
+
+	buf_printf(&path, "/v1/users");
+	if (agency != NULL)
+		client_query_add(&path, "agency", agency);
+	if (client_list(ctx, path.data, &items, &err) < 0)
+		goto fail;
+	t = output_table_new(headers, ARRAY_SIZE(headers));
+	for (i = 0; i < json_object_array_length(items); i++) {
+		if (client_decode(&api_user_schema,
+		    json_object_array_get_idx(items, i), &u, &err) < 0)
+			goto fail;
+		output_cell(t, "%s", u.name);
+		output_cell(t, "%s", api_role_names[u.role]);
+		output_cell(t, "%s", output_str(u.agency));
+		output_cell(t, "%s", output_str(u.display_name));
+		output_cell(t, "%s", output_time(u.created_at, ts));
+	}
+	output_list(ctx, items, t);
+	ret = CLI_OK;
+	goto cleanup;
+fail:
+	client_error_print(ctx, &err);
+cleanup:
+	output_table_free(t);
+	json_object_put(items);
+	buf_free(&path);
+	return ret;
+}
+
+int
+cmd_user_show(struct cli_ctx *ctx, int argc, char **argv)
+{
+	return client_show_cmd(ctx, argc, argv, "/v1/users", "NAME",
+	    &api_user_schema, cli_check_name);
+}
+
+int
+cmd_user_delete(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct vm_error err = { 0 };
+	json_object *ans = NULL;
+	struct cli_getopt g;
+	char *path = NULL;
+	int ch, ret = CLI_ERR;
+
+	cli_getopt_init(&g, ctx, "", NULL);
+	if ((ch = cli_getopt_next(&g, argc, argv)) != -1)
+		return cli_getopt_status(ch);
+	if (cli_want_args(ctx, argc, argv, 1, "NAME") < 0 ||
+	    cli_check_name(ctx, "NAME", argv[optind]) < 0)
+		return CLI_USAGE;
+	path = xasprintf("/v1/users/%s", argv[optind]);
+	if (client_call(ctx, "DELETE", path, NULL, NULL, &ans, &err) < 0) {
+		client_error_print(ctx, &err);
+		goto cleanup;
+	}
+	output_msg(ctx, "user %s deleted", argv[optind]);
+	ret = CLI_OK;
+cleanup:
+	json_object_put(ans);
+	free(path);
+	return ret;
+}
