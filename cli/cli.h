@@ -216,6 +216,12 @@ int client_show(struct cli_ctx *ctx, const char *path,
 int client_show_cmd(struct cli_ctx *ctx, int argc, char **argv,
     const char *collection, const char *what, const struct api_schema *s,
     int (*check)(const struct cli_ctx *, const char *, const char *));
+/*
+ * A whole "NOUN delete NAME" command: no options, one name, DELETE
+ * collection/NAME, then "NOUN NAME deleted" plus `extra` (may be "").
+ */
+int client_delete_cmd(struct cli_ctx *ctx, int argc, char **argv,
+    const char *collection, const char *noun, const char *extra);
 /* Print "vmctl: message" and a hint (transport errors) on stderr. */
 void client_error_print(const struct cli_ctx *ctx,
     const struct vm_error *err);

@@ -175,27 +175,5 @@ cmd_user_show(struct cli_ctx *ctx, int argc, char **argv)
 int
 cmd_user_delete(struct cli_ctx *ctx, int argc, char **argv)
 {
-	struct vm_error err = { 0 };
-	json_object *ans = NULL;
-	struct cli_getopt g;
-	char *path = NULL;
-	int ch, ret = CLI_ERR;
-
-	cli_getopt_init(&g, ctx, "", NULL);
-	if ((ch = cli_getopt_next(&g, argc, argv)) != -1)
-		return cli_getopt_status(ch);
-	if (cli_want_args(ctx, argc, argv, 1, "NAME") < 0 ||
-	    cli_check_name(ctx, "NAME", argv[optind]) < 0)
-		return CLI_USAGE;
-	path = xasprintf("/v1/users/%s", argv[optind]);
-	if (client_call(ctx, "DELETE", path, NULL, NULL, &ans, &err) < 0) {
-		client_error_print(ctx, &err);
-		goto cleanup;
-	}
-	output_msg(ctx, "user %s deleted", argv[optind]);
-	ret = CLI_OK;
-cleanup:
-	json_object_put(ans);
-	free(path);
-	return ret;
+	return client_delete_cmd(ctx, argc, argv, "/v1/users", "user", "");
 }

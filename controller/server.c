@@ -62,14 +62,14 @@ struct conn_state {
 };
 
 const char *
-req_query(struct req *req, const char *key)
+req_query(const struct req *req, const char *key)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
 	    key);
 }
 
 const char *
-req_header(struct req *req, const char *key)
+req_header(const struct req *req, const char *key)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, key);
 }

@@ -62,8 +62,8 @@ int server_start(struct ctl *ctl, struct server **out, struct vm_error *err);
 void server_stop(struct server *srv);
 
 /* Query parameter or header of the request (borrowed) or NULL. */
-const char *req_query(struct req *req, const char *key);
-const char *req_header(struct req *req, const char *key);
+const char *req_query(const struct req *req, const char *key);
+const char *req_header(const struct req *req, const char *key);
 /* Peer address as text, into buf[64]. */
 void req_peer(struct req *req, char buf[64]);
 

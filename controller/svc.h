@@ -64,10 +64,14 @@ json_object *svc_list_envelope(json_object *items, const char *next);
 /* Integer query parameter key in [min, max], def when absent. */
 int svc_query_int(struct req *req, const char *key, long def, long min,
     long max, long *out, struct vm_error *err);
-/* GET of a whole table as a paged list; fixup may adjust each row. */
+/*
+ * GET of a whole table as a paged list; keep (may be NULL) drops rows the
+ * caller may not see; fixup (may be NULL) adjusts each row kept.
+ */
 int svc_list_rows(struct req *req, struct resp *resp, enum store_db db,
     const struct api_schema *schema,
-    void (*fixup)(const struct ctl *ctl, void *obj));
+    void (*fixup)(const struct ctl *ctl, void *obj),
+    bool (*keep)(const struct req *req, const void *obj));
 /* GET of one row keyed by the first path parameter; 404 names `what`. */
 int svc_show_row(struct req *req, struct resp *resp, enum store_db db,
     const struct api_schema *schema, const char *what,

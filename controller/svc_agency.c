@@ -191,49 +191,17 @@ fail:
 	return HANDLER_DONE;
 }
 
-struct agency_list_ctx {
-	const struct req *req;
-	json_object *items;
-};
-
-static int
-agency_list_cb(const char *key, size_t klen, const char *val, size_t vlen,
-    void *arg, struct vm_error *err)
+static bool
+agency_keep(const struct req *req, const void *obj)
 {
-	struct agency_list_ctx *c = arg;
-	struct api_agency a;
-
-	(void)key;
-	(void)klen;
-	if (api_decode_text(&api_agency_schema, val, vlen, &a, API_STORED,
-	    err) < 0)
-		return -1;
-	if (auth_scope_ok(&c->req->who, a.name))
-		json_object_array_add(c->items,
-		    api_encode(&api_agency_schema, &a));
-	return 0;
+	return auth_scope_ok(&req->who, ((const struct api_agency *)obj)->name);
 }
 
 int
 svc_agency_list(struct req *req, struct resp *resp)
 {
-	struct agency_list_ctx c = { req, NULL };
-	struct store_txn *txn = NULL;
-	struct vm_error err = { 0, "" };
-
-	if (store_txn_begin(req->ctl->store, false, &txn, &err) < 0)
-		goto fail;
-	c.items = json_object_new_array();
-	if (store_iter(txn, DB_AGENCIES, NULL, agency_list_cb, &c, &err) < 0)
-		goto fail;
-	store_txn_abort(txn);
-	resp_json(resp, 200, svc_list_envelope(c.items, NULL));
-	return HANDLER_DONE;
-fail:
-	json_object_put(c.items);
-	store_txn_abort(txn);
-	resp_error(resp, &err);
-	return HANDLER_DONE;
+	return svc_list_rows(req, resp, DB_AGENCIES, &api_agency_schema, NULL,
+	    agency_keep);
 }
 
 /* Agency params[0] within the caller's scope (404 otherwise). */

@@ -12,7 +12,8 @@
 int
 svc_flavor_list(struct req *req, struct resp *resp)
 {
-	return svc_list_rows(req, resp, DB_FLAVORS, &api_flavor_schema, NULL);
+	return svc_list_rows(req, resp, DB_FLAVORS, &api_flavor_schema, NULL,
+	    NULL);
 }
 
 int

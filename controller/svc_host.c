@@ -100,8 +100,10 @@ svc_host_load(struct store_txn *txn, const char *name, struct api_host *h,
 
 struct rows_ctx {
 	const struct ctl *ctl;
+	const struct req *req;
 	const struct api_schema *schema;
 	void (*fixup)(const struct ctl *ctl, void *obj);
+	bool (*keep)(const struct req *req, const void *obj);
 	void *obj;			/* scratch of schema->size bytes */
 	json_object *items;
 	size_t limit, n;
@@ -121,13 +123,15 @@ rows_cb(const char *key, size_t klen, const char *val, size_t vlen,
 	}
 	if (api_decode_text(c->schema, val, vlen, c->obj, API_STORED, err) < 0)
 		return -1;
-	if (c->fixup != NULL)
-		c->fixup(c->ctl, c->obj);
-	json_object_array_add(c->items, api_encode(c->schema, c->obj));
 	if (klen >= sizeof(c->last))
 		klen = sizeof(c->last) - 1;
 	memcpy(c->last, key, klen);
 	c->last[klen] = '\0';
+	if (c->keep != NULL && !c->keep(c->req, c->obj))
+		return 0;
+	if (c->fixup != NULL)
+		c->fixup(c->ctl, c->obj);
+	json_object_array_add(c->items, api_encode(c->schema, c->obj));
 	c->n++;
 	return 0;
 }
@@ -135,7 +139,8 @@ rows_cb(const char *key, size_t klen, const char *val, size_t vlen,
 int
 svc_list_rows(struct req *req, struct resp *resp, enum store_db db,
     const struct api_schema *schema,
-    void (*fixup)(const struct ctl *ctl, void *obj))
+    void (*fixup)(const struct ctl *ctl, void *obj),
+    bool (*keep)(const struct req *req, const void *obj))
 {
 	struct rows_ctx c;
 	struct store_txn *txn = NULL;
@@ -143,8 +148,10 @@ svc_list_rows(struct req *req, struct resp *resp, enum store_db db,
 
 	memset(&c, 0, sizeof(c));
 	c.ctl = req->ctl;
+	c.req = req;
 	c.schema = schema;
 	c.fixup = fixup;
+	c.keep = keep;
 	c.obj = xmalloc(schema->size);
 	if (svc_list_limit(req, &c.limit, &err) < 0)
 		goto fail;
@@ -177,7 +184,7 @@ int
 svc_host_list(struct req *req, struct resp *resp)
 {
 	return svc_list_rows(req, resp, DB_HOSTS, &api_host_schema,
-	    host_fixup);
+	    host_fixup, NULL);
 }
 
 int

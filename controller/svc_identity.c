@@ -349,52 +349,21 @@ fail:
 	return HANDLER_DONE;
 }
 
-struct user_list_ctx {
-	const struct req *req;
-	const char *agency;
-	json_object *items;
-};
-
-static int
-user_list_cb(const char *key, size_t klen, const char *val, size_t vlen,
-    void *arg, struct vm_error *err)
+static bool
+user_keep(const struct req *req, const void *obj)
 {
-	struct user_list_ctx *c = arg;
-	struct api_user u;
+	const struct api_user *u = obj;
+	const char *agency = req_query(req, "agency");
 
-	(void)key;
-	(void)klen;
-	if (api_decode_text(&api_user_schema, val, vlen, &u, API_STORED,
-	    err) < 0)
-		return -1;
-	if (!auth_scope_ok(&c->req->who, u.agency))
-		return 0;
-	if (c->agency != NULL && strcmp(u.agency, c->agency) != 0)
-		return 0;
-	json_object_array_add(c->items, api_encode(&api_user_schema, &u));
-	return 0;
+	return auth_scope_ok(&req->who, u->agency) &&
+	    (agency == NULL || strcmp(u->agency, agency) == 0);
 }
 
 int
 svc_user_list(struct req *req, struct resp *resp)
 {
-	struct user_list_ctx c = { req, req_query(req, "agency"), NULL };
-	struct store_txn *txn = NULL;
-	struct vm_error err = { 0, "" };
-
-	if (store_txn_begin(req->ctl->store, false, &txn, &err) < 0)
-		goto fail;
-	c.items = json_object_new_array();
-	if (store_iter(txn, DB_USERS, NULL, user_list_cb, &c, &err) < 0)
-		goto fail;
-	store_txn_abort(txn);
-	resp_json(resp, 200, svc_list_envelope(c.items, NULL));
-	return HANDLER_DONE;
-fail:
-	json_object_put(c.items);
-	store_txn_abort(txn);
-	resp_error(resp, &err);
-	return HANDLER_DONE;
+	return svc_list_rows(req, resp, DB_USERS, &api_user_schema, NULL,
+	    user_keep);
 }
 
 /* Load user params[0] within the caller's scope (404 otherwise). */
