@@ -58,6 +58,37 @@ api_path_valid(const char *s)
 	return true;
 }
 
+bool
+api_labels_valid(const char *s)
+{
+	char tok[API_NAME_MAX];
+
+	while (*s != '\0') {
+		size_t n;
+
+		while (*s == ' ')
+			s++;
+		n = strcspn(s, ", ");
+		if (n == 0 || n >= sizeof(tok))
+			return false;
+		memcpy(tok, s, n);
+		tok[n] = '\0';
+		if (!api_name_valid(tok))
+			return false;
+		s += n;
+		while (*s == ' ')
+			s++;
+		if (*s == ',') {
+			s++;
+			if (*s == '\0')
+				return false;
+		} else if (*s != '\0') {
+			return false;
+		}
+	}
+	return true;
+}
+
 int
 api_enum_index(const char *const *names, const char *s)
 {

@@ -98,6 +98,8 @@ int api_decode_text(const struct api_schema *s, const char *text, size_t len,
 char *api_encode_text(const struct api_schema *s, const void *obj);
 
 bool api_name_valid(const char *s);
+/* "" or comma-separated names ("gpu,ssd"; blanks around names allowed). */
+bool api_labels_valid(const char *s);
 bool api_path_valid(const char *s);
 /* Index of s in a NULL-terminated list, or -1. */
 int api_enum_index(const char *const *names, const char *s);

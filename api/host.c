@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "errors.h"
 #include "host.h"
 
 const char *const api_uri_kind_names[] = {
@@ -10,6 +11,9 @@ const char *const api_host_state_names[] = { "up", "down", NULL };
 static const struct api_field host_fields[] = {
 	AFS("name", AF_NAME, AF_REQ, struct api_host, name),
 	AFS("site", AF_NAME, AF_REQ, struct api_host, site),
+	AFS("az", AF_NAME, 0, struct api_host, az),
+	AFS("labels", AF_STR, 0, struct api_host, labels),
+	AFB("maintenance", AF_RO, struct api_host, maintenance),
 	AFE("uri_kind", AF_REQ, struct api_host, uri_kind, api_uri_kind_names),
 	AFI("vcpus", AF_REQ, struct api_host, vcpus, 0, 4096),
 	AFI("ram_mib", AF_REQ, struct api_host, ram_mib, 0, 68719476736LL),
@@ -27,17 +31,51 @@ static const struct api_field host_fields[] = {
 	AFT("registered_at", AF_RO, struct api_host, registered_at),
 };
 
+static int
+labels_check(const char *labels, struct vm_error *err)
+{
+	if (!api_labels_valid(labels)) {
+		vm_error_set(err, API_EINVAL, "host.labels: comma-separated "
+		    "names like 'gpu,ssd'");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+enroll_validate(const void *obj, struct vm_error *err)
+{
+	return labels_check(((const struct api_host_enroll *)obj)->labels, err);
+}
+
+static int
+host_validate(const void *obj, struct vm_error *err)
+{
+	return labels_check(((const struct api_host *)obj)->labels, err);
+}
+
 static const struct api_field enroll_fields[] = {
 	AFS("name", AF_NAME, AF_REQ, struct api_host_enroll, name),
 	AFS("site", AF_NAME, AF_REQ, struct api_host_enroll, site),
+	AFS("az", AF_NAME, 0, struct api_host_enroll, az),
+	AFS("labels", AF_STR, 0, struct api_host_enroll, labels),
+};
+
+static const struct api_field maintenance_fields[] = {
+	AFB("maintenance", AF_REQ, struct api_host_maintenance, maintenance),
+};
+
+const struct api_schema api_host_maintenance_schema = {
+	"maintenance", maintenance_fields, ARRAY_SIZE(maintenance_fields),
+	sizeof(struct api_host_maintenance), NULL
 };
 
 const struct api_schema api_host_enroll_schema = {
 	"host", enroll_fields, ARRAY_SIZE(enroll_fields),
-	sizeof(struct api_host_enroll), NULL
+	sizeof(struct api_host_enroll), enroll_validate
 };
 
 const struct api_schema api_host_schema = {
 	"host", host_fields, ARRAY_SIZE(host_fields), sizeof(struct api_host),
-	NULL
+	host_validate
 };

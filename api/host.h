@@ -18,6 +18,9 @@ extern const char *const api_host_state_names[];
 struct api_host {
 	char name[API_NAME_MAX];
 	char site[API_NAME_MAX];
+	char az[API_NAME_MAX];		/* availability zone; "" = none */
+	char labels[API_TEXT_MAX];	/* aggregates: "gpu,health-only" */
+	bool maintenance;		/* RO: no new VMs (POST .../maintenance) */
 	int uri_kind;			/* enum api_uri_kind */
 	int64_t vcpus;			/* capacity */
 	int64_t ram_mib;
@@ -38,7 +41,15 @@ extern const struct api_schema api_host_schema;
 struct api_host_enroll {
 	char name[API_NAME_MAX];
 	char site[API_NAME_MAX];
+	char az[API_NAME_MAX];
+	char labels[API_TEXT_MAX];
 };
+
+/* POST /v1/hosts/{name}/maintenance */
+struct api_host_maintenance {
+	bool maintenance;
+};
+extern const struct api_schema api_host_maintenance_schema;
 extern const struct api_schema api_host_enroll_schema;
 
 #endif

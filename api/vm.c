@@ -13,6 +13,7 @@ const char *const api_vm_desired_names[] = {
 	"running", "stopped", "deleted", NULL
 };
 const char *const api_vm_action_names[] = { "start", "stop", "reboot", NULL };
+const char *const api_vm_ha_names[] = { "restart", "none", NULL };
 
 static int
 image_validate(const void *obj, struct vm_error *err)
@@ -53,6 +54,19 @@ const struct api_schema api_image_schema = {
 	sizeof(struct api_image), image_validate
 };
 
+static int
+vm_validate(const void *obj, struct vm_error *err)
+{
+	const struct api_vm *vm = obj;
+
+	if (!api_labels_valid(vm->labels)) {
+		vm_error_set(err, API_EINVAL, "vm.labels: comma-separated "
+		    "names like 'gpu,ssd'");
+		return -1;
+	}
+	return 0;
+}
+
 static const struct api_field vm_fields[] = {
 	AFS("id", AF_UUID, AF_RO, struct api_vm, id),
 	AFS("name", AF_NAME, AF_REQ, struct api_vm, name),
@@ -60,6 +74,9 @@ static const struct api_field vm_fields[] = {
 	AFS("flavor", AF_NAME, AF_REQ, struct api_vm, flavor),
 	AFSUB("image", AF_REQ, struct api_vm, image, &api_image_schema),
 	AFS("site", AF_NAME, 0, struct api_vm, site),
+	AFS("az", AF_NAME, 0, struct api_vm, az),
+	AFS("labels", AF_STR, 0, struct api_vm, labels),
+	AFE("ha", 0, struct api_vm, ha, api_vm_ha_names),
 	AFS("host_hint", AF_NAME, 0, struct api_vm, host_hint),
 	AFS("host", AF_NAME, AF_RO, struct api_vm, host),
 	AFI("vcpus", AF_RO, struct api_vm, vcpus, 0, 256),
@@ -76,7 +93,8 @@ static const struct api_field vm_fields[] = {
 };
 
 const struct api_schema api_vm_schema = {
-	"vm", vm_fields, ARRAY_SIZE(vm_fields), sizeof(struct api_vm), NULL
+	"vm", vm_fields, ARRAY_SIZE(vm_fields), sizeof(struct api_vm),
+	vm_validate
 };
 
 static int

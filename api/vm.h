@@ -46,6 +46,9 @@ struct api_vm {
 	char flavor[API_NAME_MAX];
 	struct api_image image;
 	char site[API_NAME_MAX];	/* optional placement constraint */
+	char az[API_NAME_MAX];		/* optional availability zone */
+	char labels[API_TEXT_MAX];	/* required host labels (aggregates) */
+	int ha;				/* enum api_vm_ha */
 	char host_hint[API_NAME_MAX];	/* optional preferred host */
 	char host[API_NAME_MAX];	/* RO: where it was placed */
 	int64_t vcpus;			/* RO: copied from the flavor */
@@ -61,6 +64,10 @@ struct api_vm {
 	int64_t updated_at;		/* RO */
 };
 extern const struct api_schema api_vm_schema;
+
+/* Host HA: restart elsewhere when the host is lost (counts for N+1). */
+enum api_vm_ha { VM_HA_RESTART, VM_HA_NONE };
+extern const char *const api_vm_ha_names[];
 
 enum api_vm_action { ACTION_START, ACTION_STOP, ACTION_REBOOT };
 extern const char *const api_vm_action_names[];

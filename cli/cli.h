@@ -125,6 +125,12 @@ int cli_check_path(const struct cli_ctx *ctx, const char *what,
 /* A VM reference: a name or a uuid. */
 int cli_check_vmref(const struct cli_ctx *ctx, const char *what,
     const char *arg);
+/*
+ * Host labels (aggregates): comma-separated names, "gpu,health", at most
+ * API_TEXT_MAX - 1 characters.
+ */
+int cli_check_labels(const struct cli_ctx *ctx, const char *what,
+    const char *arg);
 /* A token from the command line, environment or stdin (never echoed). */
 int cli_check_token(const struct cli_ctx *ctx, const char *what,
     const char *arg);
@@ -272,6 +278,9 @@ int cmd_host_show(struct cli_ctx *, int, char **);
 int cmd_host_enroll(struct cli_ctx *, int, char **);
 int cmd_host_token(struct cli_ctx *, int, char **);
 int cmd_host_delete(struct cli_ctx *, int, char **);
+int cmd_host_maintenance(struct cli_ctx *, int, char **);
+
+int cmd_site_capacity(struct cli_ctx *, int, char **);	/* also list */
 
 int cmd_login(struct cli_ctx *, int, char **);
 int cmd_whoami(struct cli_ctx *, int, char **);

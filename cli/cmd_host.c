@@ -1,7 +1,9 @@
 /*
- * vmctl host list|show|enroll|token|delete: /v1/hosts. A host is
- * enrolled first (which makes its agent's token, shown once), then
- * appears with capacity when its agent registers with that token.
+ * vmctl host list|show|enroll|token|delete|maintenance: /v1/hosts. A
+ * host is enrolled first (which makes its agent's token, shown once),
+ * then appears with capacity when its agent registers with that token.
+ * A host in maintenance keeps its VMs but the scheduler places no new
+ * ones there.
  */
 #include "config.h"
 
@@ -16,8 +18,8 @@ int
 cmd_host_list(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const char *const headers[] = {
-		"NAME", "SITE", "STATE", "VCPUS", "ALLOC_VCPUS", "RAM_MIB",
-		"ALLOC_RAM_MIB", "VMS", "LAST_HEARTBEAT"
+		"NAME", "SITE", "AZ", "STATE", "M", "VCPUS", "ALLOC_VCPUS",
+		"RAM_MIB", "ALLOC_RAM_MIB", "VMS", "LAST_HEARTBEAT", "LABELS"
 	};
 	struct vm_error err = { 0 };
 	struct output_table *t = NULL;
@@ -43,13 +45,16 @@ cmd_host_list(struct cli_ctx *ctx, int argc, char **argv)
 			goto fail;
 		output_cell(t, "%s", h.name);
 		output_cell(t, "%s", h.site);
+		output_cell(t, "%s", output_str(h.az));
 		output_cell(t, "%s", api_host_state_names[h.state]);
+		output_cell(t, "%s", h.maintenance ? "M" : "-");
 		output_cell(t, "%lld", (long long)h.vcpus);
 		output_cell(t, "%lld", (long long)h.alloc_vcpus);
 		output_cell(t, "%lld", (long long)h.ram_mib);
 		output_cell(t, "%lld", (long long)h.alloc_ram_mib);
 		output_cell(t, "%lld", (long long)h.vms);
 		output_cell(t, "%s", output_time(h.last_heartbeat, ts));
+		output_cell(t, "%s", output_str(h.labels));
 	}
 	output_list(ctx, items, t);
 	ret = CLI_OK;
@@ -100,8 +105,8 @@ host_token_print(struct cli_ctx *ctx, json_object *ans, const char *verb)
 	else if (ctx->quiet)
 		printf("%s\n", token);
 	else
-		printf("host %s (site %s) %s\ntoken: %s\n", h.name, h.site,
-		    verb, token);
+		printf("host %s (site %s%s%s) %s\ntoken: %s\n", h.name,
+		    h.site, h.az[0] ? ", az " : "", h.az, verb, token);
 	output_msg(ctx, "\nThis token cannot be shown again. Save it in a "
 	    "file only vmagentd can read\n(mode 0600) on host %s, and name "
 	    "that file in vmagentd.conf:\n\n"
@@ -116,6 +121,8 @@ cmd_host_enroll(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "site", required_argument, NULL, 's' },
+		{ "az", required_argument, NULL, 'z' },
+		{ "labels", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct api_host_enroll in;
@@ -132,6 +139,16 @@ cmd_host_enroll(struct cli_ctx *ctx, int argc, char **argv)
 			if (cli_check_name(ctx, "--site", optarg) < 0)
 				goto cleanup;
 			str_copy(in.site, sizeof(in.site), optarg);
+			break;
+		case 'z':
+			if (cli_check_name(ctx, "--az", optarg) < 0)
+				goto cleanup;
+			str_copy(in.az, sizeof(in.az), optarg);
+			break;
+		case 'l':
+			if (cli_check_labels(ctx, "--labels", optarg) < 0)
+				goto cleanup;
+			str_copy(in.labels, sizeof(in.labels), optarg);
 			break;
 		default:
 			ret = cli_getopt_status(ch);
@@ -199,5 +216,81 @@ cleanup:
 int
 cmd_host_delete(struct cli_ctx *ctx, int argc, char **argv)
 {
-	return client_delete_cmd(ctx, argc, argv, "/v1/hosts", "host", "; its tokens are revoked");
+	return client_delete_cmd(ctx, argc, argv, "/v1/hosts", "host",
+	    "; its tokens are revoked");
+}
+
+/* "on" -> 1, "off" -> 0, anything else -1. */
+static int
+host_onoff(const char *s)
+{
+	if (strcmp(s, "on") == 0)
+		return 1;
+	if (strcmp(s, "off") == 0)
+		return 0;
+	return -1;
+}
+
+/*
+ * host maintenance NAME on|off (also "on|off NAME", as people say it):
+ * POST /v1/hosts/NAME/maintenance. The VMs there keep running.
+ */
+int
+cmd_host_maintenance(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct api_host_maintenance m = { false };
+	struct vm_error err = { 0 };
+	json_object *body = NULL, *ans = NULL;
+	struct cli_getopt g;
+	struct api_host h;
+	const char *name;
+	char *path = NULL;
+	int ch, on, ret = CLI_USAGE;
+
+	cli_getopt_init(&g, ctx, "", NULL);
+	if ((ch = cli_getopt_next(&g, argc, argv)) != -1)
+		return cli_getopt_status(ch);
+	if (argc - optind == 1 && host_onoff(argv[optind]) < 0)
+		return cli_usage_error(ctx, "missing on|off");
+	if (cli_want_args(ctx, argc, argv, 2, "NAME and on|off") < 0)
+		return CLI_USAGE;
+	name = argv[optind];
+	if ((on = host_onoff(argv[optind + 1])) < 0) {
+		name = argv[optind + 1];
+		if ((on = host_onoff(argv[optind])) < 0)
+			return cli_usage_error(ctx, "'%s' is not on or off",
+			    argv[optind + 1]);
+	}
+	if (cli_check_name(ctx, "NAME", name) < 0)
+		return CLI_USAGE;
+	m.maintenance = on == 1;
+	if ((body = client_encode_input(&api_host_maintenance_schema, &m,
+	    &err)) == NULL) {
+		cli_usage_error(ctx, "%s", err.message);
+		goto cleanup;
+	}
+
+	ret = CLI_ERR;
+	path = xasprintf("/v1/hosts/%s/maintenance", name);
+	if (client_call(ctx, "POST", path, body, NULL, &ans, &err) < 0 ||
+	    client_decode(&api_host_schema, ans, &h, &err) < 0) {
+		client_error_print(ctx, &err);
+		goto cleanup;
+	}
+	if (ctx->output == OUT_JSON)
+		output_json(ans);
+	else if (h.maintenance)
+		output_msg(ctx, "host %s is in maintenance: no new VMs are "
+		    "placed there; its %lld VM%s keep%s running", h.name,
+		    (long long)h.vms, h.vms == 1 ? "" : "s",
+		    h.vms == 1 ? "s" : "");
+	else
+		output_msg(ctx, "host %s is out of maintenance: new VMs may "
+		    "be placed there again", h.name);
+	ret = CLI_OK;
+cleanup:
+	json_object_put(body);
+	json_object_put(ans);
+	free(path);
+	return ret;
 }

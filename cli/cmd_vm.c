@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "errors.h"
 #include "log.h"
 #include "operation.h"
 #include "vm.h"
@@ -91,6 +92,136 @@ fail:
 	return ret;
 }
 
+/*
+ * The last cell of a dry-run line: a rejected host's reason without the
+ * "FILTER: " the FILTER column already shows; a passed host's weight, and
+ * its rank when the reason gives one.
+ */
+static void
+dry_run_detail(struct output_table *t, json_object *jfilter,
+    json_object *jreason, json_object *jweight)
+{
+	const char *reason = NULL, *filter;
+	size_t n;
+
+	if (jreason != NULL)
+		reason = json_object_get_string(jreason);
+	if (jfilter != NULL && reason != NULL) {
+		filter = json_object_get_string(jfilter);
+		n = strlen(filter);
+		if (strncmp(reason, filter, n) == 0 && reason[n] == ':' &&
+		    reason[n + 1] == ' ')
+			reason += n + 2;
+	}
+	if (jfilter == NULL && jweight != NULL) {
+		if (reason != NULL && strcmp(reason, "chosen") != 0)
+			output_cell(t, "%.4g (%s)",
+			    json_object_get_double(jweight), reason);
+		else
+			output_cell(t, "%.4g", json_object_get_double(jweight));
+	} else {
+		output_cell(t, "%s", output_str(reason));
+	}
+}
+
+/*
+ * vm create --dry-run: GET /v1/placement with the constraints of vm and
+ * print the verdict per host (table) or the answer (json). The answer is
+ * 200 even when no host fits: "chosen" is then null and "error" says why.
+ * Exit 0 when a host was chosen, 1 otherwise.
+ */
+static int
+vm_dry_run(struct cli_ctx *ctx, const struct api_vm *vm)
+{
+	static const char *const headers[] = {
+		"HOST", "VERDICT", "FILTER", "REASON/WEIGHT"
+	};
+	struct vm_error err = { 0 };
+	struct output_table *t = NULL;
+	json_object *ans = NULL, *hosts = NULL, *v;
+	struct buf path = { 0 };
+	const char *chosen = NULL, *error = NULL;
+	size_t i;
+	int ret = CLI_ERR;
+
+	buf_printf(&path, "/v1/placement");
+	client_query_add(&path, "flavor", vm->flavor);
+	if (vm->site[0] != '\0')
+		client_query_add(&path, "site", vm->site);
+	if (vm->az[0] != '\0')
+		client_query_add(&path, "az", vm->az);
+	if (vm->host_hint[0] != '\0')
+		client_query_add(&path, "host", vm->host_hint);
+	if (vm->labels[0] != '\0')
+		client_query_add(&path, "labels", vm->labels);
+	client_query_add(&path, "ha", api_vm_ha_names[vm->ha]);
+	if (client_call(ctx, "GET", path.data, NULL, NULL, &ans, &err) < 0)
+		goto fail;
+	if (ans == NULL || !json_object_object_get_ex(ans, "hosts", &hosts) ||
+	    !json_object_is_type(hosts, json_type_array)) {
+		vm_error_set(&err, API_EINTERNAL, "unexpected answer from "
+		    "vmctld: no host verdicts");
+		goto fail;
+	}
+	if (json_object_object_get_ex(ans, "chosen", &v) && v != NULL)
+		chosen = json_object_get_string(v);
+	if (json_object_object_get_ex(ans, "error", &v) && v != NULL)
+		error = json_object_get_string(v);
+
+	t = output_table_new(headers, ARRAY_SIZE(headers));
+	for (i = 0; i < json_object_array_length(hosts); i++) {
+		json_object *h = json_object_array_get_idx(hosts, i);
+		json_object *jname = NULL, *jchosen = NULL, *jfilter = NULL;
+		json_object *jreason = NULL, *jweight = NULL;
+
+		if (h == NULL || !json_object_object_get_ex(h, "host",
+		    &jname) || !json_object_is_type(jname, json_type_string)) {
+			vm_error_set(&err, API_EINTERNAL, "unexpected answer "
+			    "from vmctld: a verdict names no host");
+			goto fail;
+		}
+		json_object_object_get_ex(h, "chosen", &jchosen);
+		json_object_object_get_ex(h, "filter", &jfilter);
+		json_object_object_get_ex(h, "reason", &jreason);
+		json_object_object_get_ex(h, "weight", &jweight);
+		output_cell(t, "%s", json_object_get_string(jname));
+		if (json_object_get_boolean(jchosen))
+			output_cell(t, "chosen");
+		else if (jfilter != NULL)
+			output_cell(t, "rejected");
+		else
+			output_cell(t, "eligible");
+		output_cell(t, "%s", jfilter != NULL ?
+		    json_object_get_string(jfilter) : "-");
+		dry_run_detail(t, jfilter, jreason, jweight);
+	}
+	if (ctx->output == OUT_JSON)
+		output_json(ans);
+	else
+		output_table_print(ctx, t);
+	if (chosen != NULL) {
+		if (vm->name[0] != '\0')
+			output_msg(ctx, "vm %s would be placed on host %s",
+			    vm->name, chosen);
+		else
+			output_msg(ctx, "a VM of flavor %s would be placed "
+			    "on host %s", vm->flavor, chosen);
+		ret = CLI_OK;
+	} else {
+		fflush(stdout);		/* the table first, even in a pipe */
+		fprintf(stderr, "vmctl: no host for the VM: %s\n",
+		    error != NULL ? error : "(no reason given)");
+	}
+	goto cleanup;
+fail:
+	client_error_print(ctx, &err);
+cleanup:
+	output_table_free(t);
+	json_object_put(ans);
+	buf_free(&path);
+	return ret;
+}
+
 int
 cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -101,10 +232,14 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 		{ "initrd", required_argument, NULL, 'i' },
 		{ "cmdline", required_argument, NULL, 'c' },
 		{ "site", required_argument, NULL, 's' },
+		{ "az", required_argument, NULL, 'z' },
 		{ "host", required_argument, NULL, 'H' },
+		{ "labels", required_argument, NULL, 'l' },
+		{ "ha", required_argument, NULL, 'A' },
 		{ "agency", required_argument, NULL, 'a' },
 		{ "wait", no_argument, NULL, 'w' },
 		{ "idempotency-key", required_argument, NULL, 'K' },
+		{ "dry-run", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct api_vm vm = { 0 };
@@ -113,7 +248,7 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 	json_object *body = NULL, *ans = NULL;
 	struct cli_getopt g;
 	const char *idem = NULL, *name;
-	bool wait = false;
+	bool wait = false, dry = false;
 	int ch, ret = CLI_USAGE;
 
 	cli_getopt_init(&g, ctx, "", longopts);
@@ -152,10 +287,28 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 				goto cleanup;
 			str_copy(vm.site, sizeof(vm.site), optarg);
 			break;
+		case 'z':
+			if (cli_check_name(ctx, "--az", optarg) < 0)
+				goto cleanup;
+			str_copy(vm.az, sizeof(vm.az), optarg);
+			break;
 		case 'H':
 			if (cli_check_name(ctx, "--host", optarg) < 0)
 				goto cleanup;
 			str_copy(vm.host_hint, sizeof(vm.host_hint), optarg);
+			break;
+		case 'l':
+			if (cli_check_labels(ctx, "--labels", optarg) < 0)
+				goto cleanup;
+			str_copy(vm.labels, sizeof(vm.labels), optarg);
+			break;
+		case 'A':
+			if ((vm.ha = api_enum_index(api_vm_ha_names,
+			    optarg)) < 0) {
+				cli_usage_error(ctx, "--ha: '%s' is not one of: "
+				    "restart, none", optarg);
+				goto cleanup;
+			}
 			break;
 		case 'a':
 			if (cli_check_name(ctx, "--agency", optarg) < 0)
@@ -170,17 +323,24 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 				goto cleanup;
 			idem = optarg;
 			break;
+		case 'n':
+			dry = true;
+			break;
 		default:
 			ret = cli_getopt_status(ch);
 			goto cleanup;
 		}
 	}
-	if (cli_want_args(ctx, argc, argv, 1, "NAME") < 0)
+	/* A dry run needs only the flavor: the rest is checked if given. */
+	if (dry && argc - optind == 0)
+		name = NULL;
+	else if (cli_want_args(ctx, argc, argv, 1, "NAME") < 0)
 		goto cleanup;
-	name = argv[optind];
-	if (cli_check_name(ctx, "NAME", name) < 0)
+	else
+		name = argv[optind];
+	if (name != NULL && cli_check_name(ctx, "NAME", name) < 0)
 		goto cleanup;
-	if (uuid_valid(name)) {
+	if (name != NULL && uuid_valid(name)) {
 		cli_usage_error(ctx, "NAME: '%s' looks like a uuid, which a "
 		    "VM name may not", name);
 		goto cleanup;
@@ -193,7 +353,7 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 		cli_usage_error(ctx, "give --disk or --kernel, not both");
 		goto cleanup;
 	}
-	if (im->disk[0] == '\0' && im->kernel[0] == '\0') {
+	if (!dry && im->disk[0] == '\0' && im->kernel[0] == '\0') {
 		cli_usage_error(ctx, "missing --disk PATH or --kernel PATH");
 		goto cleanup;
 	}
@@ -202,7 +362,12 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 		    im->initrd[0] ? "--initrd" : "--cmdline");
 		goto cleanup;
 	}
-	str_copy(vm.name, sizeof(vm.name), name);
+	if (name != NULL)
+		str_copy(vm.name, sizeof(vm.name), name);
+	if (dry) {
+		ret = vm_dry_run(ctx, &vm);
+		goto cleanup;
+	}
 	if ((body = client_encode_input(&api_vm_schema, &vm, &err)) == NULL) {
 		cli_usage_error(ctx, "%s", err.message);
 		goto cleanup;

@@ -60,9 +60,15 @@ static const struct cli_cmd cli_cmds[] = {
 
 	{ "host", "list", cmd_host_list, "", "list hypervisor hosts", NULL },
 	{ "host", "show", cmd_host_show, "NAME", "show a host", NULL },
-	{ "host", "enroll", cmd_host_enroll, "NAME --site SITE",
+	{ "host", "enroll", cmd_host_enroll,
+	  "NAME --site SITE [--az ZONE] [--labels LABELS]",
 	  "enroll a host and print its agent's token (shown once)",
-	  "  --site SITE            site the host belongs to\n" },
+	  "  --site SITE            site the host belongs to\n"
+	  "  --az ZONE              availability zone within the site\n"
+	  "  --labels LABELS        aggregate labels, comma-separated "
+	  "(gpu,health)\n" },
+	{ "host", "maintenance", cmd_host_maintenance, "NAME on|off",
+	  "put a host in maintenance (no new VMs) or take it out", NULL },
 	{ "host", "token", cmd_host_token, "NAME",
 	  "revoke a host's tokens and print a new one (shown once)", NULL },
 	{ "host", "delete", cmd_host_delete, "NAME",
@@ -70,8 +76,9 @@ static const struct cli_cmd cli_cmds[] = {
 
 	{ "vm", "create", cmd_vm_create,
 	  "NAME --flavor F (--disk PATH | --kernel PATH [--initrd PATH] "
-	  "[--cmdline TEXT]) [--agency A] [--site S] [--host H] [--wait] "
-	  "[--idempotency-key K]",
+	  "[--cmdline TEXT]) [--agency A] [--site S] [--az Z] [--host H] "
+	  "[--labels L] [--ha restart|none] [--wait] [--idempotency-key K] "
+	  "[--dry-run]",
 	  "create a VM; the controller places it on a host",
 	  "  --flavor F             flavor giving vCPUs, RAM and disk\n"
 	  "  --disk PATH            boot from a copy-on-write overlay of "
@@ -80,11 +87,24 @@ static const struct cli_cmd cli_cmds[] = {
 	  "  --initrd PATH          initramfs for --kernel\n"
 	  "  --cmdline TEXT         kernel command line for --kernel\n"
 	  "  --site S               place it in site S\n"
+	  "  --az Z                 place it in availability zone Z\n"
 	  "  --host H               place it on host H\n"
+	  "  --labels L             only on hosts with all these labels "
+	  "(comma-separated)\n"
+	  "  --ha restart|none      restart it elsewhere if its host is "
+	  "lost (default\n"
+	  "                         restart: counts for the site's N+1 "
+	  "reserve)\n"
 	  "  --agency A             agency owning it (admin and operator "
 	  "must give it;\n"
 	  "                         others get their own)\n"
-	  WAIT_OPTS IDEM_OPTS },
+	  WAIT_OPTS IDEM_OPTS
+	  "  --dry-run              create nothing: show which host the "
+	  "scheduler would\n"
+	  "                         choose and why each other host was "
+	  "rejected; exit 1\n"
+	  "                         if none fits (NAME and the image may "
+	  "be left out)\n" },
 	{ "vm", "list", cmd_vm_list, "[--agency A] [--host H] [--name N]",
 	  "list VMs",
 	  "  --agency A             only VMs of agency A\n"
@@ -111,6 +131,11 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "vm", "delete", cmd_vm_delete,
 	  "NAME|ID [--wait] [--idempotency-key K]",
 	  "destroy a VM and remove its disks", WAIT_OPTS IDEM_OPTS },
+
+	{ "site", "capacity", cmd_site_capacity, "[SITE]",
+	  "show each site's capacity, allocation and N+1 reserve", NULL },
+	{ "site", "list", cmd_site_capacity, "[SITE]",
+	  "show each site's capacity (same as site capacity)", NULL },
 
 	{ "op", "show", cmd_op_show, "ID [--wait]", "show an operation",
 	  "  --wait                 follow it until it ends; exit 1 if it "
@@ -341,7 +366,7 @@ cli_list_cmds(FILE *fp, const char *noun)
 		if (noun != NULL && strcmp(c->noun, noun) != 0)
 			continue;
 		cli_cmd_name(c, name, sizeof(name));
-		fprintf(fp, "  %-15s %s\n", name, c->summary);
+		fprintf(fp, "  %-16s %s\n", name, c->summary);
 	}
 }
 
@@ -585,6 +610,35 @@ cli_check_vmref(const struct cli_ctx *ctx, const char *what, const char *arg)
 		return 0;
 	cli_usage_error(ctx, "%s: '%s' is neither a VM name nor a uuid", what,
 	    arg);
+	return -1;
+}
+
+int
+cli_check_labels(const struct cli_ctx *ctx, const char *what,
+    const char *arg)
+{
+	char label[API_NAME_MAX];
+	const char *p = arg;
+	size_t n;
+
+	if (strlen(arg) >= API_TEXT_MAX)
+		goto bad;
+	for (;;) {
+		n = strcspn(p, ",");
+		if (n >= sizeof(label))
+			goto bad;
+		memcpy(label, p, n);
+		label[n] = '\0';
+		if (!api_name_valid(label))
+			goto bad;
+		if (p[n] == '\0')
+			return 0;
+		p += n + 1;
+	}
+bad:
+	cli_usage_error(ctx, "%s: '%s' is not a list of labels (names of 1-63 "
+	    "of a-z, 0-9 and '-' separated by commas, at most %d characters)",
+	    what, arg, API_TEXT_MAX - 1);
 	return -1;
 }
 

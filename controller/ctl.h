@@ -25,6 +25,11 @@ struct ctl_config {
 	int insecure_http;		/* plain HTTP allowed (development) */
 	int64_t timeout_s;		/* idle/slow client timeout */
 	int64_t rate_per_s;		/* per-token request rate; 0 = off */
+	double sched_cpu_ratio;		/* [scheduler] overcommit ratios */
+	double sched_ram_ratio;
+	double sched_disk_ratio;
+	int sched_weigher;		/* enum sched_weigher */
+	int64_t sched_tolerate;		/* host failures each site absorbs */
 	int64_t rate_burst;
 	char tls_cert_file[API_PATH_MAX];	/* PEM; "" = no HTTPS */
 	char tls_key_file[API_PATH_MAX];	/* PEM, not world-readable */

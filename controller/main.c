@@ -25,6 +25,7 @@
 #include "tls.h"
 #include "util.h"
 
+static const char *const weigher_names[] = { "spread", "pack", NULL };
 static const char *const level_names[] = {
 	"error", "warn", "info", "debug", NULL
 };
@@ -56,6 +57,16 @@ static const struct conf_item ctl_conf[] = {
 	    0, 1000000, "50"),
 	CONF_ITEM_INT("limits", "burst", struct ctl_config, rate_burst, 1,
 	    1000000, "100"),
+	CONF_ITEM_DOUBLE("scheduler", "cpu_ratio", struct ctl_config,
+	    sched_cpu_ratio, 0, 64, "4.0"),
+	CONF_ITEM_DOUBLE("scheduler", "ram_ratio", struct ctl_config,
+	    sched_ram_ratio, 0, 16, "1.0"),
+	CONF_ITEM_DOUBLE("scheduler", "disk_ratio", struct ctl_config,
+	    sched_disk_ratio, 0, 16, "1.0"),
+	CONF_ITEM_ENUM("scheduler", "weigher", struct ctl_config,
+	    sched_weigher, weigher_names, "spread"),
+	CONF_ITEM_INT("scheduler", "tolerate_host_failures", struct ctl_config,
+	    sched_tolerate, 0, 2, "1"),
 	CONF_ITEM_ENUM("log", "level", struct ctl_config, log_level,
 	    level_names, "info"),
 	CONF_ITEM_BOOL("log", "syslog", struct ctl_config, log_syslog,

@@ -48,6 +48,7 @@ static const struct {
 	[DB_TOKEN_HASHES] = { "token_hashes", 0 },
 	[DB_AUDIT] = { "audit", 0 },
 	[DB_VM_LIFETIMES] = { "vm_lifetimes", 0 },
+	[DB_PLACEMENTS] = { "placements", 0 },
 };
 
 static int

@@ -15,7 +15,7 @@
 #include "codec.h"
 #include "error.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 enum store_db {
 	DB_META,		/* key -> text: schema_version, seq counters */
@@ -38,6 +38,7 @@ enum store_db {
 	DB_TOKEN_HASHES,	/* sha256 hex -> token uuid */
 	DB_AUDIT,		/* 16-hex seq -> audit event (hash chain) */
 	DB_VM_LIFETIMES,	/* vm uuid -> lifetime (chargeback) */
+	DB_PLACEMENTS,		/* vm uuid -> "host ha vcpus ram disk" */
 	DB_MAX
 };
 

@@ -12,6 +12,7 @@
 #include "flavor.h"
 #include "host.h"
 #include "operation.h"
+#include "scheduler.h"
 #include "server.h"
 #include "store.h"
 #include "vm.h"
@@ -105,6 +106,32 @@ int svc_lifetime_start(struct store_txn *txn, const struct api_vm *vm,
     struct vm_error *err);
 int svc_lifetime_end(struct store_txn *txn, const char *vm_id,
     struct vm_error *err);
+
+/* ---- scheduling (svc_sched.c) ---- */
+/* A snapshot of hosts and placed VMs for the scheduler; owns its arrays. */
+struct sched_snap {
+	const struct ctl *ctl;
+	struct sched_config cfg;
+	struct api_host *hosts;		/* owned; [i] matches shosts[i] */
+	struct sched_host *shosts;	/* owned */
+	size_t nhosts, caphosts;
+	struct sched_vm *vms;		/* owned */
+	size_t nvms, capvms;
+};
+void svc_sched_config(const struct ctl *ctl, struct sched_config *cfg);
+int svc_sched_load(const struct ctl *ctl, struct store_txn *txn,
+    struct sched_snap *s, struct vm_error *err);
+void svc_sched_free(struct sched_snap *s);
+void svc_sched_request(const struct api_vm *vm, const struct api_flavor *fl,
+    struct sched_request *r);
+/* The compact placement row of vm (host, HA, sizes) used by N+1. */
+int svc_placement_put(struct store_txn *txn, const struct api_vm *vm,
+    struct vm_error *err);
+int svc_placement_del(struct store_txn *txn, const char *vm_id,
+    struct vm_error *err);
+int svc_placement_dryrun(struct req *req, struct resp *resp);
+int svc_site_list(struct req *req, struct resp *resp);
+int svc_host_maintenance(struct req *req, struct resp *resp);
 
 /* ---- shared helpers (svc_vm.c) ---- */
 

@@ -47,30 +47,21 @@ svc_agent_register(struct req *req, struct resp *resp)
 		    in.name, in.name, in.site);
 		goto fail;
 	}
+	/* The site given at enrollment is the truth; the agent's only a hint. */
+	if (strcmp(h.site, in.site) != 0)
+		log_warnx("host %s: agent says site %s but the host is enrolled "
+		    "in site %s; keeping %s (set agent.site = %s)", h.name,
+		    in.site, h.site, h.site, h.site);
 	if (h.registered_at == 0) {
 		h.registered_at = now_ms();
-		h.uri_kind = in.uri_kind;
-		h.vcpus = in.vcpus;
-		h.ram_mib = in.ram_mib;
-		h.disk_gib = in.disk_gib;
-		str_copy(h.site, sizeof(h.site), in.site);
 		log_info("host %s: registered (site %s, %s, %lld vCPUs, "
-		    "%lld MiB)", h.name, h.site, api_uri_kind_names[h.uri_kind],
-		    (long long)h.vcpus, (long long)h.ram_mib);
-	} else {
-		if (strcmp(h.site, in.site) != 0 && h.vms > 0) {
-			vm_error_set(&err, API_ECONFLICT,
-			    "host %s is in site %s with %lld VMs; it cannot "
-			    "move to site %s", h.name, h.site,
-			    (long long)h.vms, in.site);
-			goto fail;
-		}
-		str_copy(h.site, sizeof(h.site), in.site);
-		h.uri_kind = in.uri_kind;
-		h.vcpus = in.vcpus;
-		h.ram_mib = in.ram_mib;
-		h.disk_gib = in.disk_gib;
+		    "%lld MiB)", h.name, h.site, api_uri_kind_names[in.uri_kind],
+		    (long long)in.vcpus, (long long)in.ram_mib);
 	}
+	h.uri_kind = in.uri_kind;
+	h.vcpus = in.vcpus;
+	h.ram_mib = in.ram_mib;
+	h.disk_gib = in.disk_gib;
 	h.last_heartbeat = now_ms();
 	if (store_put_obj(txn, DB_HOSTS, h.name, &api_host_schema, &h, 0,
 	    &err) < 0)

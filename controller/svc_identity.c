@@ -470,6 +470,8 @@ svc_host_enroll(struct req *req, struct resp *resp)
 	memset(&h, 0, sizeof(h));
 	str_copy(h.name, sizeof(h.name), in.name);
 	str_copy(h.site, sizeof(h.site), in.site);
+	str_copy(h.az, sizeof(h.az), in.az);
+	str_copy(h.labels, sizeof(h.labels), in.labels);
 	h.uri_kind = URI_OTHER;
 	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
 		goto fail;

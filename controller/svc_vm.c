@@ -8,7 +8,6 @@
 #include "errors.h"
 #include "json.h"
 #include "log.h"
-#include "placement.h"
 #include "svc.h"
 #include "util.h"
 
@@ -84,6 +83,7 @@ svc_vm_remove(struct store_txn *txn, const struct api_vm *vm,
 	int rc;
 
 	if (store_del(txn, DB_VMS, vm->id, NULL, err) < 0 ||
+	    svc_placement_del(txn, vm->id, err) < 0 ||
 	    store_del(txn, DB_VMS_BY_NAME, vm->name, NULL, err) < 0 ||
 	    store_del(txn, DB_VMS_BY_FLAVOR, vm->flavor, vm->id, err) < 0)
 		return -1;
@@ -282,47 +282,23 @@ idem_save(struct store_txn *txn, const char *key, int status,
 
 /* ------------------------------------------------------------ create */
 
-struct hosts_ctx {
-	const struct ctl *ctl;
-	struct api_host *hosts;
-	size_t n, cap;
-};
-
-static int
-hosts_collect_cb(const char *key, size_t klen, const char *val, size_t vlen,
-    void *arg, struct vm_error *err)
-{
-	struct hosts_ctx *c = arg;
-
-	(void)key;
-	(void)klen;
-	if (c->n == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 16;
-		c->hosts = xrealloc(c->hosts, c->cap * sizeof(*c->hosts));
-	}
-	if (api_decode_text(&api_host_schema, val, vlen, &c->hosts[c->n],
-	    API_STORED, err) < 0)
-		return -1;
-	svc_host_state(c->ctl, &c->hosts[c->n]);
-	c->n++;
-	return 0;
-}
-
 int
 svc_vm_create(struct req *req, struct resp *resp)
 {
-	struct hosts_ctx hc = { req->ctl, NULL, 0, 0 };
+	struct sched_snap snap;
+	struct sched_result res = { -1, NULL, 0 };
+	struct sched_request sreq;
 	struct store_txn *txn = NULL;
 	struct vm_error err = { 0, "" };
-	struct placement_req preq;
 	struct api_flavor fl;
 	struct api_operation op;
 	struct api_host *h;
 	struct api_vm vm;
 	json_object *body = NULL;
 	char *idem = NULL, *existing = NULL;
-	size_t chosen;
 	int rc;
+
+	memset(&snap, 0, sizeof(snap));
 
 	if (svc_body(req, &api_vm_schema, &vm, &err) < 0 ||
 	    idem_key(req, &idem, &err) < 0)
@@ -386,16 +362,13 @@ svc_vm_create(struct req *req, struct resp *resp)
 		if (svc_quota_claim(txn, vm.agency, &d, &err) < 0)
 			goto fail;
 	}
-	if (store_iter(txn, DB_HOSTS, NULL, hosts_collect_cb, &hc, &err) < 0)
+	if (svc_sched_load(req->ctl, txn, &snap, &err) < 0)
 		goto fail;
-	preq.vcpus = fl.vcpus;
-	preq.ram_mib = fl.ram_mib;
-	preq.disk_gib = fl.disk_gib;
-	preq.site = vm.site;
-	preq.host_hint = vm.host_hint;
-	if (placement_choose(hc.hosts, hc.n, &preq, &chosen, &err) < 0)
+	svc_sched_request(&vm, &fl, &sreq);
+	if (sched_place(&snap.cfg, snap.shosts, snap.nhosts, snap.vms,
+	    snap.nvms, &sreq, &res, &err) < 0)
 		goto fail;
-	h = &hc.hosts[chosen];
+	h = &snap.hosts[res.chosen];
 	h->alloc_vcpus += fl.vcpus;
 	h->alloc_ram_mib += fl.ram_mib;
 	h->alloc_disk_gib += fl.disk_gib;
@@ -423,7 +396,8 @@ svc_vm_create(struct req *req, struct resp *resp)
 	    &err) < 0 ||
 	    store_put(txn, DB_VMS_BY_AGENCY, vm.agency, vm.id, strlen(vm.id), 0,
 	    &err) < 0 ||
-	    svc_lifetime_start(txn, &vm, &err) < 0)
+	    svc_lifetime_start(txn, &vm, &err) < 0 ||
+	    svc_placement_put(txn, &vm, &err) < 0)
 		goto fail;
 	body = accepted_body(&op, &vm);
 	if (idem_save(txn, idem, 202, body, &err) < 0)
@@ -437,13 +411,15 @@ svc_vm_create(struct req *req, struct resp *resp)
 		goto fail;
 	server_wake(req->ctl->server, vm.host);
 	resp_json(resp, 202, body);
-	free(hc.hosts);
+	sched_result_free(&res);
+	svc_sched_free(&snap);
 	free(idem);
 	return HANDLER_DONE;
 fail:
 	json_object_put(body);
 	store_txn_abort(txn);
-	free(hc.hosts);
+	sched_result_free(&res);
+	svc_sched_free(&snap);
 	free(idem);
 	free(existing);
 	resp_error(resp, &err);

@@ -49,6 +49,24 @@ conf_apply(const struct conf_item *it, void *cfg, const char *value,
 		*(int64_t *)(void *)(base + it->off) = v;
 		return 0;
 	}
+	case CONF_DOUBLE: {
+		char *end = NULL;
+		double v;
+
+		errno = 0;
+		v = strtod(value, &end);
+		if (errno != 0 || end == value || *end != '\0' || v != v) {
+			snprintf(why, whylen, "'%s' is not a number", value);
+			return -1;
+		}
+		if (v < (double)it->min || v > (double)it->max) {
+			snprintf(why, whylen, "%g is out of range %lld..%lld",
+			    v, (long long)it->min, (long long)it->max);
+			return -1;
+		}
+		*(double *)(void *)(base + it->off) = v;
+		return 0;
+	}
 	case CONF_BOOL:
 		if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 ||
 		    strcmp(value, "1") == 0) {
@@ -228,6 +246,9 @@ conf_print(FILE *fp, const struct conf_item *items, size_t n, const void *cfg)
 		case CONF_ENUM:
 			fprintf(fp, "%s = %s\n", it->key,
 			    it->enums[*(const int *)p]);
+			break;
+		case CONF_DOUBLE:
+			fprintf(fp, "%s = %g\n", it->key, *(const double *)p);
 			break;
 		}
 	}

@@ -14,7 +14,7 @@
 
 #include "error.h"
 
-enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_ENUM };
+enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_ENUM, CONF_DOUBLE };
 
 struct conf_item {
 	const char *section;
@@ -36,6 +36,10 @@ struct conf_item {
 	  sizeof(((type_ *)0)->field), 0, 0, "", NULL, 1 }
 #define CONF_ITEM_INT(s, k, type_, field, mn, mx, def_) \
 	{ s, k, CONF_INT, offsetof(type_, field), sizeof(int64_t), \
+	  mn, mx, def_, NULL, 0 }
+/* A double in [mn, mx] (integer bounds). */
+#define CONF_ITEM_DOUBLE(s, k, type_, field, mn, mx, def_) \
+	{ s, k, CONF_DOUBLE, offsetof(type_, field), sizeof(double), \
 	  mn, mx, def_, NULL, 0 }
 #define CONF_ITEM_BOOL(s, k, type_, field, def_) \
 	{ s, k, CONF_BOOL, offsetof(type_, field), sizeof(int), 0, 1, def_, \

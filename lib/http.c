@@ -149,7 +149,6 @@ static bool
 http_tls_error(CURLcode rc)
 {
 	switch (rc) {
-	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_CIPHER:

@@ -443,9 +443,9 @@ badpost "duplicate flavor" 409 conflict "'small' already exists" \
     $F '{"name":"small","vcpus":2,"ram_mib":64}'
 badpost "duplicate VM name" 409 conflict "'web-1' already exists" \
     $V '{"name":"web-1","agency":"test","flavor":"small",'"$K"'}'
-badpost "no host with room" 409 no_capacity 'fakehost: .*vCPUs free' \
+badpost "no host with room" 409 no_capacity 'vcpus: 1 host .fakehost: [0-9]* free of' \
     $V '{"name":"n1","agency":"test","flavor":"huge",'"$K"'}'
-badpost "no host in the site" 409 no_capacity 'fakehost: in site dc' \
+badpost "no host in the site" 409 no_capacity 'fakehost: in site dc, not dr' \
     $V '{"name":"n1","agency":"test","flavor":"small",'"$K"',"site":"dr"}'
 badpost "unknown host hint" 409 no_capacity 'nohost' \
     $V '{"name":"n1","agency":"test","flavor":"small",'"$K"',"host_hint":"nohost"}'

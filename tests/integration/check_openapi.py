@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Check api/openapi.yaml: parses, every $ref resolves, and the component
-schemas match the codec tables in api/*.c field by field."""
+schemas match the codec tables in api/*.c field by field (and the answers
+controller/svc_sched.c builds by hand, key by key)."""
 import re, sys, yaml
 
 top = sys.argv[1] if len(sys.argv) > 1 else '/work/main'
@@ -98,6 +99,7 @@ def fl(s):
 
 mapping = {'flavor_fields': 'Flavor', 'host_fields': 'Host',
            'enroll_fields': 'HostEnroll',
+           'maintenance_fields': 'HostMaintenance',
            'image_fields': 'Image', 'vm_fields': 'Vm',
            'action_fields': 'VmAction', 'op_fields': 'Operation',
            'task_fields': 'Task', 'result_fields': 'TaskResult',
@@ -183,6 +185,22 @@ for tname, sname in mapping.items():
     if sorted(sch.get('required', [])) != sorted(want_req):
         errs.append('%s: required %s want %s' % (sname, sch.get('required'),
                                                  want_req))
+# Answers built by hand (not by a codec): the keys each function of
+# controller/svc_sched.c adds, in order, are the schema's properties.
+sched = open(top + '/controller/svc_sched.c').read()
+HAND = {'verdicts_json': 'PlacementHost', 'svc_placement_dryrun': 'Placement',
+        'svc_site_list': 'Site'}
+for fn, sname in HAND.items():
+    m = re.search(r'\n%s\(.*?\n}\n' % fn, sched, re.S)
+    if not m:
+        errs.append('controller/svc_sched.c: no function ' + fn); continue
+    keys = re.findall(r'json_object_object_add\(o,\s*"(\w+)"', m.group(0))
+    props = list(S[sname]['properties'])
+    if keys != props:
+        errs.append('%s: fields %s vs %s() %s' % (sname, props, fn, keys))
+    if sorted(S[sname].get('required', [])) != sorted(keys):
+        errs.append('%s: every field is always sent: required %s' %
+                    (sname, keys))
 # every route of controller/routes.c is in the spec, and nothing else
 routes = re.findall(r'\{ "(GET|POST|DELETE|PUT|PATCH)", "([^"]+)"',
                     open(top + '/controller/routes.c').read())
@@ -196,7 +214,8 @@ for r in sorted(code - spec):
     errs.append('route %s %s is not in api/openapi.yaml' % r)
 for r in sorted(spec - code):
     errs.append('api/openapi.yaml has %s %s, which no route serves' % r)
-print('%d tables and %d routes checked' % (len(mapping), len(code)))
+print('%d tables, %d hand-built answers and %d routes checked' %
+      (len(mapping), len(HAND), len(code)))
 for e in errs:
     print('ERROR', e)
 sys.exit(1 if errs else 0)

@@ -113,6 +113,22 @@ run_case ctl-insecure 0 "$C" -n -c /dev/null -o server.insecure_http=true \
     -o store.path=/var/tmp/x -o limits.rate_per_s=0 -o limits.burst=7
 run_case ctl-o-bad-insecure 1 "$C" -n -c /dev/null \
     -o server.insecure_http=maybe
+# [scheduler]: numbers (doubles) with integer bounds, the weigher enum,
+# the N+1 tolerance.
+run_case ctl-scheduler 0 "$C" -n -c @CONF@
+run_case ctl-o-scheduler 0 "$C" -n -c /dev/null -o store.path=/var/tmp/x \
+    -o scheduler.cpu_ratio=8.5 -o scheduler.ram_ratio=0.75 \
+    -o scheduler.weigher=pack -o scheduler.tolerate_host_failures=0
+run_case ctl-bad-double 1 "$C" -n -c @CONF@
+run_case ctl-double-range 1 "$C" -n -c @CONF@
+run_case ctl-double-negative 1 "$C" -n -c @CONF@
+run_case ctl-double-nan 1 "$C" -n -c @CONF@
+run_case ctl-double-trailing 1 "$C" -n -c @CONF@
+run_case ctl-bad-weigher 1 "$C" -n -c @CONF@
+run_case ctl-bad-tolerate 1 "$C" -n -c @CONF@
+run_case ctl-o-bad-double 1 "$C" -n -c /dev/null -o scheduler.ram_ratio=1,5
+run_case ctl-o-double-range 1 "$C" -n -c /dev/null \
+    -o scheduler.disk_ratio=17
 
 # Without a TLS certificate vmctld refuses to start unless told to serve
 # plain HTTP, and says how (before it touches the store or the port).

@@ -9,6 +9,9 @@
 #   port=$(free_port 21000 21999)
 #   bootstrap_admin "$T_DIR/state"  # ADMIN_TOKEN (before the first start)
 #   start_controller ctl "$T_DIR/state" [-o ...]   # CTL_URL, plain HTTP
+#   make_ca "$T_DIR/pki" && make_client_cert "$T_DIR/pki" hv-1
+#   use_tls "$T_DIR/pki" mtls       # later start_controller: HTTPS (T_CA),
+#                                   # agent client certificates required
 #   create_agency test              # unlimited quota (or give one)
 #   tf=$(enroll_host_file hv-1 dc)  # host token in a 0600 file
 #   start_daemon ag1 "$VMAGENTD" ... -o agent.token_file="$tf"
@@ -35,6 +38,8 @@ T_RC=0			# exit status from stop_daemon
 CTL_PORT=		# set by start_controller
 CTL_URL=
 ADMIN_TOKEN=		# set by bootstrap_admin
+T_CA=			# CA file clients trust (use_tls); api uses it
+T_TLS_OPTS=()		# vmctld TLS options (use_tls); empty: plain HTTP
 API_STATUS=		# HTTP status of the last api call (see api)
 T_DAEMONS=()		# names, in start order
 declare -A T_PID=()	# name -> pid
@@ -263,16 +268,121 @@ check_daemons_clean() {
 	done
 }
 
+# -------------------------------------------------------------- TLS
+
+# pki_run DIR LOG-NAME CMD [ARGS...]: run CMD quietly, its output in
+# DIR/LOG-NAME.log (shown on failure).
+pki_run() {
+	local dir=$1 name=$2
+	shift 2
+	"$@" >"$dir/$name.log" 2>&1 || {
+		echo "# $name failed: $(tail -n 3 "$dir/$name.log")" >&2
+		return 1
+	}
+}
+
+# pki_ca DIR NAME CN: a self-signed CA, DIR/NAME.pem, its key DIR/NAME.key
+# (mode 0600). The recipe of docs/tls.md, valid 30 days.
+pki_ca() {
+	local dir=$1 name=$2
+	mkdir -p "$dir" || return 1
+	{
+		printf 'cn = "%s"\n' "$3"
+		printf '%s\n' ca cert_signing_key crl_signing_key \
+		    'expiration_days = 30'
+	} >"$dir/$name.tmpl"
+	pki_run "$dir" "$name-key" certtool --generate-privkey \
+	    --key-type=ecdsa --no-text --outfile "$dir/$name.key" &&
+	    chmod 600 "$dir/$name.key" &&
+	    pki_run "$dir" "$name-cert" certtool --generate-self-signed \
+	    --no-text --load-privkey "$dir/$name.key" \
+	    --template "$dir/$name.tmpl" --outfile "$dir/$name.pem"
+}
+
+# pki_cert DIR NAME CA TEMPLATE-LINES: a key DIR/NAME.key (mode 0600) and
+# its certificate DIR/NAME.pem signed by the CA DIR/CA.pem; the template
+# lines (certtool syntax) say what it is for.
+pki_cert() {
+	local dir=$1 name=$2 ca=$3
+	printf '%s\nexpiration_days = 30\n' "$4" >"$dir/$name.tmpl"
+	pki_run "$dir" "$name-key" certtool --generate-privkey \
+	    --key-type=ecdsa --no-text --outfile "$dir/$name.key" &&
+	    chmod 600 "$dir/$name.key" &&
+	    pki_run "$dir" "$name-cert" certtool --generate-certificate \
+	    --no-text --load-privkey "$dir/$name.key" \
+	    --load-ca-certificate "$dir/$ca.pem" \
+	    --load-ca-privkey "$dir/$ca.key" --template "$dir/$name.tmpl" \
+	    --outfile "$dir/$name.pem"
+}
+
+# make_ca DIR: a test CA (DIR/ca.pem, ca.key) and a server certificate it
+# signed for localhost and 127.0.0.1 (DIR/server.pem, server.key).
+make_ca() {
+	local dir=$1
+	command -v certtool >/dev/null || {
+		echo "make_ca: no certtool (Debian: gnutls-bin)" >&2
+		return 1
+	}
+	pki_ca "$dir" ca "vmctl test CA" &&
+	    pki_cert "$dir" server ca 'cn = "localhost"
+dns_name = "localhost"
+ip_address = "127.0.0.1"
+tls_www_server
+signing_key'
+}
+
+# make_client_cert DIR NAME [CA [CN]]: an agent's client certificate
+# DIR/NAME.pem and key DIR/NAME.key, signed by DIR/CA.pem (default ca);
+# its CN is CN (default NAME): the host name in vmctl.
+make_client_cert() {
+	local dir=$1 name=$2 ca=${3:-ca} cn=${4:-$2}
+	pki_cert "$dir" "$name" "$ca" "cn = \"$cn\"
+tls_www_client
+signing_key"
+}
+
+# use_tls DIR [mtls]: from now on start_controller serves HTTPS with
+# DIR/server.pem and DIR/server.key (made by make_ca), and api trusts
+# T_CA=DIR/ca.pem. With "mtls", vmctld also asks for client certificates
+# signed by DIR/ca.pem and requires one from agents. use_tls with no
+# argument goes back to plain HTTP.
+use_tls() {
+	local dir=${1:-}
+	T_TLS_OPTS=()
+	T_CA=
+	[ -n "$dir" ] || return 0
+	T_CA=$dir/ca.pem
+	T_TLS_OPTS=(-o tls.cert_file="$dir/server.pem"
+	    -o tls.key_file="$dir/server.key")
+	if [ "${2:-}" = mtls ]; then
+		T_TLS_OPTS+=(-o tls.client_ca_file="$dir/ca.pem"
+		    -o tls.require_agent_client_cert=true)
+	fi
+}
+
 # -------------------------------------------------------------- controller
 
 # start_controller NAME STORE_DIR [extra vmctld args...]: start vmctld on a
 # free port in $T_PORT_LO..$T_PORT_HI (or $CTL_PORT when set: a restart
 # keeps its port), wait until it listens; sets CTL_PORT and CTL_URL. It
-# serves plain HTTP (-o server.insecure_http=true: loopback only); every
-# route but /healthz wants a token (bootstrap_admin first).
+# serves plain HTTP (-o server.insecure_http=true: loopback only), or
+# HTTPS after use_tls (CTL_URL https://127.0.0.1:PORT, /healthz checked
+# with --cacert $T_CA); every route but /healthz wants a token
+# (bootstrap_admin first).
+# Tests written before the scheduler keep their meaning: no overcommit and
+# no N+1 admission unless a test asks (T_SCHED_OPTS=() or its own -o,
+# which come later and win).
+T_SCHED_OPTS=(-o scheduler.tolerate_host_failures=0 -o scheduler.cpu_ratio=1.0)
+
 start_controller() {
-	local name=$1 store=$2 tries=0 port start skip
+	local name=$1 store=$2 tries=0 port start skip scheme=http
+	local -a mode=(-o server.insecure_http=true) ca=()
 	shift 2
+	if [ ${#T_TLS_OPTS[@]} -gt 0 ]; then
+		scheme=https
+		mode=("${T_TLS_OPTS[@]}")
+		ca=(--cacert "$T_CA")
+	fi
 	while [ $tries -lt 5 ]; do
 		tries=$((tries + 1))
 		port=${CTL_PORT:-}
@@ -283,19 +393,19 @@ start_controller() {
 		if [ -f "$T_DIR/$name.log" ]; then
 			skip=$(wc -l <"$T_DIR/$name.log")
 		fi
-		start_daemon "$name" "$VMCTLD" -f -c /dev/null \
-		    -o server.insecure_http=true \
+		start_daemon "$name" "$VMCTLD" -f -c /dev/null "${mode[@]}" \
+		    "${T_SCHED_OPTS[@]}" \
 		    -o server.port="$port" -o store.path="$store" "$@"
 		start=$(now_s)
 		# Our own "listening" line (in this run's part of the log), not
 		# just any answer on the port: another test may have taken it.
 		while daemon_alive "$name"; do
 			if tail -n +"$((skip + 1))" "${T_LOG[$name]}" |
-			    grep -q "listening on .* port $port" &&
-			    curl -sf -o /dev/null --max-time 5 \
-			    "http://127.0.0.1:$port/healthz"; then
+			    grep -q "listening on .* port $port ($scheme)" &&
+			    curl -sf -o /dev/null --max-time $((5 * T_SLOW)) \
+			    "${ca[@]}" "$scheme://127.0.0.1:$port/healthz"; then
 				CTL_PORT=$port
-				CTL_URL=http://127.0.0.1:$port
+				CTL_URL=$scheme://127.0.0.1:$port
 				return 0
 			fi
 			if deadline_passed "$start" $((15 * T_SLOW)); then
@@ -344,9 +454,10 @@ bootstrap_admin() {
 }
 
 # api METHOD PATH [JSON [CURL-ARGS...]]: one request to $CTL_URL with
-# $API_TOKEN (unset: $ADMIN_TOKEN; API_TOKEN='' api ...: no token); the
-# body on stdout, the status in $T_DIR/api.status (API_STATUS is set only
-# when not in a subshell: use api_status). Returns 0 for a 2xx answer.
+# $API_TOKEN (unset: $ADMIN_TOKEN; API_TOKEN='' api ...: no token),
+# trusting $T_CA when use_tls set it; the body on stdout, the status in
+# $T_DIR/api.status (API_STATUS is set only when not in a subshell: use
+# api_status). Returns 0 for a 2xx answer.
 api() {
 	local m=$1 p=$2 body=${3-} st f="$T_DIR/api.body.$BASHPID"
 	local tok=${API_TOKEN-$ADMIN_TOKEN}
@@ -355,6 +466,7 @@ api() {
 	shift 2
 	[ $# -gt 0 ] && shift
 	[ -n "$tok" ] && a+=(-H "Authorization: Bearer $tok")
+	[ -n "$T_CA" ] && a+=(--cacert "$T_CA")
 	if [ -n "$body" ]; then
 		a+=(-H 'Content-Type: application/json' --data-binary "$body")
 	fi
@@ -446,7 +558,7 @@ t_init() {
 	# The CLI must not read the user's config.
 	export XDG_CONFIG_HOME="$T_DIR/xdg"
 	export HOME="$T_DIR"
-	unset VMCTL_URL VMCTL_TOKEN VMCTL_CA_FILE API_TOKEN
+	unset VMCTL_URL VMCTL_TOKEN VMCTL_CA_FILE API_TOKEN CURL_CA_BUNDLE
 }
 
 # t_require FILE...: the built programs must exist (a missing one fails).

@@ -13,7 +13,8 @@
 # Every route needs a line in TEMPLATES below: a route without one fails
 # the test ("has no matrix entry"), so a new endpoint needs a rule here.
 # Requests that change things act on throwaway objects made just before
-# (by admin), or fail after authorization (409), so the fixtures survive.
+# (by admin), or fail after authorization (409), or set what is already
+# there (maintenance off on hv1), so the fixtures survive.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
@@ -86,6 +87,11 @@ POST /v1/hosts - 201 /v1/hosts {"name":"@UNIQ@","site":"mx"}
 GET /v1/hosts/{} host 200 /v1/hosts/@ID@ -
 DELETE /v1/hosts/{} tmphost 204 /v1/hosts/@ID@ -
 POST /v1/hosts/{}/token tmphost 201 /v1/hosts/@ID@/token -
+POST /v1/hosts/{}/maintenance tmphost 200 /v1/hosts/@ID@/maintenance {"maintenance":true}
+POST /v1/hosts/{}/maintenance host 200 /v1/hosts/@ID@/maintenance {"maintenance":false}
+GET /v1/sites - 200 /v1/sites -
+GET /v1/placement - 200 /v1/placement?flavor=small -
+GET /v1/placement - 200 /v1/placement?flavor=small&site=dc&ha=none -
 GET /v1/vms list:agency 200 /v1/vms -
 GET /v1/vms list:agency 200 /v1/vms?host=hv1 -
 GET /v1/vms leak:agency 200 /v1/vms?agency=a2 -
@@ -147,7 +153,10 @@ setup() {
 	local r ht name role ag
 	bootstrap_admin "$STORE" || return 1
 	TOK[admin]=$ADMIN_TOKEN
-	start_controller ctl "$STORE" -o limits.rate_per_s=0 || return 1
+	# One host (hv1) takes every VM: no N+1 reserve, no overcommit.
+	start_controller ctl "$STORE" -o limits.rate_per_s=0 \
+	    -o scheduler.tolerate_host_failures=0 \
+	    -o scheduler.cpu_ratio=1.0 || return 1
 	create_agency a1 && create_agency a2 || return 1
 	for r in "op operator" "aa1 agency-admin a1" "m1 member a1" \
 	    "v1 viewer a1" "gv viewer" "u2 member a2"; do
@@ -498,6 +507,13 @@ done
 check "vm-a1 still running" vm_running vm-a1
 check "vm-a2 still running" vm_running vm-a2
 check "host hv1 still up" host_up hv1
+# in_service HOST: up, not in maintenance, and the dry run places there.
+in_service() {
+	[ "$(api GET "/v1/hosts/$1" | jq -r .maintenance)" = false ] &&
+	    [ "$(api GET '/v1/placement?flavor=small' | jq -r .chosen)" = "$1" ]
+}
+check "host hv1 not in maintenance; placements still go there" \
+    in_service hv1
 # exists PATH...: every PATH answers 2xx to admin.
 exists() {
 	local p

@@ -31,58 +31,11 @@ mkdir -p "$PKI"
 
 # ---------------------------------------------------------------- PKI
 
-# tool LOG-NAME CMD...: run quietly, output in $PKI/LOG-NAME.log.
-tool() {
-	local name=$1
-	shift
-	"$@" >"$PKI/$name.log" 2>&1 || {
-		echo "# $name failed: $(tail -n 3 "$PKI/$name.log")"
-		return 1
-	}
-}
-
-# mkca NAME CN: self-signed CA $PKI/NAME.pem, key $PKI/NAME.key.
-mkca() {
-	printf 'cn = "%s"\nca\ncert_signing_key\ncrl_signing_key\nexpiration_days = 30\n' \
-	    "$2" >"$PKI/$1.tmpl"
-	tool "$1-key" certtool --generate-privkey --key-type=ecdsa --no-text \
-	    --outfile "$PKI/$1.key" &&
-	    tool "$1-cert" certtool --generate-self-signed --no-text \
-	    --load-privkey "$PKI/$1.key" --template "$PKI/$1.tmpl" \
-	    --outfile "$PKI/$1.pem"
-}
-
-# mkcert NAME CA TEMPLATE-LINES: key + certificate signed by CA.
-mkcert() {
-	local name=$1 ca=$2
-	printf '%s\nexpiration_days = 30\n' "$3" >"$PKI/$name.tmpl"
-	tool "$name-key" certtool --generate-privkey --key-type=ecdsa \
-	    --no-text --outfile "$PKI/$name.key" &&
-	    chmod 600 "$PKI/$name.key" &&
-	    tool "$name-cert" certtool --generate-certificate --no-text \
-	    --load-privkey "$PKI/$name.key" \
-	    --load-ca-certificate "$PKI/$ca.pem" \
-	    --load-ca-privkey "$PKI/$ca.key" --template "$PKI/$name.tmpl" \
-	    --outfile "$PKI/$name.pem"
-}
-
+# lib.sh's make_ca: ca.pem and server.pem (localhost, 127.0.0.1).
 CA="$PKI/ca.pem"
-if mkca ca "vmctl test CA" && mkca rogue "some other CA" &&
-    mkcert server ca 'cn = "localhost"
-dns_name = "localhost"
-dns_name = "vmctl.test"
-ip_address = "127.0.0.1"
-tls_www_server
-signing_key' &&
-    mkcert h1 ca 'cn = "h1"
-tls_www_client
-signing_key' &&
-    mkcert h2 ca 'cn = "h2"
-tls_www_client
-signing_key' &&
-    mkcert rogue-h1 rogue 'cn = "h1"
-tls_www_client
-signing_key'; then
+if make_ca "$PKI" && pki_ca "$PKI" rogue "some other CA" &&
+    make_client_cert "$PKI" h1 && make_client_cert "$PKI" h2 &&
+    make_client_cert "$PKI" rogue-h1 rogue h1; then
 	pass "certtool made a CA, a server and three agent certificates"
 else
 	fail "certtool could not make the test certificates"
@@ -90,44 +43,6 @@ else
 fi
 
 # ---------------------------------------------------------------- helpers
-
-# start_tls NAME STORE [vmctld args...]: vmctld with HTTPS on a free port;
-# waits for its "listening" line and a verified GET /healthz. Sets
-# CTL_PORT, CTL_URL (https://localhost:PORT). Retries another port if the
-# one picked was taken meanwhile.
-start_tls() {
-	local name=$1 store=$2 tries=0 port start skip
-	shift 2
-	while [ $tries -lt 5 ]; do
-		tries=$((tries + 1))
-		port=$(free_port "$T_PORT_LO" "$T_PORT_HI") || return 1
-		skip=0
-		[ -f "$T_DIR/$name.log" ] && skip=$(wc -l <"$T_DIR/$name.log")
-		start_daemon "$name" "$VMCTLD" -f -c /dev/null \
-		    -o server.port="$port" -o store.path="$store" "$@"
-		start=$(now_s)
-		while daemon_alive "$name"; do
-			if tail -n +"$((skip + 1))" "${T_LOG[$name]}" |
-			    grep -q "listening on .* port $port (https)" &&
-			    curl -sf -o /dev/null --max-time 5 --cacert "$CA" \
-			    "https://localhost:$port/healthz"; then
-				CTL_PORT=$port
-				CTL_URL=https://localhost:$port
-				return 0
-			fi
-			if deadline_passed "$start" $((15 * D)); then
-				echo "start_tls: no answer in time" >&2
-				return 1
-			fi
-			sleep 0.1
-		done
-		{ wait "${T_PID[$name]}"; } 2>/dev/null
-		T_PID[$name]=
-		tail -n +"$((skip + 1))" "${T_LOG[$name]}" |
-		    grep -q "cannot listen" || return 1
-	done
-	return 1
-}
 
 # refuses WHAT EXPECTED-TEXT [vmctld args...]: vmctld exits non-zero
 # within the deadline and says EXPECTED-TEXT (fixed string).
@@ -242,21 +157,22 @@ else
 fi
 CTL_PORT=
 
-TLS_OPTS=(-o tls.cert_file="$PKI/server.pem" -o tls.key_file="$PKI/server.key"
-    -o tls.client_ca_file="$CA" -o tls.require_agent_client_cert=true)
-if ! start_tls ctl "$STORE" "${TLS_OPTS[@]}"; then
+# lib.sh: HTTPS with tls.cert_file, tls.key_file, tls.client_ca_file and
+# tls.require_agent_client_cert = true; api trusts $CA.
+use_tls "$PKI" mtls
+if ! start_controller ctl "$STORE"; then
 	fail "vmctld with TLS did not start"
 	t_finish
 fi
 pass "vmctld serves HTTPS on port $CTL_PORT"
 check "no plain-HTTP warning with TLS" \
     not grep -q 'serving plain HTTP' "${T_LOG[ctl]}"
-# lib.sh's api and helpers use curl: trust our CA for them.
-export CURL_CA_BUNDLE="$CA"
+# The API and the CLI by DNS name (lib.sh uses 127.0.0.1).
+CTL_URL=https://localhost:$CTL_PORT
 
 # ---------------------------------------------------------------- clients
 
-out=$(env -u CURL_CA_BUNDLE curl -sS -o /dev/null --max-time 10 \
+out=$(curl -sS -o /dev/null --max-time 10 \
     "https://localhost:$CTL_PORT/healthz" 2>&1)
 rc=$?
 check_eq "curl without our CA: certificate verify fails (exit 60)" 60 "$rc"
@@ -295,7 +211,7 @@ check_eq "the admin token works over HTTPS (no client certificate)" admin \
 
 # The real CLI: --ca-file and VMCTL_CA_FILE. cli ARGS: quiet vmctl.
 cli() {
-	env -u CURL_CA_BUNDLE timeout $((30 * D)) "$VMCTL" --url "$CTL_URL" \
+	timeout $((30 * D)) "$VMCTL" --url "$CTL_URL" \
 	    --token "$ADMIN_TOKEN" "$@" >"$T_DIR/cli.out" 2>&1
 }
 cli_env_ca() {
@@ -305,6 +221,8 @@ if [ -x "$VMCTL" ]; then
 	check "vmctl --ca-file: whoami over HTTPS" cli --ca-file "$CA" whoami
 	check "VMCTL_CA_FILE: whoami over HTTPS" cli_env_ca whoami
 	check "vmctl without the CA is refused" not cli whoami
+	check "... and says to check --ca-file" \
+	    grep -q 'could not verify .*--ca-file' "$T_DIR/cli.out"
 else
 	note "no $VMCTL: CLI checks not run"
 fi
