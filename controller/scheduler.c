@@ -1059,7 +1059,9 @@ sched_place(const struct sched_config *cfg,
 			snprintf(vd[h].reason, sizeof(vd[h].reason), "chosen");
 		else if (vd[h].filter[0] == '\0')
 			snprintf(vd[h].reason, sizeof(vd[h].reason),
-			    "passed; ranked %zu of %zu by weight", i + 1, npass);
+			    "passed; ranked %zu of %zu by weight%s", i + 1, npass,
+			    c.tolerate > 0 ? " (n+1 checked only when it is "
+			    "tried)" : "");
 	}
 	if (res->chosen >= 0) {
 		rc = 0;

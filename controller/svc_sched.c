@@ -225,10 +225,11 @@ svc_placement_dryrun(struct req *req, struct resp *resp)
 	    ((q = req_query(req, "host")) != NULL && (!api_name_valid(q) ||
 	    str_copy(vm.host_hint, sizeof(vm.host_hint), q) < 0)) ||
 	    ((q = req_query(req, "labels")) != NULL &&
-	    str_copy(vm.labels, sizeof(vm.labels), q) < 0)) {
+	    (str_copy(vm.labels, sizeof(vm.labels), q) < 0 ||
+	    !api_labels_valid(vm.labels)))) {
 		vm_error_set(&err, API_EINVAL,
-		    "site/az/host: valid names; labels: at most %d characters",
-		    API_TEXT_MAX - 1);
+		    "site/az/host: valid names; labels: comma-separated names "
+		    "(at most %d characters)", API_TEXT_MAX - 1);
 		goto fail;
 	}
 	if ((q = req_query(req, "ha")) != NULL) {
