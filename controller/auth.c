@@ -161,7 +161,8 @@ auth_token_new(char secret[API_TOKEN_LEN + 1], char hash[65])
 
 	if (gnutls_rnd(GNUTLS_RND_KEY, r, sizeof(r)) < 0)
 		fatalx("gnutls_rnd failed");
-	memcpy(secret, API_TOKEN_PREFIX, strlen(API_TOKEN_PREFIX));
+	/* hex() NUL-terminates after the 64 digits. */
+	str_copy(secret, API_TOKEN_LEN + 1, API_TOKEN_PREFIX);
 	hex(r, sizeof(r), secret + strlen(API_TOKEN_PREFIX));
 	auth_token_hash(secret, hash);
 	memset(r, 0, sizeof(r));
@@ -305,7 +306,7 @@ auth_authenticate(struct store *st, const char *authorization,
 		who->role = u.role;
 		str_copy(who->agency, sizeof(who->agency), u.agency);
 	}
-	touch = now - t.last_used_at > 60 * 1000;
+	touch = now - t.last_used_at > (int64_t)60 * 1000;
 	ret = 0;
 cleanup:
 	store_txn_abort(txn);

@@ -493,7 +493,8 @@ n1_pack(struct sched_ctx *c, const size_t *f, size_t nf,
 				vm = &c->ha[pos[k]];
 				from = (int)k;
 			}
-		if (extra_left && (vm == NULL || res_ffd_cmp(extra, vm) < 0)) {
+		if (extra_left && extra != NULL &&
+		    (vm == NULL || res_ffd_cmp(extra, vm) < 0)) {
 			vm = extra;
 			from = -1;
 		}
