@@ -16,6 +16,7 @@
 #define W ACC_WRITE
 const struct route routes_table[] = {
 	{ "GET", "/healthz", svc_healthz, 0, RES_PUBLIC, R },
+	{ "GET", "/metrics", svc_metrics, 0, RES_HOST, R },
 	{ "GET", "/v1/whoami", svc_whoami, 0, RES_SELF, R },
 	{ "GET", "/v1/tokens", svc_token_list, 0, RES_SELF, R },
 	{ "POST", "/v1/tokens", svc_token_create, 0, RES_SELF, W },

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "errors.h"
@@ -41,6 +42,25 @@ struct server {
 	struct rate_bucket *rl;		/* owned array */
 	size_t nrl, caprl;
 	struct tls *tls;		/* owned; NULL = plain HTTP */
+	pthread_mutex_t mlock;		/* protects stats */
+	struct route_stats *stats;	/* owned; [routes_count] */
+};
+
+/* Latency histogram bounds (seconds) of vmctl_http_request_duration. */
+static const double metrics_bounds[] = {
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
+};
+#define METRICS_NBOUNDS ARRAY_SIZE(metrics_bounds)
+#define METRICS_NSTATUS 16	/* distinct statuses counted per route */
+
+/* Requests of one route (routes_table[i]); under server.mlock. */
+struct route_stats {
+	int status[METRICS_NSTATUS];	/* 0 = unused slot */
+	uint64_t count[METRICS_NSTATUS];
+	uint64_t other;			/* statuses past the slots */
+	uint64_t bucket[METRICS_NBOUNDS];	/* not cumulative */
+	uint64_t n;			/* all requests */
+	double sum_s;
 };
 
 /* Token bucket of one API token (limits.rate_per_s, limits.burst). */
@@ -56,6 +76,10 @@ struct conn_state {
 	size_t limit;
 	bool too_large;
 	bool waiting;			/* suspended in a long poll */
+	int64_t start_us;		/* first on_request call (mono) */
+	int64_t wait_start_us;		/* suspended since (mono) */
+	int64_t waited_us;		/* time spent suspended */
+	bool recorded;			/* counted in the metrics */
 	const struct route *route;
 	enum route_match match;
 	struct req req;
@@ -101,6 +125,9 @@ void
 resp_json(struct resp *resp, int status, json_object *body)
 {
 	json_object_put(resp->body);
+	free(resp->text);
+	resp->text = NULL;
+	resp->content_type = NULL;
 	resp->status = status;
 	resp->body = body;
 }
@@ -115,6 +142,146 @@ resp_error(struct resp *resp, const struct vm_error *err)
 	resp_json(resp, api_err_status(e.code), api_error_encode(&e));
 }
 
+void
+resp_text(struct resp *resp, int status, char *text, const char *ctype)
+{
+	json_object_put(resp->body);
+	resp->body = NULL;
+	free(resp->text);
+	resp->status = status;
+	resp->text = text;
+	resp->content_type = ctype;
+}
+
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Count cs's request (once) with this status in its route's stats. */
+static void
+metrics_record(struct server *srv, struct conn_state *cs, int status)
+{
+	struct route_stats *st;
+	double s;
+	size_t i;
+
+	if (cs->recorded || cs->route == NULL || srv->stats == NULL)
+		return;
+	cs->recorded = true;
+	s = (double)(mono_us() - cs->start_us - cs->waited_us) / 1e6;
+	if (s < 0)
+		s = 0;
+	st = &srv->stats[cs->route - routes_table];
+	pthread_mutex_lock(&srv->mlock);
+	for (i = 0; i < METRICS_NSTATUS; i++)
+		if (st->status[i] == status || st->status[i] == 0)
+			break;
+	if (i < METRICS_NSTATUS) {
+		st->status[i] = status;
+		st->count[i]++;
+	} else {
+		st->other++;
+	}
+	for (i = 0; i < METRICS_NBOUNDS; i++)
+		if (s <= metrics_bounds[i])
+			break;
+	if (i < METRICS_NBOUNDS)
+		st->bucket[i]++;
+	st->n++;
+	st->sum_s += s;
+	pthread_mutex_unlock(&srv->mlock);
+}
+
+void
+metrics_label(struct buf *out, const char *v)
+{
+	for (; *v != '\0'; v++) {
+		if (*v == '\\')
+			buf_append(out, "\\\\", 2);
+		else if (*v == '"')
+			buf_append(out, "\\\"", 2);
+		else if (*v == '\n')
+			buf_append(out, "\\n", 2);
+		else
+			buf_append(out, v, 1);
+	}
+}
+
+/* route="METHOD PATTERN" (escaped) onto out. */
+static void
+metrics_route(struct buf *out, const struct route *r)
+{
+	char name[256];
+
+	snprintf(name, sizeof(name), "%s %s", r->method, r->pattern);
+	buf_printf(out, "route=\"");
+	metrics_label(out, name);
+	buf_printf(out, "\"");
+}
+
+void
+server_metrics(struct server *srv, struct buf *out)
+{
+	size_t i, j;
+
+	if (srv == NULL || srv->stats == NULL)
+		return;
+	pthread_mutex_lock(&srv->mlock);
+	buf_printf(out, "# HELP vmctl_http_requests_total HTTP requests "
+	    "answered, by route and status.\n"
+	    "# TYPE vmctl_http_requests_total counter\n");
+	for (i = 0; i < routes_count; i++) {
+		const struct route_stats *st = &srv->stats[i];
+
+		for (j = 0; j < METRICS_NSTATUS && st->status[j] != 0; j++) {
+			buf_printf(out, "vmctl_http_requests_total{");
+			metrics_route(out, &routes_table[i]);
+			buf_printf(out, ",status=\"%d\"} %llu\n",
+			    st->status[j], (unsigned long long)st->count[j]);
+		}
+		if (st->other != 0) {
+			buf_printf(out, "vmctl_http_requests_total{");
+			metrics_route(out, &routes_table[i]);
+			buf_printf(out, ",status=\"other\"} %llu\n",
+			    (unsigned long long)st->other);
+		}
+	}
+	buf_printf(out, "# HELP vmctl_http_request_duration_seconds Time "
+	    "from the start of a request to its answer, without long-poll "
+	    "waits.\n"
+	    "# TYPE vmctl_http_request_duration_seconds histogram\n");
+	for (i = 0; i < routes_count; i++) {
+		const struct route_stats *st = &srv->stats[i];
+		uint64_t cum = 0;
+
+		if (st->n == 0)
+			continue;
+		for (j = 0; j < METRICS_NBOUNDS; j++) {
+			cum += st->bucket[j];
+			buf_printf(out, "vmctl_http_request_duration_seconds_bucket{");
+			metrics_route(out, &routes_table[i]);
+			buf_printf(out, ",le=\"%g\"} %llu\n", metrics_bounds[j],
+			    (unsigned long long)cum);
+		}
+		buf_printf(out, "vmctl_http_request_duration_seconds_bucket{");
+		metrics_route(out, &routes_table[i]);
+		buf_printf(out, ",le=\"+Inf\"} %llu\n",
+		    (unsigned long long)st->n);
+		buf_printf(out, "vmctl_http_request_duration_seconds_sum{");
+		metrics_route(out, &routes_table[i]);
+		buf_printf(out, "} %.6f\n", st->sum_s);
+		buf_printf(out, "vmctl_http_request_duration_seconds_count{");
+		metrics_route(out, &routes_table[i]);
+		buf_printf(out, "} %llu\n", (unsigned long long)st->n);
+	}
+	pthread_mutex_unlock(&srv->mlock);
+}
+
 static enum MHD_Result
 send_resp_hdr(struct MHD_Connection *conn, struct resp *resp,
     const char *hname, const char *hvalue)
@@ -124,7 +291,13 @@ send_resp_hdr(struct MHD_Connection *conn, struct resp *resp,
 	char *text = NULL;
 	size_t len = 0;
 
-	if (resp->body != NULL) {
+	if (resp->text != NULL) {
+		text = resp->text;
+		resp->text = NULL;
+		len = strlen(text);
+		r = MHD_create_response_from_buffer(len, text,
+		    MHD_RESPMEM_MUST_FREE);
+	} else if (resp->body != NULL) {
 		text = json_dump(resp->body);
 		len = strlen(text);
 		r = MHD_create_response_from_buffer(len, text,
@@ -137,7 +310,9 @@ send_resp_hdr(struct MHD_Connection *conn, struct resp *resp,
 		free(text);
 		return MHD_NO;
 	}
-	if (resp->body != NULL)
+	if (resp->content_type != NULL && text != NULL && resp->body == NULL)
+		MHD_add_response_header(r, "Content-Type", resp->content_type);
+	else if (resp->body != NULL)
 		MHD_add_response_header(r, "Content-Type", "application/json");
 	if (hname != NULL && hvalue != NULL)
 		MHD_add_response_header(r, hname, hvalue);
@@ -160,7 +335,7 @@ send_resp(struct MHD_Connection *conn, struct resp *resp)
 static enum MHD_Result
 send_error(struct MHD_Connection *conn, int code, const char *msg)
 {
-	struct resp resp = { 0, NULL };
+	struct resp resp = { 0, NULL, NULL, NULL };
 	struct vm_error err;
 
 	vm_error_set(&err, code, "%s", msg);
@@ -349,7 +524,7 @@ static enum MHD_Result
 authorize(struct server *srv, struct MHD_Connection *conn,
     struct conn_state *cs, bool *done)
 {
-	struct resp resp = { 0, NULL };
+	struct resp resp = { 0, NULL, NULL, NULL };
 	struct vm_error err = { 0, "" };
 	int64_t retry = 0;
 	enum MHD_Result ret;
@@ -367,6 +542,7 @@ authorize(struct server *srv, struct MHD_Connection *conn,
 		*done = true;
 		resp_error(&resp, &err);
 		server_audit(srv, cs, resp.status, err.message);
+		metrics_record(srv, cs, resp.status);
 		return send_resp(conn, &resp);
 	}
 	if (cs->req.who.kind == AUTH_USER &&
@@ -380,6 +556,7 @@ authorize(struct server *srv, struct MHD_Connection *conn,
 		    (long long)srv->ctl->cfg.rate_burst, (long long)retry);
 		resp_error(&resp, &err);
 		server_audit(srv, cs, resp.status, err.message);
+		metrics_record(srv, cs, resp.status);
 		snprintf(ra, sizeof(ra), "%lld", (long long)retry);
 		ret = send_resp_hdr(conn, &resp, "Retry-After", ra);
 		return ret;
@@ -392,7 +569,7 @@ static enum MHD_Result
 dispatch(struct server *srv, struct MHD_Connection *conn,
     struct conn_state *cs)
 {
-	struct resp resp = { 200, NULL };
+	struct resp resp = { 200, NULL, NULL, NULL };
 	int rc;
 
 	for (;;) {
@@ -424,6 +601,7 @@ dispatch(struct server *srv, struct MHD_Connection *conn,
 			w->next = srv->waiters;
 			srv->waiters = w;
 			cs->waiting = true;
+			cs->wait_start_us = mono_us();
 			MHD_suspend_connection(conn);
 			pthread_mutex_unlock(&srv->lock);
 			return MHD_YES;
@@ -433,6 +611,7 @@ dispatch(struct server *srv, struct MHD_Connection *conn,
 	}
 	cs->waiting = false;
 	server_audit(srv, cs, resp.status, resp_message(&resp));
+	metrics_record(srv, cs, resp.status);
 	return send_resp(conn, &resp);
 }
 
@@ -450,6 +629,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 
 		cs = xcalloc(1, sizeof(*cs));
 		*con_cls = cs;
+		cs->start_us = mono_us();
 		cs->match = routes_match(method, url, &cs->route,
 		    cs->req.params);
 		cs->limit = (size_t)srv->ctl->cfg.max_body_kib * 1024;
@@ -459,6 +639,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl != NULL && strtoull(cl, NULL, 10) > cs->limit) {
 			cs->too_large = true;
+			metrics_record(srv, cs, api_err_status(API_ETOOLARGE));
 			return send_error(conn, API_ETOOLARGE,
 			    "request body larger than the limit "
 			    "(server.max_body_kib)");
@@ -474,12 +655,16 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (cs->waiting)
+	if (cs->waiting) {
+		cs->waited_us += mono_us() - cs->wait_start_us;
 		return dispatch(srv, conn, cs);
-	if (cs->too_large)
+	}
+	if (cs->too_large) {
+		metrics_record(srv, cs, api_err_status(API_ETOOLARGE));
 		return send_error(conn, API_ETOOLARGE,
 		    "request body larger than the limit "
 		    "(server.max_body_kib)");
+	}
 	if (cs->match != ROUTE_FOUND) {
 		/* Without valid credentials, no hint about which paths exist. */
 		struct principal who;
@@ -497,7 +682,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return send_error(conn, API_ENOTFOUND, msg);
 	}
 	if (cs->match == ROUTE_NO_METHOD) {
-		struct resp resp = { 0, NULL };
+		struct resp resp = { 0, NULL, NULL, NULL };
 		struct vm_error err;
 		char allow[64];
 
@@ -517,6 +702,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 
 			snprintf(msg, sizeof(msg), "Content-Type must be "
 			    "application/json, not %.100s", ct);
+			metrics_record(srv, cs, api_err_status(API_EMEDIA));
 			return send_error(conn, API_EMEDIA, msg);
 		}
 	}
@@ -604,6 +790,8 @@ server_start(struct ctl *ctl, struct server **out, struct vm_error *err)
 	srv->ctl = ctl;
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_mutex_init(&srv->rl_lock, NULL);
+	pthread_mutex_init(&srv->mlock, NULL);
+	srv->stats = xcalloc(routes_count, sizeof(*srv->stats));
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
@@ -641,6 +829,9 @@ server_start(struct ctl *ctl, struct server **out, struct vm_error *err)
 		    "cannot listen on %s port %lld (in use? see the log)",
 		    ctl->cfg.listen, (long long)ctl->cfg.port);
 		pthread_mutex_destroy(&srv->lock);
+		pthread_mutex_destroy(&srv->rl_lock);
+		pthread_mutex_destroy(&srv->mlock);
+		free(srv->stats);
 		tls_free(srv->tls);
 		free(srv);
 		return -1;
@@ -673,6 +864,8 @@ server_stop(struct server *srv)
 	MHD_stop_daemon(srv->mhd);
 	pthread_mutex_destroy(&srv->lock);
 	pthread_mutex_destroy(&srv->rl_lock);
+	pthread_mutex_destroy(&srv->mlock);
+	free(srv->stats);
 	free(srv->rl);
 	tls_free(srv->tls);
 	free(srv);

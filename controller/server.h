@@ -1,7 +1,8 @@
 /*
  * server: the HTTP front of vmctld on libmicrohttpd (thread pool, with
  * suspend/resume for long polls). It reads bodies (bounded), matches the
- * route table (routes.c), calls the handler and sends its JSON answer.
+ * route table (routes.c), calls the handler and sends its answer (JSON, or
+ * raw text such as /metrics).
  * A struct req lives for one request; everything it points to is owned
  * by the server and valid until the handler returns.
  */
@@ -42,6 +43,8 @@ struct req {
 struct resp {
 	int status;			/* HTTP status */
 	json_object *body;		/* owned; NULL = no body */
+	char *text;			/* owned; non-JSON body (resp_text) */
+	const char *content_type;	/* static; of text */
 };
 
 /*
@@ -79,5 +82,16 @@ void req_audit_fill(struct req *req, int status, const char *message,
 /* Fill resp with an error body from err (status from its code). */
 void resp_error(struct resp *resp, const struct vm_error *err);
 void resp_json(struct resp *resp, int status, json_object *body);
+/* Answer raw text (taken, malloc'ed) of content type ctype (static). */
+void resp_text(struct resp *resp, int status, char *text, const char *ctype);
+
+struct buf;
+/*
+ * Append the HTTP metrics (requests per route and status, latency
+ * histograms) in Prometheus text format to out. Locks the server itself.
+ */
+void server_metrics(struct server *srv, struct buf *out);
+/* A Prometheus label value escaped (backslash, quote, newline) onto out. */
+void metrics_label(struct buf *out, const char *v);
 
 #endif

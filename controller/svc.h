@@ -18,6 +18,7 @@
 #include "vm.h"
 
 int svc_healthz(struct req *req, struct resp *resp);
+int svc_metrics(struct req *req, struct resp *resp);
 int svc_flavor_list(struct req *req, struct resp *resp);
 int svc_flavor_create(struct req *req, struct resp *resp);
 int svc_flavor_show(struct req *req, struct resp *resp);

@@ -61,6 +61,7 @@ mkdir -p "$C"
 # OK is the status an allowed caller gets.
 TEMPLATES=$(cat <<'EOF'
 GET /healthz - 200 /healthz -
+GET /metrics - 200 /metrics -
 GET /v1/whoami - 200 /v1/whoami -
 GET /v1/tokens list:subject 200 /v1/tokens -
 POST /v1/tokens - 201 /v1/tokens {"description":"matrix"}
