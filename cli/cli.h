@@ -120,6 +120,9 @@ int cli_parse_field(const struct cli_ctx *ctx, const char *opt,
     int64_t *out);
 int cli_check_name(const struct cli_ctx *ctx, const char *what,
     const char *arg);
+/* cli_check_name, then copy arg into dst[size]. */
+int cli_opt_name(const struct cli_ctx *ctx, const char *what,
+    const char *arg, char *dst, size_t size);
 int cli_check_path(const struct cli_ctx *ctx, const char *what,
     const char *arg);
 /* A VM reference: a name or a uuid. */

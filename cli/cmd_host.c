@@ -136,14 +136,14 @@ cmd_host_enroll(struct cli_ctx *ctx, int argc, char **argv)
 	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
 		switch (ch) {
 		case 's':
-			if (cli_check_name(ctx, "--site", optarg) < 0)
+			if (cli_opt_name(ctx, "--site", optarg, in.site,
+			    sizeof(in.site)) < 0)
 				goto cleanup;
-			str_copy(in.site, sizeof(in.site), optarg);
 			break;
 		case 'z':
-			if (cli_check_name(ctx, "--az", optarg) < 0)
+			if (cli_opt_name(ctx, "--az", optarg, in.az,
+			    sizeof(in.az)) < 0)
 				goto cleanup;
-			str_copy(in.az, sizeof(in.az), optarg);
 			break;
 		case 'l':
 			if (cli_check_labels(ctx, "--labels", optarg) < 0)

@@ -41,9 +41,9 @@ cmd_token_create(struct cli_ctx *ctx, int argc, char **argv)
 	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
 		switch (ch) {
 		case 'u':
-			if (cli_check_name(ctx, "--user", optarg) < 0)
+			if (cli_opt_name(ctx, "--user", optarg, t.user,
+			    sizeof(t.user)) < 0)
 				goto cleanup;
-			str_copy(t.user, sizeof(t.user), optarg);
 			break;
 		case 'D':
 			if (str_copy(t.description, sizeof(t.description),

@@ -255,9 +255,9 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
 		switch (ch) {
 		case 'f':
-			if (cli_check_name(ctx, "--flavor", optarg) < 0)
+			if (cli_opt_name(ctx, "--flavor", optarg, vm.flavor,
+			    sizeof(vm.flavor)) < 0)
 				goto cleanup;
-			str_copy(vm.flavor, sizeof(vm.flavor), optarg);
 			break;
 		case 'd':
 			if (cli_check_path(ctx, "--disk", optarg) < 0)
@@ -283,19 +283,19 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 			}
 			break;
 		case 's':
-			if (cli_check_name(ctx, "--site", optarg) < 0)
+			if (cli_opt_name(ctx, "--site", optarg, vm.site,
+			    sizeof(vm.site)) < 0)
 				goto cleanup;
-			str_copy(vm.site, sizeof(vm.site), optarg);
 			break;
 		case 'z':
-			if (cli_check_name(ctx, "--az", optarg) < 0)
+			if (cli_opt_name(ctx, "--az", optarg, vm.az,
+			    sizeof(vm.az)) < 0)
 				goto cleanup;
-			str_copy(vm.az, sizeof(vm.az), optarg);
 			break;
 		case 'H':
-			if (cli_check_name(ctx, "--host", optarg) < 0)
+			if (cli_opt_name(ctx, "--host", optarg, vm.host_hint,
+			    sizeof(vm.host_hint)) < 0)
 				goto cleanup;
-			str_copy(vm.host_hint, sizeof(vm.host_hint), optarg);
 			break;
 		case 'l':
 			if (cli_check_labels(ctx, "--labels", optarg) < 0)
@@ -311,9 +311,9 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 			}
 			break;
 		case 'a':
-			if (cli_check_name(ctx, "--agency", optarg) < 0)
+			if (cli_opt_name(ctx, "--agency", optarg, vm.agency,
+			    sizeof(vm.agency)) < 0)
 				goto cleanup;
-			str_copy(vm.agency, sizeof(vm.agency), optarg);
 			break;
 		case 'w':
 			wait = true;

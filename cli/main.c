@@ -593,6 +593,16 @@ cli_check_name(const struct cli_ctx *ctx, const char *what, const char *arg)
 }
 
 int
+cli_opt_name(const struct cli_ctx *ctx, const char *what, const char *arg,
+    char *dst, size_t size)
+{
+	if (cli_check_name(ctx, what, arg) < 0)
+		return -1;
+	str_copy(dst, size, arg);
+	return 0;
+}
+
+int
 cli_check_path(const struct cli_ctx *ctx, const char *what, const char *arg)
 {
 	if (api_path_valid(arg))

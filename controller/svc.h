@@ -86,11 +86,11 @@ int svc_host_load(struct store_txn *txn, const char *name,
     struct api_host *h, struct vm_error *err);
 
 /*
- * Append req's audit event (status) to txn and commit it; txn is consumed
- * either way. Use instead of store_txn_commit in user-facing changes.
+ * Append req's audit event (status; the object it touched, printf-style)
+ * to txn and commit it; txn is consumed either way. Use instead of store_txn_commit in user-facing changes.
  */
 int svc_commit(struct req *req, struct store_txn *txn, int status,
-    struct vm_error *err);
+    struct vm_error *err, const char *object_fmt, ...) ATTR_PRINTF(5, 6);
 
 /* ---- identity (svc_identity.c) ---- */
 int svc_token_issue(struct store_txn *txn, int kind, const char *subject,

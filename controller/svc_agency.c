@@ -177,9 +177,7 @@ svc_agency_create(struct req *req, struct resp *resp)
 		    a.name);
 		goto fail;
 	}
-	snprintf(req->audit_object, sizeof(req->audit_object), "agency %s",
-	    a.name);
-	if (svc_commit(req, txn, 201, &err) < 0) {
+	if (svc_commit(req, txn, 201, &err, "agency %s", a.name) < 0) {
 		txn = NULL;
 		goto fail;
 	}
@@ -291,9 +289,7 @@ svc_agency_delete(struct req *req, struct resp *resp)
 	}
 	if (store_del(txn, DB_AGENCIES, a.name, NULL, &err) < 0)
 		goto fail;
-	snprintf(req->audit_object, sizeof(req->audit_object), "agency %s",
-	    a.name);
-	if (svc_commit(req, txn, 204, &err) < 0) {
+	if (svc_commit(req, txn, 204, &err, "agency %s", a.name) < 0) {
 		txn = NULL;
 		goto fail;
 	}
@@ -326,9 +322,8 @@ svc_quota_set(struct req *req, struct resp *resp)
 	if (store_put_obj(txn, DB_AGENCIES, a.name, &api_agency_schema, &a, 0,
 	    &err) < 0)
 		goto fail;
-	snprintf(req->audit_object, sizeof(req->audit_object),
-	    "quota of agency %s", a.name);
-	if (svc_commit(req, txn, 200, &err) < 0) {
+	if (svc_commit(req, txn, 200, &err, "quota of agency %s",
+	    a.name) < 0) {
 		txn = NULL;
 		goto fail;
 	}

@@ -66,9 +66,7 @@ svc_agent_register(struct req *req, struct resp *resp)
 	if (store_put_obj(txn, DB_HOSTS, h.name, &api_host_schema, &h, 0,
 	    &err) < 0)
 		goto fail;
-	snprintf(req->audit_object, sizeof(req->audit_object), "host %s",
-	    h.name);
-	rc = svc_commit(req, txn, 200, &err);
+	rc = svc_commit(req, txn, 200, &err, "host %s", h.name);
 	txn = NULL;
 	if (rc < 0)
 		goto fail;

@@ -38,9 +38,7 @@ svc_flavor_create(struct req *req, struct resp *resp)
 		    f.name);
 		goto fail;
 	}
-	snprintf(req->audit_object, sizeof(req->audit_object), "flavor %s",
-	    f.name);
-	if (svc_commit(req, txn, 201, &err) < 0) {
+	if (svc_commit(req, txn, 201, &err, "flavor %s", f.name) < 0) {
 		txn = NULL;
 		goto fail;
 	}
@@ -101,9 +99,8 @@ svc_flavor_delete(struct req *req, struct resp *resp)
 		    req->params[0]);
 		goto fail;
 	}
-	snprintf(req->audit_object, sizeof(req->audit_object), "flavor %.64s",
-	    req->params[0]);
-	if (svc_commit(req, txn, 204, &err) < 0) {
+	if (svc_commit(req, txn, 204, &err, "flavor %.64s",
+	    req->params[0]) < 0) {
 		txn = NULL;
 		goto fail;
 	}

@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -229,10 +231,15 @@ svc_host_show(struct req *req, struct resp *resp)
 
 int
 svc_commit(struct req *req, struct store_txn *txn, int status,
-    struct vm_error *err)
+    struct vm_error *err, const char *object_fmt, ...)
 {
 	struct api_audit_event ev;
+	va_list ap;
 
+	va_start(ap, object_fmt);
+	vsnprintf(req->audit_object, sizeof(req->audit_object), object_fmt,
+	    ap);
+	va_end(ap);
 	req_audit_fill(req, status, NULL, &ev);
 	if (audit_append(txn, &ev, err) < 0) {
 		store_txn_abort(txn);

@@ -194,9 +194,8 @@ svc_token_create(struct req *req, struct resp *resp)
 	if (svc_token_issue(txn, TOKEN_USER, subject, in.description,
 	    in.expires_in_s, &t, &err) < 0)
 		goto fail;
-	snprintf(req->audit_object, sizeof(req->audit_object),
-	    "token %s of user %s", t.id, subject);
-	if (svc_commit(req, txn, 201, &err) < 0) {
+	if (svc_commit(req, txn, 201, &err, "token %s of user %s", t.id,
+	    subject) < 0) {
 		txn = NULL;
 		goto fail;
 	}
@@ -242,9 +241,8 @@ svc_token_revoke(struct req *req, struct resp *resp)
 		    0, &err) < 0)
 			goto fail;
 	}
-	snprintf(req->audit_object, sizeof(req->audit_object),
-	    "token %s of %s", t.id, t.subject);
-	if (svc_commit(req, txn, 200, &err) < 0) {
+	if (svc_commit(req, txn, 200, &err, "token %s of %s", t.id,
+	    t.subject) < 0) {
 		txn = NULL;
 		goto fail;
 	}
@@ -331,9 +329,7 @@ svc_user_create(struct req *req, struct resp *resp)
 	if (u.agency[0] != '\0' && store_put(txn, DB_USERS_BY_AGENCY, u.agency,
 	    u.name, strlen(u.name), 0, &err) < 0)
 		goto fail;
-	snprintf(req->audit_object, sizeof(req->audit_object), "user %s",
-	    u.name);
-	if (svc_commit(req, txn, 201, &err) < 0) {
+	if (svc_commit(req, txn, 201, &err, "user %s", u.name) < 0) {
 		txn = NULL;
 		goto fail;
 	}
@@ -424,9 +420,7 @@ svc_user_delete(struct req *req, struct resp *resp)
 	    u.agency, u.name, &err) < 0) ||
 	    svc_tokens_revoke_all(txn, TOKEN_USER, u.name, &err) < 0)
 		goto fail;
-	snprintf(req->audit_object, sizeof(req->audit_object), "user %s",
-	    u.name);
-	if (svc_commit(req, txn, 204, &err) < 0) {
+	if (svc_commit(req, txn, 204, &err, "user %s", u.name) < 0) {
 		txn = NULL;
 		goto fail;
 	}
@@ -488,9 +482,7 @@ svc_host_enroll(struct req *req, struct resp *resp)
 	if (svc_token_issue(txn, TOKEN_HOST, h.name, "host credential", 0, &t,
 	    &err) < 0)
 		goto fail;
-	snprintf(req->audit_object, sizeof(req->audit_object), "host %s",
-	    h.name);
-	if (svc_commit(req, txn, 201, &err) < 0) {
+	if (svc_commit(req, txn, 201, &err, "host %s", h.name) < 0) {
 		txn = NULL;
 		goto fail;
 	}
@@ -528,9 +520,7 @@ svc_host_token(struct req *req, struct resp *resp)
 	    svc_token_issue(txn, TOKEN_HOST, h.name, "host credential", 0, &t,
 	    &err) < 0)
 		goto fail;
-	snprintf(req->audit_object, sizeof(req->audit_object),
-	    "host %s token", h.name);
-	if (svc_commit(req, txn, 201, &err) < 0) {
+	if (svc_commit(req, txn, 201, &err, "host %s token", h.name) < 0) {
 		txn = NULL;
 		goto fail;
 	}
@@ -570,9 +560,7 @@ svc_host_delete(struct req *req, struct resp *resp)
 	if (store_del(txn, DB_HOSTS, h.name, NULL, &err) < 0 ||
 	    svc_tokens_revoke_all(txn, TOKEN_HOST, h.name, &err) < 0)
 		goto fail;
-	snprintf(req->audit_object, sizeof(req->audit_object), "host %s",
-	    h.name);
-	if (svc_commit(req, txn, 204, &err) < 0) {
+	if (svc_commit(req, txn, 204, &err, "host %s", h.name) < 0) {
 		txn = NULL;
 		goto fail;
 	}

@@ -398,9 +398,8 @@ svc_host_maintenance(struct req *req, struct resp *resp)
 	if (store_put_obj(txn, DB_HOSTS, h.name, &api_host_schema, &h, 0,
 	    &err) < 0)
 		goto fail;
-	snprintf(req->audit_object, sizeof(req->audit_object),
-	    "host %s maintenance %s", h.name, m.maintenance ? "on" : "off");
-	if (svc_commit(req, txn, 200, &err) < 0) {
+	if (svc_commit(req, txn, 200, &err, "host %s maintenance %s", h.name,
+	    m.maintenance ? "on" : "off") < 0) {
 		txn = NULL;
 		goto fail;
 	}

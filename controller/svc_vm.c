@@ -402,10 +402,8 @@ svc_vm_create(struct req *req, struct resp *resp)
 	body = accepted_body(&op, &vm);
 	if (idem_save(txn, idem, 202, body, &err) < 0)
 		goto fail;
-	snprintf(req->audit_object, sizeof(req->audit_object), "vm %s (%s)",
-	    vm.name, vm.id);
 	str_copy(req->audit_agency, sizeof(req->audit_agency), vm.agency);
-	rc = svc_commit(req, txn, 202, &err);
+	rc = svc_commit(req, txn, 202, &err, "vm %s (%s)", vm.name, vm.id);
 	txn = NULL;
 	if (rc < 0)
 		goto fail;
@@ -650,10 +648,8 @@ vm_change(struct req *req, struct resp *resp, int opa,
 	body = accepted_body(&op, &vm);
 	if (idem_save(txn, idem, 202, body, &err) < 0)
 		goto fail;
-	snprintf(req->audit_object, sizeof(req->audit_object), "vm %s (%s)",
-	    vm.name, vm.id);
 	str_copy(req->audit_agency, sizeof(req->audit_agency), vm.agency);
-	rc = svc_commit(req, txn, 202, &err);
+	rc = svc_commit(req, txn, 202, &err, "vm %s (%s)", vm.name, vm.id);
 	txn = NULL;
 	if (rc < 0)
 		goto fail;
