@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,15 +14,45 @@
 #include "store.h"
 #include "util.h"
 
+/*
+ * Group commit. Every write "transaction" a caller sees is an LMDB child
+ * transaction of a batch: one top-level write transaction that the
+ * committer thread begins and commits (LMDB ties a write transaction's
+ * lock to the thread that began it). Callers take the batch one at a
+ * time; each child commits into the batch or aborts on its own, so each
+ * request stays all-or-nothing. When no caller is waiting (or the batch is
+ * full) the committer commits the batch with one fsync, and only then do
+ * the callers' store_txn_commit() return: an acknowledged change is on
+ * disk, a crash before that loses the whole batch and no caller has
+ * answered for it. N concurrent requests pay one fsync instead of N.
+ */
+#define STORE_BATCH_MAX		256	/* children per batch */
+#define STORE_RING		1024	/* batch results remembered */
+
 struct store {
 	MDB_env *env;			/* owned */
 	MDB_dbi dbi[DB_MAX];		/* immutable after store_open */
+	pthread_t committer;		/* joined by store_close */
+	bool committer_started;
+	pthread_mutex_t mu;		/* guards everything below */
+	pthread_cond_t cv;		/* any change below */
+	MDB_txn *batch;			/* open batch, or NULL */
+	uint64_t batch_id;		/* id of the open (or last) batch */
+	bool busy;			/* a child of the batch is open */
+	bool closing;			/* the batch takes no more children */
+	int waiting;			/* callers waiting to begin a child */
+	int members;			/* children committed into the batch */
+	int begin_rc;			/* begin failure for waiting callers */
+	uint64_t done_id;		/* batches ended so far */
+	int done_rc[STORE_RING];	/* their commit results by id */
+	bool stop;
 };
 
 struct store_txn {
 	struct store *st;		/* borrowed */
 	MDB_txn *txn;			/* owned until commit/abort */
 	bool write;
+	uint64_t batch_id;		/* write: the batch it belongs to */
 };
 
 static const struct {
@@ -51,6 +82,9 @@ static const struct {
 	[DB_PLACEMENTS] = { "placements", 0 },
 };
 
+static void store_release(struct store *st, bool committed);
+static void *store_committer(void *arg);
+
 static int
 store_fail(struct vm_error *err, int rc, const char *what)
 {
@@ -74,6 +108,8 @@ store_open(const char *path, int64_t map_size_mib, struct store **out,
 	int rc, i;
 
 	*out = NULL;
+	pthread_mutex_init(&st->mu, NULL);
+	pthread_cond_init(&st->cv, NULL);
 	if (mkdir_p(path, 0700) < 0) {
 		vm_error_set(err, API_EINTERNAL, "store: mkdir %s: %s", path,
 		    strerror(errno));
@@ -109,6 +145,13 @@ store_open(const char *path, int64_t map_size_mib, struct store **out,
 		store_fail(err, rc, "commit");
 		goto fail;
 	}
+	if ((rc = pthread_create(&st->committer, NULL, store_committer,
+	    st)) != 0) {
+		vm_error_set(err, API_EINTERNAL, "store: thread: %s",
+		    strerror(rc));
+		goto fail;
+	}
+	st->committer_started = true;
 	/* Schema version: set on a new store, checked on an old one. */
 	if (store_txn_begin(st, true, &txn, err) < 0)
 		goto fail;
@@ -142,13 +185,78 @@ fail:
 	return -1;
 }
 
+/* The committer thread: open a batch when someone waits, commit it when
+ * nobody waits and no child is open (or it is full). */
+static void *
+store_committer(void *arg)
+{
+	struct store *st = arg;
+	MDB_txn *parent;
+	uint64_t id;
+	int rc, members;
+
+	pthread_mutex_lock(&st->mu);
+	for (;;) {
+		while (!st->stop && st->waiting == 0)
+			pthread_cond_wait(&st->cv, &st->mu);
+		if (st->waiting == 0)
+			break;		/* stop, nobody left */
+		pthread_mutex_unlock(&st->mu);
+		rc = mdb_txn_begin(st->env, NULL, 0, &parent);
+		pthread_mutex_lock(&st->mu);
+		if (rc != 0) {
+			/* Fail the current waiters once, then retry. */
+			st->begin_rc = rc;
+			pthread_cond_broadcast(&st->cv);
+			while (st->waiting > 0 && st->begin_rc != 0)
+				pthread_cond_wait(&st->cv, &st->mu);
+			st->begin_rc = 0;
+			continue;
+		}
+		st->batch = parent;
+		id = ++st->batch_id;
+		st->members = 0;
+		st->closing = false;
+		pthread_cond_broadcast(&st->cv);
+		while ((st->waiting > 0 && st->members < STORE_BATCH_MAX) ||
+		    st->busy)
+			pthread_cond_wait(&st->cv, &st->mu);
+		st->closing = true;
+		members = st->members;
+		pthread_mutex_unlock(&st->mu);
+		if (members > 0) {
+			rc = mdb_txn_commit(parent);
+		} else {
+			mdb_txn_abort(parent);
+			rc = 0;
+		}
+		pthread_mutex_lock(&st->mu);
+		st->batch = NULL;
+		st->done_rc[id % STORE_RING] = rc;
+		st->done_id = id;
+		st->closing = false;
+		pthread_cond_broadcast(&st->cv);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return NULL;
+}
+
 void
 store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	if (st->committer_started) {
+		pthread_mutex_lock(&st->mu);
+		st->stop = true;
+		pthread_cond_broadcast(&st->cv);
+		pthread_mutex_unlock(&st->mu);
+		pthread_join(st->committer, NULL);
+	}
 	if (st->env != NULL)
 		mdb_env_close(st->env);
+	pthread_cond_destroy(&st->cv);
+	pthread_mutex_destroy(&st->mu);
 	free(st);
 }
 
@@ -157,26 +265,78 @@ store_txn_begin(struct store *st, bool write, struct store_txn **out,
     struct vm_error *err)
 {
 	struct store_txn *txn = xcalloc(1, sizeof(*txn));
+	MDB_txn *parent = NULL;
 	int rc;
 
-	rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, &txn->txn);
-	if (rc != 0) {
-		free(txn);
-		*out = NULL;
-		return store_fail(err, rc, "begin");
-	}
+	*out = NULL;
 	txn->st = st;
 	txn->write = write;
+	if (write) {
+		/* Wait for an open batch that takes children, then own it
+		 * until our child commits or aborts. */
+		pthread_mutex_lock(&st->mu);
+		st->waiting++;
+		pthread_cond_broadcast(&st->cv);
+		while ((st->batch == NULL || st->busy || st->closing) &&
+		    st->begin_rc == 0)
+			pthread_cond_wait(&st->cv, &st->mu);
+		st->waiting--;
+		if ((rc = st->begin_rc) == 0) {
+			st->busy = true;
+			parent = st->batch;
+			txn->batch_id = st->batch_id;
+		}
+		pthread_cond_broadcast(&st->cv);
+		pthread_mutex_unlock(&st->mu);
+		if (rc != 0) {
+			free(txn);
+			return store_fail(err, rc, "begin");
+		}
+	}
+	rc = mdb_txn_begin(st->env, parent, write ? 0 : MDB_RDONLY,
+	    &txn->txn);
+	if (rc != 0) {
+		if (write)
+			store_release(st, false);
+		free(txn);
+		return store_fail(err, rc, "begin");
+	}
 	*out = txn;
 	return 0;
+}
+
+/* A child has ended: let the next caller (or the committer) go on. */
+static void
+store_release(struct store *st, bool committed)
+{
+	pthread_mutex_lock(&st->mu);
+	st->busy = false;
+	if (committed)
+		st->members++;
+	pthread_cond_broadcast(&st->cv);
+	pthread_mutex_unlock(&st->mu);
 }
 
 int
 store_txn_commit(struct store_txn *txn, struct vm_error *err)
 {
+	struct store *st = txn->st;
+	bool write = txn->write;
+	uint64_t id = txn->batch_id;
 	int rc = mdb_txn_commit(txn->txn);
 
 	free(txn);
+	if (!write)
+		return rc != 0 ? store_fail(err, rc, "commit") : 0;
+	store_release(st, rc == 0);
+	if (rc != 0)
+		return store_fail(err, rc, "commit");
+	/* Answer only once the batch holding our change is on disk. */
+	pthread_mutex_lock(&st->mu);
+	while (st->done_id < id)
+		pthread_cond_wait(&st->cv, &st->mu);
+	rc = st->done_rc[id % STORE_RING];
+	pthread_mutex_unlock(&st->mu);
 	if (rc != 0)
 		return store_fail(err, rc, "commit");
 	return 0;
@@ -188,6 +348,8 @@ store_txn_abort(struct store_txn *txn)
 	if (txn == NULL)
 		return;
 	mdb_txn_abort(txn->txn);
+	if (txn->write)
+		store_release(txn->st, false);
 	free(txn);
 }
 
