@@ -42,6 +42,8 @@ struct store {
 	bool closing;			/* the batch takes no more children */
 	int waiting;			/* callers waiting to begin a child */
 	int members;			/* children committed into the batch */
+	uint64_t commits;		/* children committed, all batches */
+	uint64_t batches;		/* batches committed with members */
 	int begin_rc;			/* begin failure for waiting callers */
 	uint64_t done_id;		/* batches ended so far */
 	int done_rc[STORE_RING];	/* their commit results by id */
@@ -231,6 +233,10 @@ store_committer(void *arg)
 			rc = 0;
 		}
 		pthread_mutex_lock(&st->mu);
+		if (members > 0 && rc == 0) {
+			st->commits += (uint64_t)members;
+			st->batches++;
+		}
 		st->batch = NULL;
 		st->done_rc[id % STORE_RING] = rc;
 		st->done_id = id;
@@ -239,6 +245,15 @@ store_committer(void *arg)
 	}
 	pthread_mutex_unlock(&st->mu);
 	return NULL;
+}
+
+void
+store_stats(struct store *st, uint64_t *commits, uint64_t *batches)
+{
+	pthread_mutex_lock(&st->mu);
+	*commits = st->commits;
+	*batches = st->batches;
+	pthread_mutex_unlock(&st->mu);
 }
 
 void

@@ -48,6 +48,8 @@ struct store_txn;
 int store_open(const char *path, int64_t map_size_mib, struct store **out,
     struct vm_error *err);
 void store_close(struct store *st);
+/* Write transactions committed and batches (fsyncs) that carried them. */
+void store_stats(struct store *st, uint64_t *commits, uint64_t *batches);
 
 int store_txn_begin(struct store *st, bool write, struct store_txn **out,
     struct vm_error *err);

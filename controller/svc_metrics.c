@@ -164,6 +164,7 @@ svc_metrics(struct req *req, struct resp *resp)
 {
 	struct metrics_ctx m;
 	struct store_txn *txn = NULL;
+	uint64_t commits, batches;
 	struct vm_error err = { 0, "" };
 	struct buf out = { NULL, 0, 0 };
 	size_t i;
@@ -205,6 +206,15 @@ svc_metrics(struct req *req, struct resp *resp)
 	buf_printf(&out, "vmctl_task_oldest_age_seconds %.3f\n",
 	    m.oldest == 0 || now_ms() < m.oldest ? 0.0 :
 	    (double)(now_ms() - m.oldest) / 1000.0);
+	store_stats(req->ctl->store, &commits, &batches);
+	help(&out, "vmctl_store_commits_total", "counter",
+	    "Write transactions committed (one per changing request).");
+	buf_printf(&out, "vmctl_store_commits_total %llu\n",
+	    (unsigned long long)commits);
+	help(&out, "vmctl_store_batches_total", "counter",
+	    "Group commits (fsyncs) that carried them.");
+	buf_printf(&out, "vmctl_store_batches_total %llu\n",
+	    (unsigned long long)batches);
 	server_metrics(req->ctl->server, &out);
 
 	buf_free(&m.hostbuf);

@@ -105,6 +105,7 @@ check_eq "every sample line parses" 0 "$bad"
 for fam in vmctl_hosts vmctl_vms vmctl_host_alloc_vcpus \
     vmctl_host_alloc_ram_mib vmctl_host_vcpus vmctl_host_ram_mib \
     vmctl_tasks_queued vmctl_task_oldest_age_seconds \
+    vmctl_store_commits_total vmctl_store_batches_total \
     vmctl_http_requests_total vmctl_http_request_duration_seconds; do
 	check "HELP and TYPE for $fam" eval \
 	    "grep -q '^# HELP $fam ' '$M' && grep -q '^# TYPE $fam ' '$M'"
@@ -140,6 +141,11 @@ want=$(api GET /v1/vms | jq -r '.items | group_by([.state, .agency])[] |
     sort)
 got=$(grep '^vmctl_vms{' "$M" | sort)
 check_eq "vmctl_vms equals GET /v1/vms" "$want" "$got"
+
+c=$(val vmctl_store_commits_total)
+b=$(val vmctl_store_batches_total)
+check "store: commits ($c) > 0 and batches ($b) in 1..commits" \
+    awk -v c="$c" -v b="$b" 'BEGIN { exit !(c > 0 && b >= 1 && b <= c) }'
 
 q=$(val vmctl_tasks_queued)
 check "vmctl_tasks_queued is a count ($q)" test "${q:-x}" -ge 0
