@@ -810,6 +810,7 @@ main(int argc, char *argv[])
 	if (a->uri_kind == URI_QEMU_EMBED &&
 	    (embed_root = agent_embed_root(a->conf.libvirt_uri)) != NULL) {
 		agent_embed_seed(embed_root);
+		reaper_kill_stale_probes(embed_root);
 		if (reaper_become_subreaper(&err) < 0 ||
 		    reaper_start(&a->reaper, &err) < 0) {
 			log_warnx("%s", err.message);

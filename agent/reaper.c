@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -191,4 +192,64 @@ reaper_stop(struct reaper *r)
 	pthread_kill(r->rp_thread, SIGCHLD);	/* end its wait now */
 	pthread_join(r->rp_thread, NULL);
 	free(r);
+}
+
+/* ------------------------------------------------------- stale probes */
+
+/* 1 when /proc/PID/cmdline is a probe QEMU using qmp dir `dir`. */
+static int
+probe_matches(pid_t pid, const char *dir)
+{
+	char path[64], cmd[4096];
+	ssize_t n, i;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, cmd, sizeof(cmd) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (cmd[i] == '\0')
+			cmd[i] = ' ';
+	cmd[n] = '\0';
+	return strstr(cmd, "qemu-system") != NULL &&
+	    strstr(cmd, "-machine none") != NULL && strstr(cmd, dir) != NULL;
+}
+
+int
+reaper_kill_stale_probes(const char *root)
+{
+	char *base = xasprintf("%s/lib/qemu", root), *dir, *pidfile, *text;
+	struct dirent *de;
+	DIR *d;
+	pid_t pid;
+	int killed = 0;
+
+	if ((d = opendir(base)) == NULL) {
+		free(base);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "qmp-", 4) != 0)
+			continue;
+		dir = xasprintf("%s/%s", base, de->d_name);
+		pidfile = xasprintf("%s/qmp.pid", dir);
+		text = NULL;
+		if (file_read(pidfile, 64, &text, NULL) == 0 &&
+		    (pid = (pid_t)atoi(text)) > 1 && probe_matches(pid, dir) &&
+		    kill(pid, SIGKILL) == 0) {
+			log_info("embed: killed QEMU probe %d left by an earlier "
+			    "agent (%s)", (int)pid, dir);
+			killed++;
+		}
+		free(text);
+		free(pidfile);
+		free(dir);
+	}
+	closedir(d);
+	free(base);
+	return killed;
 }

@@ -23,4 +23,13 @@ int reaper_become_subreaper(struct vm_error *err);
 int reaper_start(struct reaper **out, struct vm_error *err);
 void reaper_stop(struct reaper *r);
 
+/*
+ * Before connecting to qemu:///embed?root=ROOT: kill the capability-probe
+ * QEMUs (`-machine none -daemonize`, pid file qmp.pid in ROOT/lib/qemu/qmp-X)
+ * that a previous agent process left behind when it died in the middle of
+ * libvirt's probe. libvirt removes them itself after a finished probe;
+ * after a crash nobody would. Returns how many were killed.
+ */
+int reaper_kill_stale_probes(const char *root);
+
 #endif
