@@ -715,6 +715,19 @@ svc_vm_action(struct req *req, struct resp *resp)
 		resp_error(resp, &err);
 		return HANDLER_DONE;
 	}
+	/* Choosing hosts is the operators' business: migrate needs the
+	 * right to change hosts (as maintenance does). */
+	if (a.action == ACTION_MIGRATE) {
+		struct principal who = req->who;
+
+		if (auth_authorize(&who, RES_HOST, ACC_WRITE, &err) < 0) {
+			vm_error_set(&err, API_EFORBIDDEN, "migrate: your role "
+			    "may not move VMs between hosts (needs write access "
+			    "to hosts)");
+			resp_error(resp, &err);
+			return HANDLER_DONE;
+		}
+	}
 	return vm_change(req, resp, opa_of[a.action], &a);
 }
 

@@ -114,6 +114,14 @@ api POST "/v1/vms/w1/actions" '{"action":"migrate","force":true}' >/dev/null
 check_eq "migrate with force: 400" 400 "$(api_status)"
 api POST "/v1/hosts/a/maintenance" '{"maintenance":false,"force":true}' >/dev/null
 check_eq "maintenance off with force: 400" 400 "$(api_status)"
+api POST /v1/users '{"name":"mem","role":"member","agency":"test"}' >/dev/null
+mtok=$(api POST /v1/tokens '{"user":"mem"}' | jq -r .secret)
+API_TOKEN=$mtok api POST "/v1/vms/w1/actions" '{"action":"migrate"}' >/dev/null
+check_eq "a member may not migrate (its own VM): 403" 403 "$(api_status)"
+API_TOKEN=$mtok api POST "/v1/vms/w1/actions" '{"action":"stop"}' >/dev/null
+check_eq "... the control: it may stop it (202)" 202 "$(api_status)"
+V -q vm start w1 --wait >/dev/null 2>&1
+check "... started again" wait_for $((10 * D)) running w1
 check_eq "nothing changed: claims of a and b, w1 running on a" \
     "$before_a|$before_b|running a" \
     "$(claims a)|$(claims b)|$(vmf w1 state) $(vmf w1 host)"
