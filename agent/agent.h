@@ -41,6 +41,9 @@ struct agent_conf {
 	char ca_file[API_PATH_MAX];	/* PEM CAs of the controller; "" = system */
 	char client_cert_file[API_PATH_MAX];	/* PEM; "" = none */
 	char client_key_file[API_PATH_MAX];	/* PEM; "" = in the cert file */
+	char migrate_uri[API_TEXT_MAX];	/* how peers' libvirtd reach ours */
+	char migrate_listen[API_TEXT_MAX];	/* migration data URI; "" = auto */
+	int migrate_unsafe;		/* bool: VIR_MIGRATE_UNSAFE */
 };
 
 struct agent {

@@ -86,6 +86,12 @@ static const struct conf_item agent_conf_items[] = {
 	    INT64_C(1) << 30, "0"),
 	CONF_ITEM_INT("agent", "poll_wait_s", struct agent_conf, poll_wait_s,
 	    1, 60, "25"),
+	CONF_ITEM_STR("agent", "migrate_uri", struct agent_conf, migrate_uri,
+	    ""),
+	CONF_ITEM_STR("agent", "migrate_listen", struct agent_conf,
+	    migrate_listen, ""),
+	CONF_ITEM_BOOL("agent", "migrate_unsafe", struct agent_conf,
+	    migrate_unsafe, "false"),
 	CONF_ITEM_ENUM("log", "level", struct agent_conf, log_level,
 	    log_level_names, "info"),
 	CONF_ITEM_BOOL("log", "syslog", struct agent_conf, log_syslog,
@@ -225,6 +231,15 @@ agent_conf_check(const struct agent_conf *c, struct vm_error *err)
 	}
 	if (c->libvirt_uri[0] == '\0') {
 		vm_error_set(err, API_EINVAL, "agent.libvirt_uri: required");
+		return -1;
+	}
+	if ((c->migrate_uri[0] != '\0' && (strstr(c->migrate_uri, "://") ==
+	    NULL || strpbrk(c->migrate_uri, " \t") != NULL)) ||
+	    (c->migrate_listen[0] != '\0' && (strstr(c->migrate_listen,
+	    "://") == NULL || strpbrk(c->migrate_listen, " \t") != NULL))) {
+		vm_error_set(err, API_EINVAL, "agent.migrate_uri and "
+		    "agent.migrate_listen: URIs like qemu+tcp://10.0.0.2/system "
+		    "and tcp://10.0.0.2, no blanks");
 		return -1;
 	}
 	if (c->token[0] != '\0' && c->token_file[0] != '\0') {
@@ -780,6 +795,10 @@ main(int argc, char *argv[])
 	str_copy(a->reg.name, sizeof(a->reg.name), a->conf.host);
 	str_copy(a->reg.site, sizeof(a->reg.site), a->conf.site);
 	a->reg.uri_kind = a->uri_kind;
+	str_copy(a->reg.migrate_uri, sizeof(a->reg.migrate_uri),
+	    a->conf.migrate_uri);
+	str_copy(a->reg.migrate_listen, sizeof(a->reg.migrate_listen),
+	    a->conf.migrate_listen);
 
 	log_init("vmagentd", debug ? LOG_LVL_DEBUG :
 	    (enum log_level)a->conf.log_level,

@@ -373,6 +373,29 @@ tl_delete(struct agent *a, const struct api_task *t, struct vm_error *err)
 	return disks_remove(a->conf.state_dir, t->vm_id, err);
 }
 
+/* Live-migrate to the target named by the task (virt.h: vo_migrate). */
+static int
+tl_migrate(struct agent *a, const struct api_task *t, struct vm_error *err)
+{
+	struct virt *v = a->virt;
+
+	if (t->migrate_uri[0] == '\0') {
+		vm_error_set(err, API_EINVAL, "migrate: no libvirt URI for host "
+		    "%s (set agent.migrate_uri there)", t->migrate_target);
+		return -1;
+	}
+	if (v->ops->vo_migrate == NULL) {
+		vm_error_set(err, API_EINVAL, "migrate: the %s driver cannot "
+		    "migrate", v->ops->vo_name);
+		return -1;
+	}
+	log_info("vm %s (%s): migrating to host %s (%s)", t->vm_name,
+	    t->vm_id, t->migrate_target, t->migrate_uri);
+	return v->ops->vo_migrate(v, t->vm_id, t->migrate_uri,
+	    t->migrate_listen, a->conf.migrate_unsafe ? VIRT_MIGRATE_UNSAFE : 0,
+	    err);
+}
+
 /*
  * Run one task; fill r. Returns false when the task was abandoned because
  * the agent is stopping (no result: the controller will offer it again).
@@ -406,6 +429,9 @@ tl_exec(struct agent *a, const struct api_task *t, struct api_task_result *r)
 		break;
 	case OPA_DELETE:
 		rc = tl_delete(a, t, &err);
+		break;
+	case OPA_MIGRATE:
+		rc = tl_migrate(a, t, &err);
 		break;
 	default:
 		vm_error_set(&err, API_EINVAL, "unknown action %d", t->action);

@@ -483,6 +483,83 @@ lv_close(struct virt *v)
 	free(lv);
 }
 
+/* ---------------------------------------------------------------- migrate */
+
+/* Is uuid active (or at least defined) at dest_uri? 1 yes, 0 no, -1 err. */
+static int
+lv_dest_has(const char *dest_uri, const char *uuid, struct vm_error *err)
+{
+	virConnectPtr dc;
+	virDomainPtr dom;
+	int active, ret = 0;
+
+	if ((dc = virConnectOpen(dest_uri)) == NULL) {
+		vm_error_set(err, API_ELIBVIRT, "migrate %s: cannot reach %s: "
+		    "%s", uuid, dest_uri, virGetLastErrorMessage());
+		return -1;
+	}
+	if ((dom = virDomainLookupByUUIDString(dc, uuid)) != NULL) {
+		active = virDomainIsActive(dom);
+		ret = active == 1 ? 1 : virDomainIsPersistent(dom) == 1;
+		virDomainFree(dom);
+	}
+	virConnectClose(dc);
+	return ret;
+}
+
+static int
+lv_migrate(struct virt *v, const char *uuid, const char *dest_uri,
+    const char *data_uri, unsigned int flags, struct vm_error *err)
+{
+	struct virt_lv *lv = LV(v);
+	virTypedParameterPtr params = NULL;
+	virDomainPtr dom;
+	unsigned long vflags;
+	int nparams = 0, maxparams = 0, active, rc, ret = -1;
+
+	if ((dom = lv_get(lv, uuid, "migrate", err)) == NULL) {
+		if (err->code != API_ENOTFOUND)
+			return -1;
+		/* A retried task whose migration already happened. */
+		rc = lv_dest_has(dest_uri, uuid, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 0) {
+			vm_error_set(err, API_ENOTFOUND, "migrate %s: the domain "
+			    "is neither here nor at %s", uuid, dest_uri);
+			return -1;
+		}
+		vm_error_clear(err);
+		log_info("virt: domain %s: already at %s", uuid, dest_uri);
+		return 0;
+	}
+	active = virDomainIsActive(dom);
+	vflags = VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST |
+	    VIR_MIGRATE_UNDEFINE_SOURCE;
+	vflags |= active == 1 ? VIR_MIGRATE_LIVE : VIR_MIGRATE_OFFLINE;
+	if (flags & VIRT_MIGRATE_UNSAFE)
+		vflags |= VIR_MIGRATE_UNSAFE;
+	if (active == 1 && data_uri != NULL && data_uri[0] != '\0' &&
+	    virTypedParamsAddString(&params, &nparams, &maxparams,
+	    VIR_MIGRATE_PARAM_URI, data_uri) < 0) {
+		lv_fail(err, "migrate", uuid);
+		goto cleanup;
+	}
+	log_info("virt: domain %s: %s migration to %s%s%s", uuid,
+	    active == 1 ? "live" : "offline", dest_uri,
+	    nparams ? " via " : "", nparams ? data_uri : "");
+	if (virDomainMigrateToURI3(dom, dest_uri, params, (unsigned)nparams,
+	    vflags) < 0) {
+		lv_fail(err, "migrate", uuid);
+		goto cleanup;
+	}
+	ret = 0;
+cleanup:
+	virTypedParamsFree(params, nparams);
+	lv_put(lv, dom);
+	return ret;
+}
+
 static const struct virt_ops lv_ops = {
 	.vo_name = "libvirt",
 	.vo_define = lv_define,
@@ -498,6 +575,7 @@ static const struct virt_ops lv_ops = {
 	.vo_node_info = lv_node_info,
 	.vo_ping = lv_ping,
 	.vo_close = lv_close,
+	.vo_migrate = lv_migrate,
 };
 
 int

@@ -65,7 +65,21 @@ struct virt_ops {
 	int (*vo_ping)(struct virt *v, unsigned int flags,
 	    struct vm_error *err);
 	void (*vo_close)(struct virt *v);
+	/*
+	 * Move the domain to the libvirtd at dest_uri, peer to peer: live
+	 * when it runs (offline, definition only, when it does not), defined
+	 * on the destination and undefined here once done. data_uri ("" =
+	 * libvirt's choice) carries the memory stream. flags: VIRT_MIGRATE_*.
+	 * Idempotent: a domain gone from here and active (or defined) at
+	 * dest_uri is success. On failure the domain keeps running here.
+	 */
+	int (*vo_migrate)(struct virt *v, const char *uuid,
+	    const char *dest_uri, const char *data_uri, unsigned int flags,
+	    struct vm_error *err);
 };
+
+/* vo_migrate flags */
+#define VIRT_MIGRATE_UNSAFE	0x1	/* skip libvirt's cache/storage checks */
 
 struct virt {
 	const struct virt_ops *ops;	/* immutable */

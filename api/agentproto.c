@@ -33,6 +33,9 @@ static const struct api_field task_fields[] = {
 	AFT("lease_until", 0, struct api_task, lease_until),
 	AFT("created_at", 0, struct api_task, created_at),
 	AFI("seq", 0, struct api_task, seq, 0, INT64_MAX),
+	AFS("migrate_target", AF_NAME, 0, struct api_task, migrate_target),
+	AFS("migrate_uri", AF_STR, 0, struct api_task, migrate_uri),
+	AFS("migrate_listen", AF_STR, 0, struct api_task, migrate_listen),
 };
 
 static int
@@ -45,6 +48,11 @@ task_validate(const void *obj, struct vm_error *err)
 	if (t->action == OPA_CREATE && memcmp(&t->image, &empty,
 	    sizeof(empty)) == 0) {
 		vm_error_set(err, API_EINVAL, "task: create needs an image");
+		return -1;
+	}
+	if (t->action == OPA_MIGRATE && t->migrate_uri[0] == '\0') {
+		vm_error_set(err, API_EINVAL, "task: migrate needs the target's "
+		    "migrate_uri");
 		return -1;
 	}
 	return 0;

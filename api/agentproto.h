@@ -41,6 +41,10 @@ struct api_task {
 	int64_t lease_until;
 	int64_t created_at;
 	int64_t seq;			/* queue order on its host */
+	/* migrate: the target host, its libvirt URI and data address */
+	char migrate_target[API_NAME_MAX];
+	char migrate_uri[API_TEXT_MAX];
+	char migrate_listen[API_TEXT_MAX];
 };
 extern const struct api_schema api_task_schema;
 

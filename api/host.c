@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <string.h>
+
 #include "errors.h"
 #include "host.h"
 
@@ -29,6 +31,8 @@ static const struct api_field host_fields[] = {
 	AFE("state", AF_RO, struct api_host, state, api_host_state_names),
 	AFT("last_heartbeat", AF_RO, struct api_host, last_heartbeat),
 	AFT("registered_at", AF_RO, struct api_host, registered_at),
+	AFS("migrate_uri", AF_STR, 0, struct api_host, migrate_uri),
+	AFS("migrate_listen", AF_STR, 0, struct api_host, migrate_listen),
 };
 
 static int
@@ -48,10 +52,36 @@ enroll_validate(const void *obj, struct vm_error *err)
 	return labels_check(((const struct api_host_enroll *)obj)->labels, err);
 }
 
+/* "" or scheme://rest with no blank: reaches libvirt, never a shell. */
+static int
+uri_check(const char *what, const char *uri, struct vm_error *err)
+{
+	const char *p = strstr(uri, "://");
+	size_t i;
+
+	if (uri[0] == '\0')
+		return 0;
+	for (i = 0; uri[i] != '\0'; i++)
+		if (uri[i] <= ' ' || uri[i] == 0x7f)
+			break;
+	if (p == NULL || p == uri || uri[i] != '\0') {
+		vm_error_set(err, API_EINVAL, "host.%s: a URI like "
+		    "qemu+tcp://10.0.0.2/system (no blanks)", what);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 host_validate(const void *obj, struct vm_error *err)
 {
-	return labels_check(((const struct api_host *)obj)->labels, err);
+	const struct api_host *h = obj;
+
+	if (labels_check(h->labels, err) < 0 ||
+	    uri_check("migrate_uri", h->migrate_uri, err) < 0 ||
+	    uri_check("migrate_listen", h->migrate_listen, err) < 0)
+		return -1;
+	return 0;
 }
 
 static const struct api_field enroll_fields[] = {
@@ -63,6 +93,7 @@ static const struct api_field enroll_fields[] = {
 
 static const struct api_field maintenance_fields[] = {
 	AFB("maintenance", AF_REQ, struct api_host_maintenance, maintenance),
+	AFB("force", 0, struct api_host_maintenance, force),
 };
 
 const struct api_schema api_host_maintenance_schema = {

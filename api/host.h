@@ -33,6 +33,11 @@ struct api_host {
 	int state;			/* RO: enum api_host_state */
 	int64_t last_heartbeat;		/* RO */
 	int64_t registered_at;		/* RO */
+	/* Where other hosts' libvirtd reach this one for live migration
+	 * (agent.migrate_uri) and its data address (agent.migrate_listen);
+	 * "" = cannot be a migration target. */
+	char migrate_uri[API_TEXT_MAX];
+	char migrate_listen[API_TEXT_MAX];
 };
 
 extern const struct api_schema api_host_schema;
@@ -48,6 +53,7 @@ struct api_host_enroll {
 /* POST /v1/hosts/{name}/maintenance */
 struct api_host_maintenance {
 	bool maintenance;
+	bool force;		/* on: drain what can move, report the rest */
 };
 extern const struct api_schema api_host_maintenance_schema;
 extern const struct api_schema api_host_enroll_schema;

@@ -12,7 +12,10 @@ enum api_op_state { OP_PENDING, OP_RUNNING, OP_SUCCEEDED, OP_FAILED };
 extern const char *const api_op_state_names[];
 
 /* What the operation does; also the agent task's action. */
-enum api_op_action { OPA_CREATE, OPA_START, OPA_STOP, OPA_REBOOT, OPA_DELETE };
+enum api_op_action { OPA_CREATE, OPA_START, OPA_STOP, OPA_REBOOT, OPA_DELETE,
+	OPA_MIGRATE,		/* live (or offline) migration, task to the source */
+	OPA_DRAIN,		/* host maintenance drain: no task, no VM */
+};
 extern const char *const api_op_action_names[];
 
 struct api_operation {
@@ -26,6 +29,10 @@ struct api_operation {
 	char error[API_TEXT_MAX];
 	int64_t created_at;
 	int64_t updated_at;
+	/* drain: VMs to move, moved, failed or unmovable (0 otherwise) */
+	int64_t progress_total;
+	int64_t progress_done;
+	int64_t progress_failed;
 };
 extern const struct api_schema api_operation_schema;
 

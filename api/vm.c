@@ -7,12 +7,14 @@
 
 const char *const api_vm_state_names[] = {
 	"pending", "building", "running", "stopping", "stopped", "paused",
-	"crashed", "error", "deleting", NULL
+	"crashed", "error", "deleting", "migrating", NULL
 };
 const char *const api_vm_desired_names[] = {
 	"running", "stopped", "deleted", NULL
 };
-const char *const api_vm_action_names[] = { "start", "stop", "reboot", NULL };
+const char *const api_vm_action_names[] = {
+	"start", "stop", "reboot", "migrate", NULL
+};
 const char *const api_vm_ha_names[] = { "restart", "none", NULL };
 
 static int
@@ -90,6 +92,8 @@ static const struct api_field vm_fields[] = {
 	AFI("obs_seq", AF_RO, struct api_vm, obs_seq, 0, INT64_MAX),
 	AFT("created_at", AF_RO, struct api_vm, created_at),
 	AFT("updated_at", AF_RO, struct api_vm, updated_at),
+	AFS("migrate_to", AF_NAME, AF_RO, struct api_vm, migrate_to),
+	AFS("drain_op", AF_UUID, AF_RO, struct api_vm, drain_op),
 };
 
 const struct api_schema api_vm_schema = {
@@ -107,9 +111,15 @@ action_validate(const void *obj, struct vm_error *err)
 		    "action.timeout_s: applies only to stop");
 		return -1;
 	}
-	if (a->action == ACTION_START && a->force) {
+	if ((a->action == ACTION_START || a->action == ACTION_MIGRATE) &&
+	    a->force) {
 		vm_error_set(err, API_EINVAL,
 		    "action.force: applies only to stop and reboot");
+		return -1;
+	}
+	if (a->action != ACTION_MIGRATE && a->host[0] != '\0') {
+		vm_error_set(err, API_EINVAL,
+		    "action.host: applies only to migrate");
 		return -1;
 	}
 	return 0;
@@ -120,6 +130,7 @@ static const struct api_field action_fields[] = {
 	    api_vm_action_names),
 	AFI("timeout_s", 0, struct api_vm_action_req, timeout_s, 0, 3600),
 	AFB("force", 0, struct api_vm_action_req, force),
+	AFS("host", AF_NAME, 0, struct api_vm_action_req, host),
 };
 
 const struct api_schema api_vm_action_schema = {

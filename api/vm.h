@@ -23,6 +23,8 @@ enum api_vm_state {
 	VM_CRASHED,	/* guest died without being asked to */
 	VM_ERROR,	/* last operation failed; see error */
 	VM_DELETING,	/* delete task outstanding */
+	VM_MIGRATING,	/* migrate task outstanding; host = the source until
+			 * the result, migrate_to = the target (claimed) */
 };
 extern const char *const api_vm_state_names[];
 
@@ -62,6 +64,8 @@ struct api_vm {
 	int64_t obs_seq;		/* RO: newest agent observation applied */
 	int64_t created_at;		/* RO */
 	int64_t updated_at;		/* RO */
+	char migrate_to[API_NAME_MAX];	/* RO: planned or claimed target */
+	char drain_op[API_UUID_LEN];	/* RO: the drain moving it, if any */
 };
 extern const struct api_schema api_vm_schema;
 
@@ -69,13 +73,14 @@ extern const struct api_schema api_vm_schema;
 enum api_vm_ha { VM_HA_RESTART, VM_HA_NONE };
 extern const char *const api_vm_ha_names[];
 
-enum api_vm_action { ACTION_START, ACTION_STOP, ACTION_REBOOT };
+enum api_vm_action { ACTION_START, ACTION_STOP, ACTION_REBOOT, ACTION_MIGRATE };
 extern const char *const api_vm_action_names[];
 
 struct api_vm_action_req {
 	int action;		/* enum api_vm_action */
 	int64_t timeout_s;	/* stop: graceful shutdown timeout; 0 = default */
 	bool force;		/* stop: power off at once; reboot: reset */
+	char host[API_NAME_MAX];	/* migrate: target; "" = scheduler */
 };
 extern const struct api_schema api_vm_action_schema;
 

@@ -312,7 +312,8 @@ int cmd_audit_export(struct cli_ctx *, int, char **);
 int cmd_vm_create(struct cli_ctx *, int, char **);
 int cmd_vm_list(struct cli_ctx *, int, char **);
 int cmd_vm_show(struct cli_ctx *, int, char **);
-int cmd_vm_action(struct cli_ctx *, int, char **);	/* start stop reboot */
+int cmd_vm_action(struct cli_ctx *, int, char **);	/* start stop reboot
+							 * migrate */
 int cmd_vm_delete(struct cli_ctx *, int, char **);
 
 int cmd_op_show(struct cli_ctx *, int, char **);

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "errors.h"
 #include "host.h"
+#include "operation.h"
 
 int
 cmd_host_list(struct cli_ctx *ctx, int argc, char **argv)
@@ -238,18 +239,35 @@ host_onoff(const char *s)
 int
 cmd_host_maintenance(struct cli_ctx *ctx, int argc, char **argv)
 {
-	struct api_host_maintenance m = { false };
+	static const struct option longopts[] = {
+		{ "force", no_argument, NULL, 'F' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct api_host_maintenance m = { false, false };
+	struct api_operation op;
 	struct vm_error err = { 0 };
-	json_object *body = NULL, *ans = NULL;
+	json_object *body = NULL, *ans = NULL, *jop = NULL;
 	struct cli_getopt g;
 	struct api_host h;
 	const char *name;
 	char *path = NULL;
+	bool wait = false;
 	int ch, on, ret = CLI_USAGE;
 
-	cli_getopt_init(&g, ctx, "", NULL);
-	if ((ch = cli_getopt_next(&g, argc, argv)) != -1)
-		return cli_getopt_status(ch);
+	cli_getopt_init(&g, ctx, "", longopts);
+	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
+		switch (ch) {
+		case 'F':
+			m.force = true;
+			break;
+		case 'w':
+			wait = true;
+			break;
+		default:
+			return cli_getopt_status(ch);
+		}
+	}
 	if (argc - optind == 1 && host_onoff(argv[optind]) < 0)
 		return cli_usage_error(ctx, "missing on|off");
 	if (cli_want_args(ctx, argc, argv, 2, "NAME and on|off") < 0)
@@ -264,6 +282,8 @@ cmd_host_maintenance(struct cli_ctx *ctx, int argc, char **argv)
 	if (cli_check_name(ctx, "NAME", name) < 0)
 		return CLI_USAGE;
 	m.maintenance = on == 1;
+	if (m.force && !m.maintenance)
+		return cli_usage_error(ctx, "--force: applies only to on");
 	if ((body = client_encode_input(&api_host_maintenance_schema, &m,
 	    &err)) == NULL) {
 		cli_usage_error(ctx, "%s", err.message);
@@ -272,13 +292,50 @@ cmd_host_maintenance(struct cli_ctx *ctx, int argc, char **argv)
 
 	ret = CLI_ERR;
 	path = xasprintf("/v1/hosts/%s/maintenance", name);
-	if (client_call(ctx, "POST", path, body, NULL, &ans, &err) < 0 ||
-	    client_decode(&api_host_schema, ans, &h, &err) < 0) {
+	if (client_call(ctx, "POST", path, body, NULL, &ans, &err) < 0) {
 		client_error_print(ctx, &err);
 		goto cleanup;
 	}
+	/* On: the answer also holds the drain operation (jop, ours). */
+	if (json_object_object_get_ex(ans, "operation", &jop)) {
+		json_object_get(jop);
+		json_object_object_del(ans, "operation");
+	}
+	if ((jop != NULL && client_decode(&api_operation_schema, jop, &op,
+	    &err) < 0) || client_decode(&api_host_schema, ans, &h, &err) < 0) {
+		client_error_print(ctx, &err);
+		goto cleanup;
+	}
+	if (jop != NULL)
+		json_object_object_add(ans, "operation", json_object_get(jop));
+	if (jop != NULL && wait) {
+		if (cmd_op_wait(ctx, op.id, &op, &err) < 0) {
+			client_error_print(ctx, &err);
+			goto cleanup;
+		}
+		if (op.state == OP_FAILED) {
+			fprintf(stderr, "vmctl: drain of host %s: %lld of %lld "
+			    "VMs moved, %lld failed: %s\n", name,
+			    (long long)op.progress_done,
+			    (long long)op.progress_total,
+			    (long long)op.progress_failed, output_str(op.error));
+			ret = CLI_ERR;
+			goto cleanup;
+		}
+	}
 	if (ctx->output == OUT_JSON)
 		output_json(ans);
+	else if (h.maintenance && jop != NULL && wait)
+		output_msg(ctx, "host %s is in maintenance and drained: %lld "
+		    "of %lld VM%s moved", h.name, (long long)op.progress_done,
+		    (long long)op.progress_total,
+		    op.progress_total == 1 ? "" : "s");
+	else if (h.maintenance && jop != NULL)
+		output_msg(ctx, "host %s is in maintenance: no new VMs are "
+		    "placed there; draining %lld VM%s (operation %s; follow "
+		    "with 'vmctl op show %s --wait')", h.name,
+		    (long long)op.progress_total,
+		    op.progress_total == 1 ? "" : "s", op.id, op.id);
 	else if (h.maintenance)
 		output_msg(ctx, "host %s is in maintenance: no new VMs are "
 		    "placed there; its %lld VM%s keep%s running", h.name,
@@ -291,6 +348,7 @@ cmd_host_maintenance(struct cli_ctx *ctx, int argc, char **argv)
 cleanup:
 	json_object_put(body);
 	json_object_put(ans);
+	json_object_put(jop);
 	free(path);
 	return ret;
 }

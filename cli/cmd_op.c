@@ -46,6 +46,11 @@ op_label(const char *id, const struct api_operation *op, bool have,
 {
 	if (!have)
 		snprintf(buf, size, "op %.8s..", id);
+	else if (op->action == OPA_DRAIN)
+		snprintf(buf, size, "op %.8s.. drain %s: %lld/%lld moved, "
+		    "%lld failed", id, op->host, (long long)op->progress_done,
+		    (long long)op->progress_total,
+		    (long long)op->progress_failed);
 	else
 		snprintf(buf, size, "op %.8s.. %s %s", id,
 		    api_op_action_names[op->action],

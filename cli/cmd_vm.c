@@ -476,13 +476,19 @@ cmd_vm_show(struct cli_ctx *ctx, int argc, char **argv)
 	    &api_vm_schema, cli_check_vmref);
 }
 
-/* vm start|stop|reboot: the verb of ctx->cmd names the action. */
+/* vm start|stop|reboot|migrate: the verb of ctx->cmd names the action. */
 int
 cmd_vm_action(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option stop_opts[] = {
 		{ "timeout-s", required_argument, NULL, 't' },
 		{ "force", no_argument, NULL, 'F' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "idempotency-key", required_argument, NULL, 'K' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static const struct option migrate_opts[] = {
+		{ "host", required_argument, NULL, 'H' },
 		{ "wait", no_argument, NULL, 'w' },
 		{ "idempotency-key", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 }
@@ -504,6 +510,8 @@ cmd_vm_action(struct cli_ctx *ctx, int argc, char **argv)
 		longopts = stop_opts;
 	else if (req.action == ACTION_REBOOT)
 		longopts = stop_opts + 1;	/* --force */
+	else if (req.action == ACTION_MIGRATE)
+		longopts = migrate_opts;
 	cli_getopt_init(&g, ctx, "", longopts);
 	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
 		switch (ch) {
@@ -514,6 +522,11 @@ cmd_vm_action(struct cli_ctx *ctx, int argc, char **argv)
 			break;
 		case 'F':
 			req.force = true;
+			break;
+		case 'H':
+			if (cli_check_name(ctx, "--host", optarg) < 0)
+				goto cleanup;
+			str_copy(req.host, sizeof(req.host), optarg);
 			break;
 		case 'w':
 			wait = true;

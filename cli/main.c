@@ -67,8 +67,13 @@ static const struct cli_cmd cli_cmds[] = {
 	  "  --az ZONE              availability zone within the site\n"
 	  "  --labels LABELS        aggregate labels, comma-separated "
 	  "(gpu,health)\n" },
-	{ "host", "maintenance", cmd_host_maintenance, "NAME on|off",
-	  "put a host in maintenance (no new VMs) or take it out", NULL },
+	{ "host", "maintenance", cmd_host_maintenance,
+	  "NAME on|off [--force] [--wait]",
+	  "put a host in maintenance (no new VMs; its VMs are live-migrated "
+	  "away) or take it out",
+	  "  --force                on: move what can move even if some VMs "
+	  "cannot\n"
+	  WAIT_OPTS },
 	{ "host", "token", cmd_host_token, "NAME",
 	  "revoke a host's tokens and print a new one (shown once)", NULL },
 	{ "host", "delete", cmd_host_delete, "NAME",
@@ -127,6 +132,12 @@ static const struct cli_cmd cli_cmds[] = {
 	  "NAME|ID [--force] [--wait] [--idempotency-key K]", "reboot a VM",
 	  "  --force                reset at once instead of asking the "
 	  "guest\n"
+	  WAIT_OPTS IDEM_OPTS },
+	{ "vm", "migrate", cmd_vm_action,
+	  "NAME|ID [--host HOST] [--wait] [--idempotency-key K]",
+	  "live-migrate a VM to another host of its site",
+	  "  --host HOST            target host (default: the scheduler "
+	  "chooses)\n"
 	  WAIT_OPTS IDEM_OPTS },
 	{ "vm", "delete", cmd_vm_delete,
 	  "NAME|ID [--wait] [--idempotency-key K]",

@@ -780,6 +780,8 @@ sched_filter(const struct sched_ctx *c, size_t i,
 	if (str_set(req->host_hint) && strcmp(req->host_hint, h->name) != 0)
 		REJECT("hint", "hint: not the requested host %.64s",
 		    req->host_hint);
+	if (str_set(req->exclude) && strcmp(req->exclude, h->name) == 0)
+		REJECT("hint", "hint: the VM's current host");
 	if (!h->up)
 		REJECT("up", "up: host is down");
 	if (h->maintenance)

@@ -75,6 +75,8 @@ struct sched_request {
 	const char *labels;		/* required labels, comma-separated */
 	const char *server_group;	/* "" or NULL = none */
 	int group_policy;		/* enum sched_group_policy */
+	const char *exclude;		/* "" or NULL = none: a host never
+					 * chosen (a migrating VM's source) */
 };
 
 /* Why a host was not chosen (or "chosen"). */

@@ -118,6 +118,7 @@ struct sched_snap {
 	size_t nhosts, caphosts;
 	struct sched_vm *vms;		/* owned */
 	size_t nvms, capvms;
+	char (*vm_ids)[API_UUID_LEN];	/* owned; [i] is the id of vms[i] */
 };
 void svc_sched_config(const struct ctl *ctl, struct sched_config *cfg);
 int svc_sched_load(const struct ctl *ctl, struct store_txn *txn,
@@ -150,6 +151,30 @@ int svc_vm_remove(struct store_txn *txn, const struct api_vm *vm,
     struct vm_error *err);
 /* Store an operation row (updated_at = now). */
 int svc_op_save(struct store_txn *txn, struct api_operation *op,
+    struct vm_error *err);
+/* New operation + agent task (on vm->host) for vm, in txn. */
+int svc_vm_enqueue(struct store_txn *txn, struct api_vm *vm, int action,
+    struct api_operation *op, struct vm_error *err);
+
+/* ---- migration and drain (svc_migrate.c) ---- */
+/* vm migrate: plan (host "" = scheduler), claim on the target, state
+ * migrating; the caller bumps the generation and enqueues the task. */
+int svc_migrate_begin(const struct ctl *ctl, struct store_txn *txn,
+    struct api_vm *vm, const char *host, struct vm_error *err);
+/* Fill a migrate task's target URI fields from the target host row. */
+int svc_migrate_task(struct store_txn *txn, const struct api_vm *vm,
+    struct api_task *t, struct vm_error *err);
+/* Apply a migrate task's result to vm (saved here); drains go on. */
+int svc_migrate_result(struct store_txn *txn, const struct api_task *t,
+    const struct api_task_result *r, struct api_vm *vm,
+    struct vm_error *err);
+/* Maintenance on: plan the drain of h, claim, enqueue; op filled. 409
+ * (nothing changed) when some VM cannot move, unless force. */
+int svc_drain_begin(struct req *req, struct store_txn *txn,
+    const struct api_host *h, bool force, struct api_operation *op,
+    struct vm_error *err);
+/* Maintenance off: forget the moves not started yet. */
+int svc_drain_cancel(struct store_txn *txn, const struct api_host *h,
     struct vm_error *err);
 
 #endif

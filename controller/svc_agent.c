@@ -59,6 +59,8 @@ svc_agent_register(struct req *req, struct resp *resp)
 		    (long long)in.vcpus, (long long)in.ram_mib);
 	}
 	h.uri_kind = in.uri_kind;
+	str_copy(h.migrate_uri, sizeof(h.migrate_uri), in.migrate_uri);
+	str_copy(h.migrate_listen, sizeof(h.migrate_listen), in.migrate_listen);
 	h.vcpus = in.vcpus;
 	h.ram_mib = in.ram_mib;
 	h.disk_gib = in.disk_gib;
@@ -165,7 +167,8 @@ task_walk_cb(const char *key, size_t klen, const char *val, size_t vlen,
 	t.attempt++;
 	t.lease_until = w->now + w->lease_ms +
 	    (t.action == OPA_STOP ? ((t.stop_timeout_s ? t.stop_timeout_s :
-	    60) + 30) * 1000 : 0);
+	    60) + 30) * 1000 : 0) +
+	    (t.action == OPA_MIGRATE ? 600 * 1000 : 0);
 	if (store_put_obj(w->txn, DB_TASKS, t.id, &api_task_schema, &t, 0,
 	    err) < 0)
 		return -1;
@@ -272,7 +275,8 @@ hb_vm_cb(const char *key, size_t klen, const char *val, size_t vlen,
 	if (rc < 0)
 		return -1;
 	if (rc == 1 || vm.state == VM_PENDING || vm.state == VM_BUILDING ||
-	    vm.state == VM_DELETING || vm.state == VM_STOPPING)
+	    vm.state == VM_DELETING || vm.state == VM_STOPPING ||
+	    vm.state == VM_MIGRATING)
 		return 0;
 	/* Overtaken by a newer observation (a task result): stale. */
 	if (c->hb->seq != 0 && c->hb->seq <= vm.obs_seq)
@@ -500,6 +504,8 @@ result_apply(struct store_txn *txn, const struct principal *who,
 		return 0;
 	if (r->seq > vm.obs_seq)
 		vm.obs_seq = r->seq;
+	if (t.action == OPA_MIGRATE)
+		return svc_migrate_result(txn, &t, r, &vm, err);
 	if (!r->ok) {
 		vm.state = VM_ERROR;
 		snprintf(vm.error, sizeof(vm.error), "%s failed: %.480s",

@@ -190,7 +190,7 @@ svc_metrics(struct req *req, struct resp *resp)
 		int st = m.vms[i].state;
 
 		buf_printf(&out, "vmctl_vms{state=\"");
-		metrics_label(&out, st >= 0 && st <= VM_DELETING ?
+		metrics_label(&out, st >= 0 && st <= VM_MIGRATING ?
 		    api_vm_state_names[st] : "unknown");
 		buf_printf(&out, "\",agency=\"");
 		metrics_label(&out, m.vms[i].agency);

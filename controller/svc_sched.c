@@ -92,7 +92,12 @@ snap_vm_cb(const char *key, size_t klen, const char *val, size_t vlen,
 	if (s->nvms == s->capvms) {
 		s->capvms = s->capvms ? s->capvms * 2 : 64;
 		s->vms = xrealloc(s->vms, s->capvms * sizeof(*s->vms));
+		s->vm_ids = xrealloc(s->vm_ids,
+		    s->capvms * sizeof(*s->vm_ids));
 	}
+	memset(s->vm_ids[s->nvms], 0, API_UUID_LEN);
+	memcpy(s->vm_ids[s->nvms], key, klen < API_UUID_LEN ? klen :
+	    API_UUID_LEN - 1);
 	v = &s->vms[s->nvms];
 	memset(v, 0, sizeof(*v));
 	if (sscanf(text, "%63s %d %lld %lld %lld", v->host, &ha, &vc, &ram,
@@ -127,6 +132,7 @@ svc_sched_free(struct sched_snap *s)
 	free(s->hosts);
 	free(s->shosts);
 	free(s->vms);
+	free(s->vm_ids);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -379,7 +385,10 @@ svc_host_maintenance(struct req *req, struct resp *resp)
 	struct store_txn *txn = NULL;
 	struct vm_error err = { 0, "" };
 	struct api_host_maintenance m;
+	struct api_operation op;
 	struct api_host h;
+	bool drained = false;
+	json_object *o;
 	int rc;
 
 	if (svc_body(req, &api_host_maintenance_schema, &m, &err) < 0)
@@ -394,6 +403,24 @@ svc_host_maintenance(struct req *req, struct resp *resp)
 		    req->params[0]);
 		goto fail;
 	}
+	if (m.force && !m.maintenance) {
+		vm_error_set(&err, API_EINVAL,
+		    "force: applies only to maintenance on");
+		goto fail;
+	}
+	/* On: drain by live migration (svc_migrate.c); off: drop the moves
+	 * not started yet. The host row is written after, with its claims
+	 * as the drain left them. */
+	if (m.maintenance) {
+		if (svc_drain_begin(req, txn, &h, m.force, &op, &err) < 0)
+			goto fail;
+		drained = true;
+	} else if (svc_drain_cancel(txn, &h, &err) < 0) {
+		goto fail;
+	}
+	rc = svc_host_load(txn, req->params[0], &h, &err);
+	if (rc != 0)
+		goto fail;
 	h.maintenance = m.maintenance;
 	if (store_put_obj(txn, DB_HOSTS, h.name, &api_host_schema, &h, 0,
 	    &err) < 0)
@@ -407,7 +434,13 @@ svc_host_maintenance(struct req *req, struct resp *resp)
 	    "there while on", h.name, m.maintenance ? "on" : "off",
 	    req->who.name);
 	svc_host_state(req->ctl, &h);
-	resp_json(resp, 200, api_encode(&api_host_schema, &h));
+	o = api_encode(&api_host_schema, &h);
+	if (drained) {
+		json_object_object_add(o, "operation",
+		    api_encode(&api_operation_schema, &op));
+		server_wake(req->ctl->server, h.name);
+	}
+	resp_json(resp, 200, o);
 	return HANDLER_DONE;
 fail:
 	store_txn_abort(txn);

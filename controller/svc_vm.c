@@ -101,6 +101,19 @@ svc_vm_remove(struct store_txn *txn, const struct api_vm *vm,
 		    svc_lifetime_end(txn, vm->id, err) < 0)
 			return -1;
 	}
+	if (vm->migrate_to[0] != '\0') {
+		rc = svc_host_load(txn, vm->migrate_to, &h, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 0) {
+			h.alloc_vcpus -= vm->vcpus;
+			h.alloc_ram_mib -= vm->ram_mib;
+			h.alloc_disk_gib -= vm->disk_gib;
+			if (store_put_obj(txn, DB_HOSTS, h.name,
+			    &api_host_schema, &h, 0, err) < 0)
+				return -1;
+		}
+	}
 	if (vm->host[0] == '\0')
 		return 0;
 	if (store_del(txn, DB_VMS_BY_HOST, vm->host, vm->id, err) < 0)
@@ -170,6 +183,8 @@ vm_enqueue(struct store_txn *txn, struct api_vm *vm, int action,
 		t.stop_timeout_s = areq->timeout_s;
 		t.force = areq->force;
 	}
+	if (action == OPA_MIGRATE && svc_migrate_task(txn, vm, &t, err) < 0)
+		return -1;
 	t.state = TASK_QUEUED;
 	t.created_at = now_ms();
 	if (store_seq_next(txn, "tasks", &seq, err) < 0)
@@ -607,6 +622,14 @@ vm_change(struct req *req, struct resp *resp, int opa,
 		    vm.last_op);
 		goto fail;
 	}
+	if (vm.state == VM_MIGRATING || vm.drain_op[0] != '\0') {
+		vm_error_set(&err, API_ECONFLICT, "vm %s is %s to host %s "
+		    "(operation %s): wait until it ends", vm.name,
+		    vm.state == VM_MIGRATING ? "migrating" :
+		    "queued for migration by a host drain", vm.migrate_to,
+		    vm.state == VM_MIGRATING ? vm.last_op : vm.drain_op);
+		goto fail;
+	}
 	switch (opa) {
 	case OPA_START:
 		if (vm.state == VM_RUNNING && vm.desired == DESIRED_RUNNING) {
@@ -636,6 +659,11 @@ vm_change(struct req *req, struct resp *resp, int opa,
 	case OPA_DELETE:
 		vm.desired = DESIRED_DELETED;
 		vm.state = VM_DELETING;
+		break;
+	case OPA_MIGRATE:
+		if (svc_migrate_begin(req->ctl, txn, &vm, areq->host,
+		    &err) < 0)
+			goto fail;
 		break;
 	default:
 		vm_error_set(&err, API_EINTERNAL, "bad action");
@@ -678,6 +706,7 @@ svc_vm_action(struct req *req, struct resp *resp)
 		[ACTION_START] = OPA_START,
 		[ACTION_STOP] = OPA_STOP,
 		[ACTION_REBOOT] = OPA_REBOOT,
+		[ACTION_MIGRATE] = OPA_MIGRATE,
 	};
 	struct api_vm_action_req a;
 	struct vm_error err = { 0, "" };
@@ -685,6 +714,19 @@ svc_vm_action(struct req *req, struct resp *resp)
 	if (svc_body(req, &api_vm_action_schema, &a, &err) < 0) {
 		resp_error(resp, &err);
 		return HANDLER_DONE;
+	}
+	/* Choosing hosts is the operators' business: migrate needs the
+	 * right to change hosts (as maintenance does). */
+	if (a.action == ACTION_MIGRATE) {
+		struct principal who = req->who;
+
+		if (auth_authorize(&who, RES_HOST, ACC_WRITE, &err) < 0) {
+			vm_error_set(&err, API_EFORBIDDEN, "migrate: your role "
+			    "may not move VMs between hosts (needs write access "
+			    "to hosts)");
+			resp_error(resp, &err);
+			return HANDLER_DONE;
+		}
 	}
 	return vm_change(req, resp, opa_of[a.action], &a);
 }
@@ -826,4 +868,13 @@ fail:
 	store_txn_abort(txn);
 	resp_error(resp, &err);
 	return HANDLER_DONE;
+}
+
+/* ------------------------------------------------------------ migrate */
+
+int
+svc_vm_enqueue(struct store_txn *txn, struct api_vm *vm, int action,
+    struct api_operation *op, struct vm_error *err)
+{
+	return vm_enqueue(txn, vm, action, NULL, op, err);
 }

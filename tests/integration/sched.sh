@@ -514,9 +514,15 @@ check_eq "3: a real create with --az a --labels gpu lands on fz1" "0 fz1" \
     "$? $(vm_host gpu-1)"
 
 # Maintenance of hv1 in the 2-host site dc: 1 usable host cannot hold
-# N+1 (tolerate 1 needs 2), so dc takes no VM and says so.
+# N+1 (tolerate 1 needs 2), so dc takes no VM and says so. hv1's VMs
+# cannot be drained (N+1 again): refused, nothing changed, unless --force.
 V host maintenance hv1 on >"$T_DIR/mt.out" 2>&1
-check_eq "3: vmctl host maintenance hv1 on" 0 "$?"
+check_eq "3: vmctl host maintenance hv1 on: its VMs cannot move, exit 1" \
+    "1 false" "$? $(V -o json host show hv1 | jq -r .maintenance)"
+check "3: ... the message says why, with the way out" \
+    grep -q "cannot be drained.*n+1.*nothing changed (force" "$T_DIR/mt.out"
+V host maintenance hv1 on --force >"$T_DIR/mt.out" 2>&1
+check_eq "3: vmctl host maintenance hv1 on --force" 0 "$?"
 dry --site dc --ha none
 check_eq "3: dc with hv1 in maintenance: hv1 rejected by maintenance, hv2 by n+1" \
     "1 fz1=site fz2=site fz3=site hv1=maintenance hv2=n+1" "$? $(verdicts)"

@@ -396,6 +396,11 @@ fill_task(struct api_task *t)
 	t->lease_until = 1795307836123LL;
 	t->created_at = 1795307776123LL;
 	t->seq = 123456789;
+	str_copy(t->migrate_target, sizeof(t->migrate_target), "hv-2");
+	str_copy(t->migrate_uri, sizeof(t->migrate_uri),
+	    "qemu+tcp://10.77.0.2/system");
+	str_copy(t->migrate_listen, sizeof(t->migrate_listen),
+	    "tcp://10.77.0.2");
 }
 
 static void
