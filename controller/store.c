@@ -49,6 +49,8 @@ static const struct {
 	[DB_AUDIT] = { "audit", 0 },
 	[DB_VM_LIFETIMES] = { "vm_lifetimes", 0 },
 	[DB_PLACEMENTS] = { "placements", 0 },
+	[DB_IMAGES] = { "images", 0 },
+	[DB_VMS_BY_IMAGE] = { "vms_by_image", MDB_DUPSORT },
 };
 
 static int
