@@ -17,6 +17,7 @@
 struct virt;
 struct taskloop;
 struct reaper;
+struct imgcache;
 
 enum agent_virt_type { AGENT_VIRT_KVM, AGENT_VIRT_QEMU };
 
@@ -41,6 +42,7 @@ struct agent_conf {
 	char ca_file[API_PATH_MAX];	/* PEM CAs of the controller; "" = system */
 	char client_cert_file[API_PATH_MAX];	/* PEM; "" = none */
 	char client_key_file[API_PATH_MAX];	/* PEM; "" = in the cert file */
+	char image_cache_dir[API_PATH_MAX];	/* "" = STATE_DIR/images */
 };
 
 struct agent {
@@ -57,6 +59,7 @@ struct agent {
 	bool a_stopping;		/* under a_mu: shut down now */
 	bool a_hb_wake;			/* under a_mu: heartbeat wanted now */
 	int64_t a_seq;			/* under a_mu: last observation stamp */
+	struct imgcache *imgcache;	/* owned; thread-safe */
 };
 
 /* New HTTP client to the controller with our credentials (caller frees). */
