@@ -50,11 +50,6 @@ img_validate(const void *obj, struct vm_error *err)
 		    "comma-separated names like 'gpu,ssd'");
 		return -1;
 	}
-	if (im->cmdline[0] != '\0' && im->format != IMG_KERNEL) {
-		vm_error_set(err, API_EINVAL,
-		    "image.cmdline: only for kernel images");
-		return -1;
-	}
 	return 0;
 }
 
