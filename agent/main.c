@@ -87,10 +87,10 @@ static const struct conf_item agent_conf_items[] = {
 	    INT64_C(1) << 30, "0"),
 	CONF_ITEM_INT("agent", "poll_wait_s", struct agent_conf, poll_wait_s,
 	    1, 60, "25"),
-	CONF_ITEM_ENUM("log", "level", struct agent_conf, log_level,
-	    log_level_names, "info"),
 	CONF_ITEM_STR("agent", "image_cache_dir", struct agent_conf,
 	    image_cache_dir, ""),
+	CONF_ITEM_ENUM("log", "level", struct agent_conf, log_level,
+	    log_level_names, "info"),
 	CONF_ITEM_BOOL("log", "syslog", struct agent_conf, log_syslog,
 	    "false"),
 };
