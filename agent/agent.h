@@ -17,6 +17,7 @@
 struct virt;
 struct taskloop;
 struct reaper;
+struct imgcache;
 
 enum agent_virt_type { AGENT_VIRT_KVM, AGENT_VIRT_QEMU };
 
@@ -44,6 +45,7 @@ struct agent_conf {
 	char migrate_uri[API_TEXT_MAX];	/* how peers' libvirtd reach ours */
 	char migrate_listen[API_TEXT_MAX];	/* migration data URI; "" = auto */
 	int migrate_unsafe;		/* bool: VIR_MIGRATE_UNSAFE */
+	char image_cache_dir[API_PATH_MAX];	/* "" = STATE_DIR/images */
 };
 
 struct agent {
@@ -60,6 +62,7 @@ struct agent {
 	bool a_stopping;		/* under a_mu: shut down now */
 	bool a_hb_wake;			/* under a_mu: heartbeat wanted now */
 	int64_t a_seq;			/* under a_mu: last observation stamp */
+	struct imgcache *imgcache;	/* owned; thread-safe */
 };
 
 /* New HTTP client to the controller with our credentials (caller frees). */

@@ -30,6 +30,7 @@
 #include "errors.h"
 #include "http.h"
 #include "json.h"
+#include "imgcache.h"
 #include "log.h"
 #include "reaper.h"
 #include "taskloop.h"
@@ -92,6 +93,8 @@ static const struct conf_item agent_conf_items[] = {
 	    migrate_listen, ""),
 	CONF_ITEM_BOOL("agent", "migrate_unsafe", struct agent_conf,
 	    migrate_unsafe, "false"),
+	CONF_ITEM_STR("agent", "image_cache_dir", struct agent_conf,
+	    image_cache_dir, ""),
 	CONF_ITEM_ENUM("log", "level", struct agent_conf, log_level,
 	    log_level_names, "info"),
 	CONF_ITEM_BOOL("log", "syslog", struct agent_conf, log_syslog,
@@ -253,6 +256,14 @@ agent_conf_check(const struct agent_conf *c, struct vm_error *err)
 		vm_error_set(err, API_EINVAL, "agent.state_dir: '%s' is not a "
 		    "valid absolute path (A-Z a-z 0-9 . _ + - /, no '..')",
 		    c->state_dir);
+		return -1;
+	}
+	if (c->image_cache_dir[0] != '\0' &&
+	    (!api_path_valid(c->image_cache_dir) ||
+	    strlen(c->image_cache_dir) > API_PATH_MAX - 128)) {
+		vm_error_set(err, API_EINVAL, "agent.image_cache_dir: '%s' is "
+		    "not a valid absolute path (A-Z a-z 0-9 . _ + - /, no "
+		    "'..')", c->image_cache_dir);
 		return -1;
 	}
 	return 0;
@@ -685,6 +696,22 @@ agent_dirs(struct agent *a)
 	return 0;
 }
 
+/* The image cache: agent.image_cache_dir, else STATE_DIR/images. */
+static int
+agent_imgcache(struct agent *a)
+{
+	struct vm_error err = { 0, "" };
+	char *d = a->conf.image_cache_dir[0] != '\0' ?
+	    xstrdup(a->conf.image_cache_dir) :
+	    xasprintf("%s/images", a->conf.state_dir);
+	int rc = imgcache_new(d, &a->imgcache, &err);
+
+	if (rc < 0)
+		log_warnx("%s", err.message);
+	free(d);
+	return rc;
+}
+
 /* Connect to libvirt, retrying: libvirtd may still be starting. */
 static bool
 agent_connect_loop(struct agent *a)
@@ -824,7 +851,7 @@ main(int argc, char *argv[])
 	xmlInitParser();
 	inited = true;
 
-	if (agent_dirs(a) < 0)
+	if (agent_dirs(a) < 0 || agent_imgcache(a) < 0)
 		goto cleanup;
 	if (a->uri_kind == URI_QEMU_EMBED &&
 	    (embed_root = agent_embed_root(a->conf.libvirt_uri)) != NULL) {
@@ -891,6 +918,7 @@ cleanup:
 		pthread_cond_destroy(&a->a_cond);
 		pthread_mutex_destroy(&a->a_mu);
 	}
+	imgcache_free(a->imgcache);
 	free(embed_root);
 	free(overrides);
 	free(a);

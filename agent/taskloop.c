@@ -30,6 +30,7 @@
 
 #include "agentproto.h"
 #include "disks.h"
+#include "imgcache.h"
 #include "domxml.h"
 #include "errors.h"
 #include "http.h"
@@ -254,6 +255,7 @@ tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 	struct virt *v = a->virt;
 	struct domxml_params p;
 	char *overlay = NULL, *console = NULL, *xml = NULL;
+	char *base = NULL, *kernel = NULL, *initrd = NULL;
 	int st, ret = -1;
 
 	if (v->ops->vo_state(v, t->vm_id, &st, NULL, 0, err) < 0)
@@ -262,8 +264,18 @@ tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 		ret = tl_ensure_running(v, t->vm_id, err);
 		goto cleanup;
 	}
-	if (t->image.disk[0] != '\0' && disks_prepare(a->conf.state_dir,
-	    t->vm_id, t->image.disk, t->disk_gib, &overlay, err) < 0)
+	/* Store images: blobs from the cache (fetched once, checked). */
+	if ((t->image.disk_sha256[0] != '\0' &&
+	    imgcache_get(a, t->image.disk_sha256, &base, err) < 0) ||
+	    (t->image.kernel_sha256[0] != '\0' &&
+	    imgcache_get(a, t->image.kernel_sha256, &kernel, err) < 0) ||
+	    (t->image.initrd_sha256[0] != '\0' &&
+	    imgcache_get(a, t->image.initrd_sha256, &initrd, err) < 0))
+		goto cleanup;
+	if (base == NULL && t->image.disk[0] != '\0')
+		base = xstrdup(t->image.disk);
+	if (base != NULL && disks_prepare(a->conf.state_dir,
+	    t->vm_id, base, t->disk_gib, &overlay, err) < 0)
 		goto cleanup;
 	console = disks_console_path(a->conf.state_dir, t->vm_id);
 	memset(&p, 0, sizeof(p));
@@ -274,8 +286,8 @@ tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 	p.vcpus = t->vcpus;
 	p.ram_mib = t->ram_mib;
 	p.disk = overlay;
-	p.kernel = t->image.kernel;
-	p.initrd = t->image.initrd;
+	p.kernel = kernel != NULL ? kernel : t->image.kernel;
+	p.initrd = initrd != NULL ? initrd : t->image.initrd;
 	p.cmdline = t->image.cmdline;
 	p.console_log = console;
 	if (domxml_build(&p, &xml, err) < 0)
@@ -286,6 +298,9 @@ tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 		goto cleanup;
 	ret = 0;
 cleanup:
+	free(base);
+	free(kernel);
+	free(initrd);
 	free(overlay);
 	free(console);
 	free(xml);

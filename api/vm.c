@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "image.h"
 #include "vm.h"
 
 const char *const api_vm_state_names[] = {
@@ -21,7 +22,26 @@ static int
 image_validate(const void *obj, struct vm_error *err)
 {
 	const struct api_image *im = obj;
+	const char *const shas[] = { im->disk_sha256, im->kernel_sha256,
+	    im->initrd_sha256 };
+	size_t i;
 
+	for (i = 0; i < ARRAY_SIZE(shas); i++) {
+		if (shas[i][0] != '\0' && !api_sha256_valid(shas[i])) {
+			vm_error_set(err, API_EINVAL,
+			    "image: a sha256 is 64 lower-case hex digits");
+			return -1;
+		}
+	}
+	if (im->name[0] != '\0') {
+		if (im->disk[0] != '\0' || im->kernel[0] != '\0' ||
+		    im->initrd[0] != '\0') {
+			vm_error_set(err, API_EINVAL, "image: give either name "
+			    "(an image of the store) or paths, not both");
+			return -1;
+		}
+		return 0;
+	}
 	if (im->disk[0] != '\0' && (im->kernel[0] != '\0' ||
 	    im->initrd[0] != '\0')) {
 		vm_error_set(err, API_EINVAL,
@@ -30,7 +50,7 @@ image_validate(const void *obj, struct vm_error *err)
 	}
 	if (im->disk[0] == '\0' && im->kernel[0] == '\0') {
 		vm_error_set(err, API_EINVAL,
-		    "image: one of disk or kernel is required");
+		    "image: one of name, disk or kernel is required");
 		return -1;
 	}
 	if (im->initrd[0] != '\0' && im->kernel[0] == '\0') {
@@ -49,6 +69,11 @@ static const struct api_field image_fields[] = {
 	AFS("kernel", AF_PATH, 0, struct api_image, kernel),
 	AFS("initrd", AF_PATH, 0, struct api_image, initrd),
 	AFS("cmdline", AF_STR, 0, struct api_image, cmdline),
+	AFS("name", AF_NAME, 0, struct api_image, name),
+	AFS("format", AF_STR, AF_RO, struct api_image, format),
+	AFS("disk_sha256", AF_STR, AF_RO, struct api_image, disk_sha256),
+	AFS("kernel_sha256", AF_STR, AF_RO, struct api_image, kernel_sha256),
+	AFS("initrd_sha256", AF_STR, AF_RO, struct api_image, initrd_sha256),
 };
 
 const struct api_schema api_image_schema = {

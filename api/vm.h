@@ -38,6 +38,14 @@ struct api_image {
 	char kernel[API_PATH_MAX];
 	char initrd[API_PATH_MAX];
 	char cmdline[API_TEXT_MAX];
+	/* An image of the image store, by name (vm create); the server
+	 * resolves it in the create transaction and copies what the agent
+	 * needs below, so deleting the image later changes no VM. */
+	char name[API_NAME_MAX];
+	char format[16];		/* RO: qcow2, raw or kernel */
+	char disk_sha256[65];		/* RO: blob the agent fetches */
+	char kernel_sha256[65];		/* RO */
+	char initrd_sha256[65];		/* RO */
 };
 extern const struct api_schema api_image_schema;
 

@@ -210,6 +210,13 @@ int client_decode(const struct api_schema *s, json_object *o, void *obj,
  */
 json_object *client_encode_input(const struct api_schema *s,
     const void *obj, struct vm_error *err);
+/*
+ * POST parts (struct http_part, lib/http.h) as multipart/form-data to
+ * path, files streamed from disk; answer like client_call.
+ */
+int client_upload(struct cli_ctx *ctx, const char *path,
+    const struct http_part *parts, size_t nparts, json_object **answer,
+    struct vm_error *err);
 /* Percent-encode s for a query string (malloc'ed). */
 char *client_escape(const char *s);
 /*
@@ -275,6 +282,11 @@ int cmd_flavor_create(struct cli_ctx *, int, char **);
 int cmd_flavor_list(struct cli_ctx *, int, char **);
 int cmd_flavor_show(struct cli_ctx *, int, char **);
 int cmd_flavor_delete(struct cli_ctx *, int, char **);
+
+int cmd_image_create(struct cli_ctx *, int, char **);
+int cmd_image_list(struct cli_ctx *, int, char **);
+int cmd_image_show(struct cli_ctx *, int, char **);
+int cmd_image_delete(struct cli_ctx *, int, char **);
 
 int cmd_host_list(struct cli_ctx *, int, char **);
 int cmd_host_show(struct cli_ctx *, int, char **);

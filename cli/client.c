@@ -179,20 +179,12 @@ client_free(struct cli_ctx *ctx)
 
 /* ------------------------------------------------------------ requests */
 
-int
-client_call(struct cli_ctx *ctx, const char *method, const char *path,
-    json_object *body, const char *idem_key, json_object **answer,
-    struct vm_error *err)
+/* The HTTP client, made on first use with url, token and CA. */
+static int
+client_http(struct cli_ctx *ctx, struct vm_error *err)
 {
-	struct http_resp r = { 0, NULL, -1, false };
-	char *text = NULL, *hdr = NULL;
-	int ret = -1;
-
-	*answer = NULL;
-	ctx->retry_after_s = -1;
-	ctx->tls_failed = false;
 	if (client_resolve(ctx, err) < 0)
-		goto cleanup;
+		return -1;
 	if (ctx->http == NULL) {
 		/* Say which file, rather than curl's "CA cert (path?)". */
 		if (ctx->ca_file[0] != '\0' &&
@@ -200,7 +192,7 @@ client_call(struct cli_ctx *ctx, const char *method, const char *path,
 		    access(ctx->ca_file, R_OK) != 0) {
 			vm_error_set(err, API_EINVAL, "CA file %.900s: %s",
 			    ctx->ca_file, strerror(errno));
-			goto cleanup;
+			return -1;
 		}
 		ctx->http = http_client_new(ctx->url, client_request_ms(ctx));
 		http_client_set_errcode(ctx->http, API_ETRANSPORT);
@@ -214,6 +206,72 @@ client_call(struct cli_ctx *ctx, const char *method, const char *path,
 			free(auth);
 		}
 	}
+	return 0;
+}
+
+/* The answer of a request: *answer parsed on 2xx, else err. */
+static int
+client_answer(struct cli_ctx *ctx, const char *method, const char *path,
+    struct http_resp *r, json_object **answer, struct vm_error *err)
+{
+	ctx->retry_after_s = r->retry_after_s;
+	if (r->status < 200 || r->status > 299) {
+		api_error_decode(r->body, r->status, err);
+		return -1;
+	}
+	if (r->body[strspn(r->body, " \t\r\n")] != '\0') {
+		*answer = json_parse(r->body, strlen(r->body), API_EINTERNAL,
+		    err);
+		if (*answer == NULL) {
+			char msg[sizeof(err->message)];
+
+			memcpy(msg, err->message, sizeof(msg));
+			vm_error_set(err, API_EINTERNAL,
+			    "%s %s: unexpected answer from vmctld: %s",
+			    method, path, msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+client_upload(struct cli_ctx *ctx, const char *path,
+    const struct http_part *parts, size_t nparts, json_object **answer,
+    struct vm_error *err)
+{
+	struct http_resp r = { 0, NULL, -1, false };
+	int ret = -1;
+
+	*answer = NULL;
+	ctx->retry_after_s = -1;
+	ctx->tls_failed = false;
+	if (client_http(ctx, err) < 0)
+		goto cleanup;
+	if (http_upload(ctx->http, path, parts, nparts, 0, &r, err) < 0) {
+		ctx->tls_failed = r.tls_failed;
+		goto cleanup;
+	}
+	ret = client_answer(ctx, "POST", path, &r, answer, err);
+cleanup:
+	free(r.body);
+	return ret;
+}
+
+int
+client_call(struct cli_ctx *ctx, const char *method, const char *path,
+    json_object *body, const char *idem_key, json_object **answer,
+    struct vm_error *err)
+{
+	struct http_resp r = { 0, NULL, -1, false };
+	char *text = NULL, *hdr = NULL;
+	int ret = -1;
+
+	*answer = NULL;
+	ctx->retry_after_s = -1;
+	ctx->tls_failed = false;
+	if (client_http(ctx, err) < 0)
+		goto cleanup;
 	if (idem_key != NULL)
 		hdr = xasprintf("Idempotency-Key: %s", idem_key);
 	if (body != NULL)
@@ -223,24 +281,8 @@ client_call(struct cli_ctx *ctx, const char *method, const char *path,
 		ctx->tls_failed = r.tls_failed;
 		goto cleanup;
 	}
-	ctx->retry_after_s = r.retry_after_s;
-	if (r.status < 200 || r.status > 299) {
-		api_error_decode(r.body, r.status, err);
+	if (client_answer(ctx, method, path, &r, answer, err) < 0)
 		goto cleanup;
-	}
-	if (r.body[strspn(r.body, " \t\r\n")] != '\0') {
-		*answer = json_parse(r.body, strlen(r.body), API_EINTERNAL,
-		    err);
-		if (*answer == NULL) {
-			char msg[sizeof(err->message)];
-
-			memcpy(msg, err->message, sizeof(msg));
-			vm_error_set(err, API_EINTERNAL,
-			    "%s %s: unexpected answer from vmctld: %s",
-			    method, path, msg);
-			goto cleanup;
-		}
-	}
 	ret = 0;
 cleanup:
 	free(hdr);

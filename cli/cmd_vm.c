@@ -240,6 +240,7 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 		{ "wait", no_argument, NULL, 'w' },
 		{ "idempotency-key", required_argument, NULL, 'K' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "image", required_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct api_vm vm = { 0 };
@@ -263,6 +264,11 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 			if (cli_check_path(ctx, "--disk", optarg) < 0)
 				goto cleanup;
 			str_copy(im->disk, sizeof(im->disk), optarg);
+			break;
+		case 'I':
+			if (cli_opt_name(ctx, "--image", optarg, im->name,
+			    sizeof(im->name)) < 0)
+				goto cleanup;
 			break;
 		case 'k':
 			if (cli_check_path(ctx, "--kernel", optarg) < 0)
@@ -349,15 +355,24 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 		cli_usage_error(ctx, "missing --flavor F");
 		goto cleanup;
 	}
+	if (im->name[0] != '\0' && (im->disk[0] != '\0' ||
+	    im->kernel[0] != '\0' || im->initrd[0] != '\0')) {
+		cli_usage_error(ctx, "give --image or paths (--disk, --kernel), "
+		    "not both");
+		goto cleanup;
+	}
 	if (im->disk[0] != '\0' && im->kernel[0] != '\0') {
 		cli_usage_error(ctx, "give --disk or --kernel, not both");
 		goto cleanup;
 	}
-	if (!dry && im->disk[0] == '\0' && im->kernel[0] == '\0') {
-		cli_usage_error(ctx, "missing --disk PATH or --kernel PATH");
+	if (!dry && im->name[0] == '\0' && im->disk[0] == '\0' &&
+	    im->kernel[0] == '\0') {
+		cli_usage_error(ctx, "missing --image NAME (or, for admins, "
+		    "--disk PATH or --kernel PATH)");
 		goto cleanup;
 	}
-	if (im->kernel[0] == '\0' && (im->initrd[0] || im->cmdline[0])) {
+	if (im->name[0] == '\0' && im->kernel[0] == '\0' &&
+	    (im->initrd[0] || im->cmdline[0])) {
 		cli_usage_error(ctx, "%s needs --kernel",
 		    im->initrd[0] ? "--initrd" : "--cmdline");
 		goto cleanup;

@@ -58,6 +58,29 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "flavor", "delete", cmd_flavor_delete, "NAME",
 	  "delete a flavor no VM uses", NULL },
 
+	{ "image", "create", cmd_image_create,
+	  "NAME (--file DISK [--format qcow2|raw] | --kernel FILE "
+	  "[--initrd FILE] [--cmdline TEXT]) [--agency A | --public] "
+	  "[--arch ARCH] [--labels L]",
+	  "upload an image to the image store (streamed; sha256 recorded)",
+	  "  --file DISK            a disk image (qcow2 or raw, checked by "
+	  "content)\n"
+	  "  --format qcow2|raw     the format --file must have\n"
+	  "  --kernel FILE          a kernel to boot directly\n"
+	  "  --initrd FILE          its initramfs\n"
+	  "  --cmdline TEXT         its default kernel command line\n"
+	  "  --agency A             agency owning it (admins; others get "
+	  "their own)\n"
+	  "  --public               visible to every agency (admins "
+	  "only)\n"
+	  "  --arch ARCH            CPU architecture (default x86_64)\n"
+	  "  --labels L             host labels it needs "
+	  "(comma-separated)\n" },
+	{ "image", "list", cmd_image_list, "", "list images", NULL },
+	{ "image", "show", cmd_image_show, "NAME", "show an image", NULL },
+	{ "image", "delete", cmd_image_delete, "NAME",
+	  "delete an image no VM uses", NULL },
+
 	{ "host", "list", cmd_host_list, "", "list hypervisor hosts", NULL },
 	{ "host", "show", cmd_host_show, "NAME", "show a host", NULL },
 	{ "host", "enroll", cmd_host_enroll,
@@ -80,13 +103,14 @@ static const struct cli_cmd cli_cmds[] = {
 	  "delete a host no VM uses and revoke its tokens", NULL },
 
 	{ "vm", "create", cmd_vm_create,
-	  "NAME --flavor F (--disk PATH | --kernel PATH [--initrd PATH] "
-	  "[--cmdline TEXT]) [--agency A] [--site S] [--az Z] [--host H] "
+	  "NAME --flavor F (--image NAME | --disk PATH | --kernel PATH "
+	  "[--initrd PATH] [--cmdline TEXT]) [--agency A] [--site S] [--az Z] [--host H] "
 	  "[--labels L] [--ha restart|none] [--wait] [--idempotency-key K] "
 	  "[--dry-run]",
 	  "create a VM; the controller places it on a host",
 	  "  --flavor F             flavor giving vCPUs, RAM and disk\n"
-	  "  --disk PATH            boot from a copy-on-write overlay of "
+	  "  --image NAME           boot from this image of the image store\n"
+	  "  --disk PATH            (admins) boot from a copy-on-write overlay of "
 	  "this image\n"
 	  "  --kernel PATH          boot this kernel directly\n"
 	  "  --initrd PATH          initramfs for --kernel\n"

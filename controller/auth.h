@@ -28,6 +28,7 @@ enum auth_res {
 	RES_QUOTA_WRITE,	/* changing a quota */
 	RES_USER,
 	RES_AUDIT,
+	RES_IMAGE,	/* the image store */
 	RES_MAX
 };
 extern const char *const auth_res_names[];

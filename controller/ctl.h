@@ -35,15 +35,19 @@ struct ctl_config {
 	char tls_key_file[API_PATH_MAX];	/* PEM, not world-readable */
 	char tls_client_ca_file[API_PATH_MAX];	/* "" = no client certs */
 	int tls_require_agent_cert;	/* agents need a cert, CN = host */
+	char images_dir[API_PATH_MAX];	/* "" = "images" beside the store */
+	int64_t images_max_size_mib;	/* largest file of an upload */
 };
 
 struct store;
 struct server;
+struct images;
 
 struct ctl {
 	struct ctl_config cfg;		/* immutable after startup */
 	struct store *store;		/* owned */
 	struct server *server;		/* owned */
+	struct images *images;		/* owned (svc_image.c); own lock */
 };
 
 #endif

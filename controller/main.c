@@ -22,6 +22,7 @@
 #include "routes.h"
 #include "server.h"
 #include "store.h"
+#include "svc.h"
 #include "tls.h"
 #include "util.h"
 
@@ -77,6 +78,9 @@ static const struct conf_item ctl_conf[] = {
 	    tls_client_ca_file, ""),
 	CONF_ITEM_BOOL("tls", "require_agent_client_cert", struct ctl_config,
 	    tls_require_agent_cert, "false"),
+	CONF_ITEM_STR("images", "dir", struct ctl_config, images_dir, ""),
+	CONF_ITEM_INT("images", "max_size_mib", struct ctl_config,
+	    images_max_size_mib, 1, 1048576, "20480"),
 };
 
 static volatile sig_atomic_t quit;
@@ -323,6 +327,10 @@ main(int argc, char **argv)
 		log_error("%s", err.message);
 		goto cleanup;
 	}
+	if (svc_image_init(&ctl, &err) < 0) {
+		log_error("%s", err.message);
+		goto cleanup;
+	}
 	if (server_start(&ctl, &ctl.server, &err) < 0) {
 		log_error("%s", err.message);
 		goto cleanup;
@@ -339,6 +347,7 @@ main(int argc, char **argv)
 	ret = 0;
 cleanup:
 	server_stop(ctl.server);
+	svc_image_fini(&ctl);
 	store_close(ctl.store);
 	free(overrides);
 	return ret;

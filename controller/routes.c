@@ -63,10 +63,35 @@ const struct route routes_table[] = {
 	    ROUTE_AGENT | ROUTE_NOAUDIT, RES_AGENT, W },
 	{ "POST", "/v1/agent/results", svc_agent_results,
 	    ROUTE_AGENT | ROUTE_BIGBODY | ROUTE_NOAUDIT, RES_AGENT, W },
+	{ "GET", "/v1/images", svc_image_list, 0, RES_IMAGE, R },
+	{ "POST", "/v1/images", svc_image_create, ROUTE_UPLOAD, RES_IMAGE, W },
+	{ "GET", "/v1/images/{}", svc_image_show, 0, RES_IMAGE, R },
+	{ "DELETE", "/v1/images/{}", svc_image_delete, 0, RES_IMAGE, W },
+	{ "GET", "/v1/agent/blobs/{}", svc_agent_blob,
+	    ROUTE_AGENT | ROUTE_NOAUDIT, RES_AGENT, R },
 };
 #undef R
 #undef W
 const size_t routes_count = ARRAY_SIZE(routes_table);
+
+/* The streamed-body routes (ROUTE_UPLOAD), by handler. */
+static const struct {
+	route_fn fn;
+	const struct upload_ops *ops;
+} routes_uploads[] = {
+	{ svc_image_create, &svc_image_upload_ops },
+};
+
+const struct upload_ops *
+routes_upload(const struct route *r)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(routes_uploads); i++)
+		if (routes_uploads[i].fn == r->fn)
+			return routes_uploads[i].ops;
+	return NULL;
+}
 
 /* Compare path against pattern; capture "{}" segments. */
 static bool

@@ -14,6 +14,7 @@
 #define ROUTE_BIGBODY_MAX (16u << 20)
 
 #define ROUTE_NOAUDIT	0x4	/* machine traffic: not in the audit trail */
+#define ROUTE_UPLOAD	0x8	/* body streamed to route->upload, any size */
 
 struct route {
 	const char *method;
@@ -27,6 +28,9 @@ struct route {
 /* The table itself, for the route x role matrix test. */
 extern const struct route routes_table[];
 extern const size_t routes_count;
+
+/* The upload callbacks of a ROUTE_UPLOAD route (NULL for others). */
+const struct upload_ops *routes_upload(const struct route *r);
 
 enum route_match { ROUTE_FOUND, ROUTE_NO_PATH, ROUTE_NO_METHOD };
 

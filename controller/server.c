@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,6 +84,10 @@ struct conn_state {
 	bool recorded;			/* counted in the metrics */
 	const struct route *route;
 	enum route_match match;
+	bool uploading;			/* ROUTE_UPLOAD body being streamed */
+	bool upload_refused;		/* answer upload_err once drained */
+	struct vm_error upload_err;
+	uint64_t drained;		/* body bytes read after the refusal */
 	struct req req;
 };
 
@@ -127,6 +133,8 @@ resp_json(struct resp *resp, int status, json_object *body)
 	json_object_put(resp->body);
 	free(resp->text);
 	resp->text = NULL;
+	free(resp->file);
+	resp->file = NULL;
 	resp->content_type = NULL;
 	resp->status = status;
 	resp->body = body;
@@ -140,6 +148,14 @@ resp_error(struct resp *resp, const struct vm_error *err)
 	if (e.code == 0)
 		vm_error_set(&e, API_EINTERNAL, "internal error");
 	resp_json(resp, api_err_status(e.code), api_error_encode(&e));
+}
+
+void
+resp_file(struct resp *resp, int status, char *path)
+{
+	resp_json(resp, status, NULL);
+	free(resp->file);
+	resp->file = path;
 }
 
 void
@@ -282,6 +298,9 @@ server_metrics(struct server *srv, struct buf *out)
 	pthread_mutex_unlock(&srv->mlock);
 }
 
+static enum MHD_Result send_error(struct MHD_Connection *conn, int code,
+    const char *msg);
+
 static enum MHD_Result
 send_resp_hdr(struct MHD_Connection *conn, struct resp *resp,
     const char *hname, const char *hvalue)
@@ -291,7 +310,27 @@ send_resp_hdr(struct MHD_Connection *conn, struct resp *resp,
 	char *text = NULL;
 	size_t len = 0;
 
-	if (resp->text != NULL) {
+	if (resp->file != NULL) {
+		struct stat st;
+		int fd = open(resp->file, O_RDONLY | O_CLOEXEC);
+
+		free(resp->file);
+		resp->file = NULL;
+		if (fd < 0 || fstat(fd, &st) < 0) {
+			if (fd >= 0)
+				close(fd);
+			return send_error(conn, API_EINTERNAL,
+			    "cannot open the file to send");
+		}
+		/* MHD closes fd with the response. */
+		r = MHD_create_response_from_fd64((uint64_t)st.st_size, fd);
+		if (r == NULL) {
+			close(fd);
+			return MHD_NO;
+		}
+		MHD_add_response_header(r, "Content-Type",
+		    "application/octet-stream");
+	} else if (resp->text != NULL) {
 		text = resp->text;
 		resp->text = NULL;
 		len = strlen(text);
@@ -335,7 +374,7 @@ send_resp(struct MHD_Connection *conn, struct resp *resp)
 static enum MHD_Result
 send_error(struct MHD_Connection *conn, int code, const char *msg)
 {
-	struct resp resp = { 0, NULL, NULL, NULL };
+	struct resp resp = { 0, NULL, NULL, NULL, NULL };
 	struct vm_error err;
 
 	vm_error_set(&err, code, "%s", msg);
@@ -524,7 +563,7 @@ static enum MHD_Result
 authorize(struct server *srv, struct MHD_Connection *conn,
     struct conn_state *cs, bool *done)
 {
-	struct resp resp = { 0, NULL, NULL, NULL };
+	struct resp resp = { 0, NULL, NULL, NULL, NULL };
 	struct vm_error err = { 0, "" };
 	int64_t retry = 0;
 	enum MHD_Result ret;
@@ -569,7 +608,7 @@ static enum MHD_Result
 dispatch(struct server *srv, struct MHD_Connection *conn,
     struct conn_state *cs)
 {
-	struct resp resp = { 200, NULL, NULL, NULL };
+	struct resp resp = { 200, NULL, NULL, NULL, NULL };
 	int rc;
 
 	for (;;) {
@@ -615,6 +654,76 @@ dispatch(struct server *srv, struct MHD_Connection *conn,
 	return send_resp(conn, &resp);
 }
 
+/*
+ * First call of a ROUTE_UPLOAD request: authenticate and authorize before
+ * a byte of the body is read, then let the route begin its upload.
+ */
+static enum MHD_Result
+upload_start(struct server *srv, struct MHD_Connection *conn,
+    struct conn_state *cs, const char *method, const char *url)
+{
+	struct resp resp = { 0, NULL, NULL, NULL, NULL };
+	struct vm_error err = { 0, "" };
+	enum MHD_Result r;
+	bool done;
+
+	cs->req.ctl = srv->ctl;
+	cs->req.method = method;
+	cs->req.path = url;
+	cs->req.body = "";
+	cs->req.body_len = 0;
+	cs->req.conn = conn;
+	r = authorize(srv, conn, cs, &done);
+	if (done)
+		return r;
+	if (routes_upload(cs->route)->up_begin(&cs->req, &cs->req.upload, &err) < 0) {
+		resp_error(&resp, &err);
+		server_audit(srv, cs, resp.status, err.message);
+		metrics_record(srv, cs, resp.status);
+		return send_resp(conn, &resp);
+	}
+	cs->uploading = true;
+	return MHD_YES;
+}
+
+/*
+ * A chunk of a ROUTE_UPLOAD body. After a refusal the rest of the body is
+ * read and dropped (libmicrohttpd answers only once the request is
+ * complete), up to ROUTE_DRAIN_MAX bytes; past that the connection is
+ * closed without an answer.
+ */
+#define ROUTE_DRAIN_MAX	(64u << 20)
+
+static enum MHD_Result
+upload_chunk(struct conn_state *cs, const char *data, size_t len)
+{
+	if (cs->upload_refused) {
+		cs->drained += len;
+		return cs->drained > ROUTE_DRAIN_MAX ? MHD_NO : MHD_YES;
+	}
+	if (routes_upload(cs->route)->up_data(cs->req.upload, data, len,
+	    &cs->upload_err) == 0)
+		return MHD_YES;
+	cs->upload_refused = true;
+	/* The files go now, not when the client is done sending. */
+	routes_upload(cs->route)->up_free(cs->req.upload);
+	cs->req.upload = NULL;
+	return MHD_YES;
+}
+
+/* The end of a refused upload: its answer. */
+static enum MHD_Result
+upload_refuse(struct server *srv, struct MHD_Connection *conn,
+    struct conn_state *cs)
+{
+	struct resp resp = { 0, NULL, NULL, NULL, NULL };
+
+	resp_error(&resp, &cs->upload_err);
+	server_audit(srv, cs, resp.status, cs->upload_err.message);
+	metrics_record(srv, cs, resp.status);
+	return send_resp(conn, &resp);
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -632,6 +741,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		cs->start_us = mono_us();
 		cs->match = routes_match(method, url, &cs->route,
 		    cs->req.params);
+		if (cs->route != NULL && (cs->route->flags & ROUTE_UPLOAD) &&
+		    routes_upload(cs->route) != NULL)
+			return upload_start(srv, conn, cs, method, url);
 		cs->limit = (size_t)srv->ctl->cfg.max_body_kib * 1024;
 		if (cs->route != NULL && (cs->route->flags & ROUTE_BIGBODY))
 			cs->limit = ROUTE_BIGBODY_MAX;
@@ -645,6 +757,21 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			    "(server.max_body_kib)");
 		}
 		return MHD_YES;
+	}
+	if (*upload_data_size != 0 && cs->route != NULL &&
+	    (cs->route->flags & ROUTE_UPLOAD)) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		if (!cs->uploading)
+			return MHD_YES;	/* refused: the answer is queued */
+		return upload_chunk(cs, upload_data, n);
+	}
+	if (cs->uploading) {
+		cs->uploading = false;
+		if (cs->upload_refused)
+			return upload_refuse(srv, conn, cs);
+		return dispatch(srv, conn, cs);
 	}
 	if (*upload_data_size != 0) {
 		if (!cs->too_large && cs->body.len + *upload_data_size <=
@@ -682,7 +809,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return send_error(conn, API_ENOTFOUND, msg);
 	}
 	if (cs->match == ROUTE_NO_METHOD) {
-		struct resp resp = { 0, NULL, NULL, NULL };
+		struct resp resp = { 0, NULL, NULL, NULL, NULL };
 		struct vm_error err;
 		char allow[64];
 
@@ -734,6 +861,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	if (cs == NULL)
 		return;
+	if (cs->req.upload != NULL)
+		routes_upload(cs->route)->up_free(cs->req.upload);
 	buf_free(&cs->body);
 	free(cs);
 	*con_cls = NULL;

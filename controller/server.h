@@ -38,6 +38,7 @@ struct req {
 	int64_t wait_deadline;		/* mono ms */
 	bool wait_over;			/* deadline passed or shutting down */
 	bool superseded;		/* a newer poll took over wait_key */
+	void *upload;			/* ROUTE_UPLOAD: state of up_begin */
 };
 
 struct resp {
@@ -45,6 +46,7 @@ struct resp {
 	json_object *body;		/* owned; NULL = no body */
 	char *text;			/* owned; non-JSON body (resp_text) */
 	const char *content_type;	/* static; of text */
+	char *file;			/* owned; path of a file to send */
 };
 
 /*
@@ -59,6 +61,23 @@ struct resp {
 #define HANDLER_WAIT 1
 
 typedef int (*route_fn)(struct req *req, struct resp *resp);
+
+/*
+ * Streamed request bodies (routes flagged ROUTE_UPLOAD): the body never
+ * sits in memory. After authentication and authorization the server calls
+ * up_begin (fills *state, owned by the upload), then up_data for each
+ * chunk as it arrives, then the route's handler with req->upload set.
+ * up_free runs when the request ends in any way (answered, failed,
+ * connection lost) and must remove whatever the upload left behind.
+ * up_begin/up_data return -1 with err filled to refuse (the answer is
+ * err; the rest of the body is not read).
+ */
+struct upload_ops {
+	int (*up_begin)(struct req *req, void **state, struct vm_error *err);
+	int (*up_data)(void *state, const char *data, size_t len,
+	    struct vm_error *err);
+	void (*up_free)(void *state);
+};
 
 int server_start(struct ctl *ctl, struct server **out, struct vm_error *err);
 /* Resume every waiter and stop; accepts NULL. */
@@ -82,6 +101,8 @@ void req_audit_fill(struct req *req, int status, const char *message,
 /* Fill resp with an error body from err (status from its code). */
 void resp_error(struct resp *resp, const struct vm_error *err);
 void resp_json(struct resp *resp, int status, json_object *body);
+/* Answer with the content of the file at path (taken, malloc'ed). */
+void resp_file(struct resp *resp, int status, char *path);
 /* Answer raw text (taken, malloc'ed) of content type ctype (static). */
 void resp_text(struct resp *resp, int status, char *text, const char *ctype);
 

@@ -82,6 +82,8 @@ static const struct {
 	[DB_AUDIT] = { "audit", 0 },
 	[DB_VM_LIFETIMES] = { "vm_lifetimes", 0 },
 	[DB_PLACEMENTS] = { "placements", 0 },
+	[DB_IMAGES] = { "images", 0 },
+	[DB_VMS_BY_IMAGE] = { "vms_by_image", MDB_DUPSORT },
 };
 
 static void store_release(struct store *st, bool committed);

@@ -39,6 +39,8 @@ enum store_db {
 	DB_AUDIT,		/* 16-hex seq -> audit event (hash chain) */
 	DB_VM_LIFETIMES,	/* vm uuid -> lifetime (chargeback) */
 	DB_PLACEMENTS,		/* vm uuid -> "host ha vcpus ram disk" */
+	DB_IMAGES,		/* name -> image (image store record) */
+	DB_VMS_BY_IMAGE,	/* image name -> vm uuid (dupsort) */
 	DB_MAX
 };
 

@@ -135,6 +135,26 @@ int svc_placement_dryrun(struct req *req, struct resp *resp);
 int svc_site_list(struct req *req, struct resp *resp);
 int svc_host_maintenance(struct req *req, struct resp *resp);
 
+/* ---- image store (svc_image.c) ---- */
+int svc_image_init(struct ctl *ctl, struct vm_error *err);
+void svc_image_fini(struct ctl *ctl);
+extern const struct upload_ops svc_image_upload_ops;
+int svc_image_create(struct req *req, struct resp *resp);
+int svc_image_list(struct req *req, struct resp *resp);
+int svc_image_show(struct req *req, struct resp *resp);
+int svc_image_delete(struct req *req, struct resp *resp);
+int svc_agent_blob(struct req *req, struct resp *resp);
+/* IMAGES_DIR/blobs/SHA (malloc'ed). */
+char *svc_image_blob_path(const struct ctl *ctl, const char *sha);
+/*
+ * vm create: resolve vm->image.name (visible to the caller, of the VM's
+ * agency or public) into the format and sha256 fields of vm->image and
+ * index the VM under the image (vm->id must be set); refuse path images
+ * for callers below admin/operator (403).
+ */
+int svc_image_resolve(struct req *req, struct store_txn *txn,
+    struct api_vm *vm, struct vm_error *err);
+
 /* ---- shared helpers (svc_vm.c) ---- */
 
 /* Look a VM up by uuid or name: 0 found, -1 err (404 when absent). */

@@ -87,6 +87,9 @@ svc_vm_remove(struct store_txn *txn, const struct api_vm *vm,
 	    store_del(txn, DB_VMS_BY_NAME, vm->name, NULL, err) < 0 ||
 	    store_del(txn, DB_VMS_BY_FLAVOR, vm->flavor, vm->id, err) < 0)
 		return -1;
+	if (vm->image.name[0] != '\0' && store_del(txn, DB_VMS_BY_IMAGE,
+	    vm->image.name, vm->id, err) < 0)
+		return -1;
 	if (vm->agency[0] != '\0') {
 		struct api_quota d;
 
@@ -393,6 +396,8 @@ svc_vm_create(struct req *req, struct resp *resp)
 		goto fail;
 
 	uuid_new(vm.id);
+	if (svc_image_resolve(req, txn, &vm, &err) < 0)
+		goto fail;
 	str_copy(vm.host, sizeof(vm.host), h->name);
 	vm.vcpus = fl.vcpus;
 	vm.ram_mib = fl.ram_mib;

@@ -31,3 +31,9 @@ for n in $names; do
 	printf '\nint\n%s(struct req *req, struct resp *resp)\n' "$n"
 	printf '{\n\t(void)req;\n\t(void)resp;\n\treturn HANDLER_DONE;\n}\n'
 done
+# Upload callbacks named in the table (ROUTE_UPLOAD rows): empty tables.
+for n in $(grep -oE '&[A-Za-z_][A-Za-z0-9_]*_upload_ops' "$src" |
+    sed 's/^&//' | sort -u); do
+	printf '\nextern const struct upload_ops %s;\n' "$n"
+	printf 'const struct upload_ops %s = { NULL, NULL, NULL };\n' "$n"
+done

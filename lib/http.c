@@ -2,7 +2,9 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <strings.h>
 
@@ -244,6 +246,195 @@ cleanup:
 	/* The handle must not keep pointers to what is freed here. */
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, NULL);
+	http_headers_free(hdrs);
+	buf_free(&io.body);
+	free(url);
+	return ret;
+}
+
+/*
+ * A fresh header list for one request (c's headers, minus Content-Type
+ * when skip_ctype, plus extra) and the options every request shares.
+ */
+static struct curl_slist *
+http_prepare(struct http_client *c, const char *method, const char *url,
+    const char *extra_header, bool skip_ctype, long timeout_ms,
+    char *errbuf)
+{
+	struct curl_slist *hdrs = NULL, *p;
+
+	for (p = c->headers; p != NULL; p = p->next)
+		if (!skip_ctype || strncasecmp(p->data, "Content-Type:", 13) != 0)
+			hdrs = curl_slist_append(hdrs, p->data);
+	if (extra_header != NULL)
+		hdrs = curl_slist_append(hdrs, extra_header);
+	curl_easy_reset(c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_URL, url);
+	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS,
+	    timeout_ms > 0 ? timeout_ms : c->timeout_ms);
+	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c->curl, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (c->ca_file != NULL) {
+		curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
+		curl_easy_setopt(c->curl, CURLOPT_CAPATH, NULL);
+	}
+	if (c->cert_file != NULL) {
+		curl_easy_setopt(c->curl, CURLOPT_SSLCERT, c->cert_file);
+		curl_easy_setopt(c->curl, CURLOPT_SSLCERTTYPE, "PEM");
+	}
+	if (c->key_file != NULL) {
+		curl_easy_setopt(c->curl, CURLOPT_SSLKEY, c->key_file);
+		curl_easy_setopt(c->curl, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	return hdrs;
+}
+
+/* Where a download goes: fd while the status is 2xx, else err_body. */
+struct http_dl {
+	struct http_client *c;
+	int fd;
+	int64_t max, got;
+	struct buf err_body;
+	bool failed;
+};
+
+static size_t
+http_dl_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct http_dl *d = userdata;
+	size_t n = size * nmemb, left = n;
+	long status = 0;
+
+	curl_easy_getinfo(d->c->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status > 299) {
+		if (d->err_body.len + n <= 65536)
+			buf_append(&d->err_body, ptr, n);
+		return n;
+	}
+	if (d->got + (int64_t)n > d->max)
+		return 0;
+	while (left > 0) {
+		ssize_t w = write(d->fd, ptr, left);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			d->failed = true;
+			return 0;
+		}
+		ptr += w;
+		left -= (size_t)w;
+	}
+	d->got += (int64_t)n;
+	return n;
+}
+
+int
+http_download(struct http_client *c, const char *path, int fd, int64_t max,
+    long timeout_ms, struct http_resp *r, struct vm_error *err)
+{
+	struct http_dl d = { c, fd, max, 0, { NULL, 0, 0 }, false };
+	char *url = xasprintf("%s%s", c->base, path);
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdrs;
+	CURLcode rc;
+	int ret = -1;
+
+	memset(r, 0, sizeof(*r));
+	r->retry_after_s = -1;
+	hdrs = http_prepare(c, "GET", url, NULL, true, timeout_ms, errbuf);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, http_dl_cb);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &d);
+	rc = curl_easy_perform(c->curl);
+	if (rc != CURLE_OK) {
+		r->tls_failed = http_tls_error(rc);
+		vm_error_set(err, c->errcode, "GET %s: %s", url, d.failed ?
+		    strerror(errno) : d.got >= max ? "larger than expected" :
+		    errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+		goto cleanup;
+	}
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &r->status);
+	buf_append(&d.err_body, "", 1);
+	r->body = d.err_body.data;
+	d.err_body.data = NULL;
+	ret = 0;
+cleanup:
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, NULL);
+	http_headers_free(hdrs);
+	buf_free(&d.err_body);
+	free(url);
+	return ret;
+}
+
+int
+http_upload(struct http_client *c, const char *path,
+    const struct http_part *parts, size_t nparts, long timeout_ms,
+    struct http_resp *r, struct vm_error *err)
+{
+	struct http_io io = { { NULL, 0, 0 }, -1 };
+	char *url = xasprintf("%s%s", c->base, path);
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdrs;
+	curl_mime *mime;
+	CURLcode rc;
+	size_t i;
+	int ret = -1;
+
+	memset(r, 0, sizeof(*r));
+	r->retry_after_s = -1;
+	hdrs = http_prepare(c, "POST", url, NULL, true, timeout_ms, errbuf);
+	if (timeout_ms == 0)
+		curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, 0L);
+	mime = curl_mime_init(c->curl);
+	for (i = 0; i < nparts; i++) {
+		curl_mimepart *part = curl_mime_addpart(mime);
+
+		curl_mime_name(part, parts[i].name);
+		if (parts[i].file != NULL) {
+			if (curl_mime_filedata(part, parts[i].file) !=
+			    CURLE_OK) {
+				vm_error_set(err, c->errcode, "%s: cannot "
+				    "read it", parts[i].file);
+				goto cleanup;
+			}
+		} else {
+			curl_mime_data(part, parts[i].value,
+			    CURL_ZERO_TERMINATED);
+		}
+	}
+	curl_easy_setopt(c->curl, CURLOPT_MIMEPOST, mime);
+	/* Big files: no overall deadline, but not a stalled link either. */
+	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, http_write_cb);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &io.body);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, http_header_cb);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, &io);
+	rc = curl_easy_perform(c->curl);
+	if (rc != CURLE_OK) {
+		r->tls_failed = http_tls_error(rc);
+		vm_error_set(err, c->errcode, "POST %s: %s", url,
+		    errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+		goto cleanup;
+	}
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &r->status);
+	r->body = io.body.data ? io.body.data : xstrdup("");
+	io.body.data = NULL;
+	r->retry_after_s = io.retry_after_s;
+	ret = 0;
+cleanup:
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(c->curl, CURLOPT_MIMEPOST, NULL);
+	curl_mime_free(mime);
 	http_headers_free(hdrs);
 	buf_free(&io.body);
 	free(url);

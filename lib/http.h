@@ -58,6 +58,29 @@ int http_request_ex(struct http_client *c, const char *method,
     const char *path, const char *body, const char *extra_header,
     long timeout_ms, struct http_resp *r, struct vm_error *err);
 
+/*
+ * GET path into fd (at most max bytes; more is a transport error). A
+ * non-2xx answer's body goes to r->body instead (owned by the caller);
+ * on a 2xx r->body is "".
+ */
+int http_download(struct http_client *c, const char *path, int fd,
+    int64_t max, long timeout_ms, struct http_resp *r, struct vm_error *err);
+
+/* One part of a multipart/form-data body: a text value or a file. */
+struct http_part {
+	const char *name;
+	const char *value;	/* text, when file is NULL */
+	const char *file;	/* path of a file streamed from disk */
+};
+/*
+ * POST parts to path as multipart/form-data; files are read as the body
+ * is sent, never held in memory. No overall deadline when timeout_ms is
+ * 0 (a link idle for 60 s fails). Answer like http_request_ex.
+ */
+int http_upload(struct http_client *c, const char *path,
+    const struct http_part *parts, size_t nparts, long timeout_ms,
+    struct http_resp *r, struct vm_error *err);
+
 int http_request(struct http_client *c, const char *method, const char *path,
     const char *body, long timeout_ms, long *status, char **resp,
     struct vm_error *err);

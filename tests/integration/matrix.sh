@@ -58,6 +58,9 @@ mkdir -p "$C"
 #   agent        host @HOST@: the host token's own (hv-mx), or another
 #                host's (hv1: 403 for the host token)
 #   agentself    host-token request with no other-host form
+#   image        an image of a1 (own) and of a2 (other), each used by a
+#                VM (so DELETE answers 409)
+#   @BLOB@       the sha256 of img-a1's kernel
 # OK is the status an allowed caller gets.
 TEMPLATES=$(cat <<'EOF'
 GET /healthz - 200 /healthz -
@@ -97,7 +100,7 @@ GET /v1/vms list:agency 200 /v1/vms -
 GET /v1/vms list:agency 200 /v1/vms?host=hv1 -
 GET /v1/vms leak:agency 200 /v1/vms?agency=a2 -
 GET /v1/vms leak:agency 200 /v1/vms?name=vm-a2 -
-POST /v1/vms body 202 /v1/vms {"name":"@UNIQ@","flavor":"small","agency":"@AG@","site":"dc","image":{"kernel":"@KERNEL@"}}
+POST /v1/vms body 202 /v1/vms {"name":"@UNIQ@","flavor":"small","agency":"@AG@","site":"dc","image":{"name":"img-@AG@"}}
 GET /v1/vms/{} vm 200 /v1/vms/@ID@ -
 DELETE /v1/vms/{} tmpvm 202 /v1/vms/@ID@ -
 POST /v1/vms/{}/actions tmpvm 202 /v1/vms/@ID@/actions {"action":"stop","force":true}
@@ -111,6 +114,11 @@ POST /v1/agent/register agent 200 /v1/agent/register {"name":"@HOST@","site":"mx
 POST /v1/agent/heartbeat agent 200 /v1/agent/heartbeat {"host":"@HOST@","full":true,"seq":1,"domains":[]}
 GET /v1/agent/tasks agent 200 /v1/agent/tasks?host=@HOST@&wait=0 -
 POST /v1/agent/results agentself 200 /v1/agent/results {"results":[]}
+GET /v1/images - 200 /v1/images -
+POST /v1/images - 415 /v1/images {"name":"@UNIQ@"}
+GET /v1/images/{} image 200 /v1/images/@ID@ -
+DELETE /v1/images/{} image 409 /v1/images/@ID@ -
+GET /v1/agent/blobs/{} agentself 200 /v1/agent/blobs/@BLOB@ -
 EOF
 )
 
@@ -188,8 +196,18 @@ setup() {
 	    >/dev/null || { echo "setup: register hv-mx: $(api_status)" >&2; return 1; }
 	wait_for $((20 * D)) host_up hv1 ||
 	    { echo "setup: hv1 not up" >&2; return 1; }
+	# Images img-a1, img-a2 (kernel images of a1, a2) used by the VMs.
+	printf 'matrix kernel\n' >"$T_DIR/vmlinuz-img"
 	for r in a1 a2; do
-		mk POST /v1/vms "{\"name\":\"vm-$r\",\"flavor\":\"small\",\"agency\":\"$r\",\"site\":\"dc\",\"image\":{\"kernel\":\"$KERNEL\"}}" \
+		curl -sf -o "$T_DIR/img-$r.json" \
+		    -H "Authorization: Bearer $ADMIN_TOKEN" -F name="img-$r" \
+		    -F agency="$r" -F kernel=@"$T_DIR/vmlinuz-img" \
+		    "$CTL_URL/v1/images" ||
+		    { echo "setup: upload img-$r failed" >&2; return 1; }
+	done
+	BLOB=$(jq -r .kernel_sha256 "$T_DIR/img-a1.json")
+	for r in a1 a2; do
+		mk POST /v1/vms "{\"name\":\"vm-$r\",\"flavor\":\"small\",\"agency\":\"$r\",\"site\":\"dc\",\"image\":{\"name\":\"img-$r\"}}" \
 		    '"\(.vm.id) \(.operation.id)"' >"$T_DIR/vm-$r" || return 1
 	done
 	OP1=$(cut -d' ' -f2 "$T_DIR/vm-a1")
@@ -347,6 +365,8 @@ obj_id() {
 	"vm other") echo vm-a2 ;;
 	"op own") echo "$OP1" ;;
 	"op other") echo "$OP2" ;;
+	"image own") echo img-a1 ;;
+	"image other") echo img-a2 ;;
 	"flavor "*) echo small ;;
 	"host "*) echo hv1 ;;
 	*) echo "" ;;
@@ -362,6 +382,7 @@ sub() {
 	s=${s//@HOST@/$host}
 	s=${s//@KERNEL@/$KERNEL}
 	s=${s//@VM2ID@/$VM2ID}
+	s=${s//@BLOB@/$BLOB}
 	printf '%s' "$s"
 }
 
@@ -371,7 +392,8 @@ while read -r m p kind ok path body; do
 	key="$m $p"
 	[ -n "${RRES[$key]:-}" ] || continue
 	case $kind in
-	agency | user | vm | op | tmpuser | tmpvm | tmptoken | body | agent)
+	agency | user | vm | op | tmpuser | tmpvm | tmptoken | body | agent | \
+	    image)
 		variants="own other" ;;
 	*) variants="-" ;;
 	esac

@@ -25,7 +25,7 @@ command -v jq >/dev/null || { fail "missing tool jq"; t_finish; }
 D=$T_SLOW
 STORE="$T_DIR/state"
 KERNEL="$T_DIR/vmlinuz"
-: >"$KERNEL"
+printf 'quota test kernel\n' >"$KERNEL"
 T_CHILDREN=
 T_START_MS=$(date +%s%3N)
 
@@ -106,7 +106,7 @@ cat >"$T_DIR/create1.sh" <<'EOF'
 out=$1 url=$2 auth=$3 name=$4 flavor=$5 site=$6
 curl -s --max-time 120 -X POST -H "@$auth" \
     -H 'Content-Type: application/json' \
-    --data-binary "{\"name\":\"$name\",\"flavor\":\"$flavor\",\"site\":\"$site\",\"image\":{\"kernel\":\"${KERNEL}\"}}" \
+    --data-binary "{\"name\":\"$name\",\"flavor\":\"$flavor\",\"site\":\"$site\",\"image\":{\"name\":\"qk\"}}" \
     -o "$out/$name.o" -w '%{http_code}\n' "$url/v1/vms" >"$out/$name.s"
 EOF
 chmod +x "$T_DIR/create1.sh"
@@ -177,6 +177,10 @@ setup() {
 	create_agency q1 '{"instances":50,"vcpus":-1,"ram_mib":-1,"disk_gib":-1}' &&
 	    create_agency q2 '{"instances":-1,"vcpus":31,"ram_mib":-1,"disk_gib":-1}' &&
 	    create_agency r1 && create_agency r2 || return 1
+	# Members boot from the image store (paths are admin-only).
+	curl -sf -o /dev/null -H "Authorization: Bearer $ADMIN_TOKEN" \
+	    -F name=qk -F visibility=public -F kernel=@"$KERNEL" \
+	    "$CTL_URL/v1/images" || return 1
 	for u in q1 q2 r1 r2; do
 		mk POST /v1/users "{\"name\":\"m$u\",\"role\":\"member\",\"agency\":\"$u\"}" \
 		    .name >/dev/null || return 1
@@ -323,7 +327,7 @@ check_eq "c: the answer says over: [instances]" '["instances"]' \
 check_eq "c: the other limits are kept" -1 \
     "$(printf '%s' "$out" | jq .quota.vcpus)"
 out=$(as "$AQ1" POST /v1/vms \
-    "{\"name\":\"qc-1\",\"flavor\":\"one\",\"site\":\"q\",\"image\":{\"kernel\":\"$KERNEL\"}}")
+    "{\"name\":\"qc-1\",\"flavor\":\"one\",\"site\":\"q\",\"image\":{\"name\":\"qk\"}}")
 check_eq "c: a create over the lowered quota is refused (409)" 409 \
     "$(status_of "$out")"
 check_eq "c: ... with quota_exceeded" quota_exceeded \
@@ -343,7 +347,7 @@ check "c: usage.instances of q1 drops to 10 when the deletes complete" \
     wait_for $((60 * D)) usage_is q1 instances 10
 check_eq "c: 10 VMs of q1 listed" 10 "$(vm_count q1)"
 out=$(as "$AQ1" POST /v1/vms \
-    "{\"name\":\"qc-2\",\"flavor\":\"one\",\"site\":\"q\",\"image\":{\"kernel\":\"$KERNEL\"}}")
+    "{\"name\":\"qc-2\",\"flavor\":\"one\",\"site\":\"q\",\"image\":{\"name\":\"qk\"}}")
 check_eq "c: usage 10 = limit 10: a create is still refused (409)" 409 \
     "$(status_of "$out")"
 out=$(as "$AQ1" DELETE "/v1/vms/$(head -n 1 "$T_DIR/q1.keep")")
@@ -351,7 +355,7 @@ check_eq "c: one more delete accepted" 202 "$(status_of "$out")"
 check "c: usage.instances drops to 9" \
     wait_for $((30 * D)) usage_is q1 instances 9
 out=$(as "$AQ1" POST /v1/vms \
-    "{\"name\":\"qc-3\",\"flavor\":\"one\",\"site\":\"q\",\"image\":{\"kernel\":\"$KERNEL\"}}")
+    "{\"name\":\"qc-3\",\"flavor\":\"one\",\"site\":\"q\",\"image\":{\"name\":\"qk\"}}")
 check_eq "c: usage 9 < 10: a create works again (202)" 202 \
     "$(status_of "$out")"
 check_eq "c: usage.instances is 10" 10 "$(usage q1 instances)"

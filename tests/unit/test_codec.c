@@ -466,7 +466,7 @@ test_regression_task_without_image_round_trip(void **state)
 	 * BUG: api/agentproto.c task image is optional (flags 0) and
 	 * task_validate only requires it for create, but api_encode() writes
 	 * an empty image as {"disk":null,"kernel":null,...} and decoding that
-	 * runs image_validate ("image: one of disk or kernel is required"),
+	 * runs image_validate ("image: one of name, disk or kernel is required"),
 	 * so a start/stop/delete task with no image does not survive
 	 * encode -> decode. (Today svc_vm copies the VM's image into every
 	 * task, which hides it.)

@@ -44,8 +44,8 @@ test_unknown_fields(void **state)
 		  "flavor: unknown field 'Name'" },
 		{ &api_vm_schema, VM_OK, API_INPUT, "image.size", "1",
 		  "image: unknown field 'size'" },
-		{ &api_vm_schema, VM_OK, API_INPUT, "image.format", "null",
-		  "image: unknown field 'format'" },
+		{ &api_vm_schema, VM_OK, API_INPUT, "image.fmt", "null",
+		  "image: unknown field 'fmt'" },
 		{ &api_vm_schema, VM_OK, API_INPUT, "cpus", "2",
 		  "vm: unknown field 'cpus'" },
 		{ &api_vm_schema, VM_STORED, API_STORED, "owner", "\"x\"",
@@ -619,24 +619,24 @@ test_image_rules(void **state)
 		  "{\"disk\":\"/d.qcow2\",\"initrd\":\"/i\"}",
 		  "image: give either disk or kernel" },
 		{ &api_vm_schema, VM_OK, API_INPUT, "image", "{}",
-		  "image: one of disk or kernel is required" },
+		  "image: one of name, disk or kernel is required" },
 		{ &api_vm_schema, VM_OK, API_INPUT, "image",
 		  "{\"disk\":null,\"kernel\":null}",
-		  "image: one of disk or kernel is required" },
+		  "image: one of name, disk or kernel is required" },
 		/* initrd without a kernel (and no disk). The "image.initrd:
 		 * needs a kernel" check in image_validate() can never be
 		 * reached: with a disk the "not both" rule fires first,
 		 * without one the "one of" rule. */
 		{ &api_vm_schema, VM_OK, API_INPUT, "image",
 		  "{\"initrd\":\"/i\"}",
-		  "image: one of disk or kernel is required" },
+		  "image: one of name, disk or kernel is required" },
 		/* cmdline without a kernel. */
 		{ &api_vm_schema, VM_OK, API_INPUT, "image",
 		  "{\"disk\":\"/d.qcow2\",\"cmdline\":\"quiet\"}",
 		  "image.cmdline: needs a kernel" },
 		{ &api_vm_schema, VM_OK, API_INPUT, "image",
 		  "{\"cmdline\":\"quiet\"}",
-		  "image: one of disk or kernel is required" },
+		  "image: one of name, disk or kernel is required" },
 	};
 
 	(void)state;

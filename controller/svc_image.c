@@ -1,0 +1,931 @@
+/*
+ * svc_image: the image store. Uploads (POST /v1/images, multipart/form-
+ * data) stream each file part to a temporary file in IMAGES_DIR/tmp while
+ * hashing it (sha256); when the request is complete the files are fsync'ed
+ * and renamed to their content address IMAGES_DIR/blobs/SHA256 and ONE
+ * write transaction creates the image row. A request that ends any other
+ * way (refused, size limit, connection lost) leaves neither row nor file:
+ * upload_free() removes the temporary files, and svc_image_init() removes
+ * leftovers and unreferenced blobs at startup.
+ *
+ * Blob files are shared by images with the same content; images.mu
+ * serializes "rename blob + create row" against "delete row + unlink
+ * blob", so a blob is never removed under a row being created.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "image.h"
+#include "json.h"
+#include "log.h"
+#include "svc.h"
+#include "util.h"
+
+#define MIB		(1024LL * 1024)
+#define UPL_FIELD_MAX	API_TEXT_MAX
+#define UPL_HEAD	80	/* bytes of a disk kept for the format check */
+
+struct images {
+	pthread_mutex_t mu;		/* blob renames/unlinks vs rows */
+	char dir[API_PATH_MAX];		/* immutable */
+	char blobs[API_PATH_MAX + 8];	/* immutable: dir/blobs */
+	char tmp[API_PATH_MAX + 8];	/* immutable: dir/tmp */
+};
+
+/* The file parts an upload may carry. */
+enum upl_part { UPL_DISK, UPL_KERNEL, UPL_INITRD, UPL_NPARTS };
+static const char *const upl_part_names[] = { "disk", "kernel", "initrd" };
+
+/* The text fields, decoded with api_img_schema once complete. */
+static const char *const upl_field_names[] = {
+	"name", "agency", "visibility", "format", "arch", "required_labels",
+	"cmdline"
+};
+#define UPL_NFIELDS ARRAY_SIZE(upl_field_names)
+
+struct upl_file {
+	char *tmp;			/* owned path; NULL once renamed */
+	int fd;				/* -1 when closed */
+	gnutls_hash_hd_t hash;		/* owned while fd is open */
+	int64_t size;
+	unsigned char head[UPL_HEAD];	/* first bytes (format check) */
+	char sha[API_SHA256_HEX];
+};
+
+/* One upload in progress (struct req.upload); freed by upload_free. */
+struct upload {
+	struct images *im;		/* borrowed */
+	int64_t max;			/* bytes per file */
+	struct MHD_PostProcessor *pp;	/* owned */
+	struct upl_file files[UPL_NPARTS];
+	bool have[UPL_NPARTS];
+	struct buf fields[UPL_NFIELDS];	/* owned */
+	bool failed;
+	struct vm_error err;		/* why the iterator stopped */
+};
+
+/* ------------------------------------------------------------ store dir */
+
+static void
+images_paths(struct images *im, const struct ctl_config *cfg)
+{
+	if (cfg->images_dir[0] != '\0') {
+		str_copy(im->dir, sizeof(im->dir), cfg->images_dir);
+	} else {
+		/* Beside the store: /var/lib/vmctl/state -> .../images. */
+		char parent[API_PATH_MAX];
+		char *slash;
+
+		str_copy(parent, sizeof(parent), cfg->store_path);
+		while (strlen(parent) > 1 && parent[strlen(parent) - 1] == '/')
+			parent[strlen(parent) - 1] = '\0';
+		slash = strrchr(parent, '/');
+		if (slash == NULL)
+			str_copy(parent, sizeof(parent), ".");
+		else if (slash == parent)
+			parent[1] = '\0';
+		else
+			*slash = '\0';
+		snprintf(im->dir, sizeof(im->dir), "%s/images", parent);
+	}
+	snprintf(im->blobs, sizeof(im->blobs), "%s/blobs", im->dir);
+	snprintf(im->tmp, sizeof(im->tmp), "%s/tmp", im->dir);
+}
+
+/* Is sha referenced by some image row? 1 yes, 0 no, -1 error. */
+struct ref_arg {
+	const char *sha;
+	bool found;
+};
+
+static int
+images_ref_cb(const char *key, size_t klen, const char *val, size_t vlen,
+    void *arg, struct vm_error *err)
+{
+	struct ref_arg *ra = arg;
+	struct api_img img;
+
+	(void)key;
+	(void)klen;
+	if (api_decode_text(&api_img_schema, val, vlen, &img, API_STORED,
+	    err) < 0)
+		return -1;
+	if (strcmp(img.disk_sha256, ra->sha) == 0 ||
+	    strcmp(img.kernel_sha256, ra->sha) == 0 ||
+	    strcmp(img.initrd_sha256, ra->sha) == 0) {
+		ra->found = true;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+images_referenced(struct store *st, const char *sha, struct vm_error *err)
+{
+	struct store_txn *txn = NULL;
+	struct ref_arg ra = { sha, false };
+	int rc;
+
+	if (store_txn_begin(st, false, &txn, err) < 0)
+		return -1;
+	rc = store_iter(txn, DB_IMAGES, NULL, images_ref_cb, &ra, err);
+	store_txn_abort(txn);
+	if (rc < 0)
+		return -1;
+	return ra.found ? 1 : 0;
+}
+
+/* Unlink blob sha unless a row references it; under im->mu. */
+static void
+images_blob_release(struct ctl *ctl, const char *sha)
+{
+	struct vm_error err = { 0, "" };
+	char *path;
+	int rc;
+
+	if (sha[0] == '\0')
+		return;
+	rc = images_referenced(ctl->store, sha, &err);
+	if (rc != 0) {
+		if (rc < 0)
+			log_warnx("images: blob %s kept: %s", sha, err.message);
+		return;
+	}
+	path = xasprintf("%s/%s", ctl->images->blobs, sha);
+	if (unlink(path) < 0 && errno != ENOENT)
+		log_warn("images: unlink %s", path);
+	else
+		log_info("images: blob %s removed", sha);
+	free(path);
+}
+
+/* Startup GC: temporary files, and blobs no image row references. */
+static void
+images_gc(struct ctl *ctl)
+{
+	struct images *im = ctl->images;
+	struct dirent *de;
+	DIR *d;
+	int ntmp = 0, nblobs = 0;
+
+	if ((d = opendir(im->tmp)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+				ntmp++;
+		}
+		closedir(d);
+	}
+	if ((d = opendir(im->blobs)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			struct vm_error err = { 0, "" };
+			int rc;
+
+			if (de->d_name[0] == '.')
+				continue;
+			rc = api_sha256_valid(de->d_name) ?
+			    images_referenced(ctl->store, de->d_name, &err) : 0;
+			if (rc == 0 && unlinkat(dirfd(d), de->d_name, 0) == 0)
+				nblobs++;
+			else if (rc < 0)
+				log_warnx("images: gc: %s", err.message);
+		}
+		closedir(d);
+	}
+	if (ntmp > 0 || nblobs > 0)
+		log_info("images: removed %d unfinished upload file%s and %d "
+		    "unreferenced blob%s", ntmp, ntmp == 1 ? "" : "s", nblobs,
+		    nblobs == 1 ? "" : "s");
+}
+
+int
+svc_image_init(struct ctl *ctl, struct vm_error *err)
+{
+	struct images *im = xcalloc(1, sizeof(*im));
+
+	images_paths(im, &ctl->cfg);
+	if (mkdir_p(im->blobs, 0700) < 0 || mkdir_p(im->tmp, 0700) < 0) {
+		vm_error_set(err, API_EINTERNAL, "images.dir %s: %s", im->dir,
+		    strerror(errno));
+		free(im);
+		return -1;
+	}
+	pthread_mutex_init(&im->mu, NULL);
+	ctl->images = im;
+	images_gc(ctl);
+	return 0;
+}
+
+void
+svc_image_fini(struct ctl *ctl)
+{
+	if (ctl->images == NULL)
+		return;
+	pthread_mutex_destroy(&ctl->images->mu);
+	free(ctl->images);
+	ctl->images = NULL;
+}
+
+char *
+svc_image_blob_path(const struct ctl *ctl, const char *sha)
+{
+	return xasprintf("%s/%s", ctl->images->blobs, sha);
+}
+
+/* ------------------------------------------------------------ upload */
+
+static void
+upl_file_close(struct upl_file *f)
+{
+	if (f->fd >= 0) {
+		close(f->fd);
+		f->fd = -1;
+		gnutls_hash_deinit(f->hash, NULL);
+	}
+}
+
+static void
+upload_free(void *state)
+{
+	struct upload *u = state;
+	size_t i;
+
+	if (u == NULL)
+		return;
+	if (u->pp != NULL)
+		MHD_destroy_post_processor(u->pp);
+	for (i = 0; i < UPL_NPARTS; i++) {
+		upl_file_close(&u->files[i]);
+		if (u->files[i].tmp != NULL) {
+			if (unlink(u->files[i].tmp) < 0 && errno != ENOENT)
+				log_warn("images: unlink %s", u->files[i].tmp);
+			free(u->files[i].tmp);
+		}
+	}
+	for (i = 0; i < UPL_NFIELDS; i++)
+		buf_free(&u->fields[i]);
+	free(u);
+}
+
+static enum MHD_Result upload_fail(struct upload *u, int code,
+    const char *fmt, ...) ATTR_PRINTF(3, 4);
+
+static enum MHD_Result
+upload_fail(struct upload *u, int code, const char *fmt, ...)
+{
+	char msg[sizeof(u->err.message)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	u->failed = true;
+	vm_error_set(&u->err, code, "%s", msg);
+	return MHD_NO;
+}
+
+static enum MHD_Result
+upload_file_data(struct upload *u, int part, const char *data, size_t size)
+{
+	struct upl_file *f = &u->files[part];
+
+	if (!u->have[part]) {
+		u->have[part] = true;
+		f->tmp = xasprintf("%s/upload-XXXXXX", u->im->tmp);
+		f->fd = mkostemp(f->tmp, O_CLOEXEC);
+		if (f->fd < 0) {
+			free(f->tmp);
+			f->tmp = NULL;
+			return upload_fail(u, API_EINTERNAL,
+			    "images: cannot create a temporary file: %s",
+			    strerror(errno));
+		}
+		if (gnutls_hash_init(&f->hash, GNUTLS_DIG_SHA256) < 0) {
+			close(f->fd);
+			f->fd = -1;
+			return upload_fail(u, API_EINTERNAL, "images: %s",
+			    "sha256 unavailable");
+		}
+	} else if (f->fd < 0) {
+		return upload_fail(u, API_EINVAL,
+		    "image upload: part '%s' given twice", upl_part_names[part]);
+	}
+	if (size == 0)
+		return MHD_YES;
+	if (f->size + (int64_t)size > u->max) {
+		char lim[64];
+
+		snprintf(lim, sizeof(lim), "%lld MiB",
+		    (long long)(u->max / MIB));
+		return upload_fail(u, API_ETOOLARGE, "image file larger than "
+		    "the limit (images.max_size_mib = %s)", lim);
+	}
+	if ((size_t)f->size < UPL_HEAD) {
+		size_t n = UPL_HEAD - (size_t)f->size;
+
+		memcpy(f->head + f->size, data, n < size ? n : size);
+	}
+	gnutls_hash(f->hash, data, size);
+	while (size > 0) {
+		ssize_t w = write(f->fd, data, size);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return upload_fail(u, API_EINTERNAL,
+			    "images: write: %s", strerror(errno));
+		data += w;
+		size -= (size_t)w;
+		f->size += w;
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result
+upload_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *filename, const char *content_type,
+    const char *transfer_encoding, const char *data, uint64_t off,
+    size_t size)
+{
+	struct upload *u = cls;
+	size_t i;
+
+	(void)kind;
+	(void)content_type;
+	(void)transfer_encoding;
+	(void)off;
+	if (key == NULL)
+		return upload_fail(u, API_EINVAL, "image upload: %s",
+		    "a part without a name");
+	for (i = 0; i < UPL_NPARTS; i++)
+		if (strcmp(key, upl_part_names[i]) == 0) {
+			if (filename == NULL)
+				return upload_fail(u, API_EINVAL,
+				    "image upload: '%s' must be a file part",
+				    key);
+			/* A second part of that name restarts at off 0. */
+			if (off == 0 && u->have[i] && u->files[i].fd >= 0 &&
+			    u->files[i].size > 0)
+				return upload_fail(u, API_EINVAL,
+				    "image upload: part '%s' given twice", key);
+			return upload_file_data(u, (int)i, data, size);
+		}
+	for (i = 0; i < UPL_NFIELDS; i++)
+		if (strcmp(key, upl_field_names[i]) == 0) {
+			if (u->fields[i].len + size >= UPL_FIELD_MAX)
+				return upload_fail(u, API_EINVAL,
+				    "image.%s: too long", key);
+			buf_append(&u->fields[i], data, size);
+			return MHD_YES;
+		}
+	return upload_fail(u, API_EINVAL, "image upload: unknown part '%s' "
+	    "(name, agency, visibility, format, arch, required_labels, "
+	    "cmdline, disk, kernel, initrd)", key);
+}
+
+static int
+upload_begin(struct req *req, void **state, struct vm_error *err)
+{
+	const char *ct = req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *cl = req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	struct upload *u;
+	int64_t max = req->ctl->cfg.images_max_size_mib * MIB;
+	size_t i;
+
+	if (ct == NULL || strncmp(ct, "multipart/form-data", 19) != 0) {
+		vm_error_set(err, API_EMEDIA, "Content-Type must be "
+		    "multipart/form-data (fields name, format, ...; file "
+		    "parts disk or kernel and initrd)");
+		return -1;
+	}
+	/* Two files at most (kernel + initrd) plus the form around them. */
+	if (cl != NULL && strtoull(cl, NULL, 10) >
+	    (unsigned long long)(2 * max + MIB)) {
+		vm_error_set(err, API_ETOOLARGE, "image upload larger than the "
+		    "limit (images.max_size_mib = %lld MiB per file)",
+		    (long long)req->ctl->cfg.images_max_size_mib);
+		return -1;
+	}
+	u = xcalloc(1, sizeof(*u));
+	u->im = req->ctl->images;
+	u->max = max;
+	for (i = 0; i < UPL_NPARTS; i++)
+		u->files[i].fd = -1;
+	u->pp = MHD_create_post_processor(req->conn, 64 * 1024, upload_iter,
+	    u);
+	if (u->pp == NULL) {
+		upload_free(u);
+		vm_error_set(err, API_EINVAL, "image upload: the multipart "
+		    "body has no boundary");
+		return -1;
+	}
+	*state = u;
+	return 0;
+}
+
+static int
+upload_data(void *state, const char *data, size_t len, struct vm_error *err)
+{
+	struct upload *u = state;
+
+	if (MHD_post_process(u->pp, data, len) == MHD_YES)
+		return 0;
+	if (u->failed)
+		*err = u->err;
+	else
+		vm_error_set(err, API_EMALFORMED,
+		    "image upload: malformed multipart body");
+	return -1;
+}
+
+const struct upload_ops svc_image_upload_ops = {
+	upload_begin, upload_data, upload_free
+};
+
+/* ------------------------------------------------------------ create */
+
+static uint64_t
+be64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/*
+ * The disk's format by content. A qcow2 that names a backing file or an
+ * external data file would reach files on the agent host: refused.
+ */
+static int
+upload_disk_format(const struct upl_file *f, int given, int *fmt,
+    struct vm_error *err)
+{
+	bool qcow2 = f->size >= 4 && memcmp(f->head, "QFI\xfb", 4) == 0;
+
+	if (f->size == 0) {
+		vm_error_set(err, API_EINVAL, "image: the disk file is empty");
+		return -1;
+	}
+	if (qcow2) {
+		if (f->size < 72 || be64(f->head + 8) != 0) {
+			vm_error_set(err, API_EINVAL, "image: a qcow2 disk with "
+			    "a backing file is refused (flatten it: qemu-img "
+			    "convert -O qcow2)");
+			return -1;
+		}
+		if (be64(f->head + 4) >> 32 >= 3 && f->size >= 80 &&
+		    (be64(f->head + 72) & 0x4) != 0) {
+			vm_error_set(err, API_EINVAL, "image: a qcow2 disk with "
+			    "an external data file is refused");
+			return -1;
+		}
+	}
+	if (given >= 0 && given != (qcow2 ? IMG_QCOW2 : IMG_RAW)) {
+		vm_error_set(err, API_EINVAL, "image.format: the file is %s, "
+		    "not %s (leave format out to detect it)",
+		    qcow2 ? "qcow2" : "raw", api_img_format_names[given]);
+		return -1;
+	}
+	*fmt = qcow2 ? IMG_QCOW2 : IMG_RAW;
+	return 0;
+}
+
+/* Build and check the record from the text fields and the parts. */
+static int
+upload_record(struct req *req, struct upload *u, struct api_img *img,
+    struct vm_error *err)
+{
+	json_object *o = json_object_new_object();
+	int given = -1, ret = -1;
+	size_t i;
+
+	for (i = 0; i < UPL_NFIELDS; i++) {
+		if (u->fields[i].len == 0)
+			continue;
+		json_object_object_add(o, upl_field_names[i],
+		    json_object_new_string_len(u->fields[i].data,
+		    (int)u->fields[i].len));
+	}
+	if (u->fields[3].len > 0)
+		given = api_enum_index(api_img_format_names,
+		    json_get_str(o, "format"));
+	if (api_decode(&api_img_schema, o, img, API_INPUT, err) < 0)
+		goto cleanup;
+	if (u->have[UPL_DISK] == (u->have[UPL_KERNEL])) {
+		vm_error_set(err, API_EINVAL, "image: give a disk file part, "
+		    "or a kernel part (+ initrd), not %s",
+		    u->have[UPL_DISK] ? "both" : "neither");
+		goto cleanup;
+	}
+	if (u->have[UPL_INITRD] && !u->have[UPL_KERNEL]) {
+		vm_error_set(err, API_EINVAL, "image: initrd needs a kernel");
+		goto cleanup;
+	}
+	if (u->have[UPL_DISK]) {
+		if (upload_disk_format(&u->files[UPL_DISK], given, &img->format,
+		    err) < 0)
+			goto cleanup;
+	} else {
+		if (given >= 0 && given != IMG_KERNEL) {
+			vm_error_set(err, API_EINVAL, "image.format: a kernel "
+			    "image has format kernel");
+			goto cleanup;
+		}
+		img->format = IMG_KERNEL;
+		if (u->files[UPL_KERNEL].size == 0) {
+			vm_error_set(err, API_EINVAL,
+			    "image: the kernel file is empty");
+			goto cleanup;
+		}
+	}
+	if (img->cmdline[0] != '\0' && img->format != IMG_KERNEL) {
+		vm_error_set(err, API_EINVAL,
+		    "image.cmdline: only for kernel images");
+		goto cleanup;
+	}
+	if (img->arch[0] == '\0')
+		str_copy(img->arch, sizeof(img->arch), "x86_64");
+	/* Scoping: agency users make their agency's private images. */
+	if (req->who.scope == SCOPE_OWN) {
+		if (img->visibility == IMG_PUBLIC) {
+			vm_error_set(err, API_EFORBIDDEN, "image.visibility: "
+			    "only admins create public images");
+			goto cleanup;
+		}
+		if (img->agency[0] != '\0' &&
+		    strcmp(img->agency, req->who.agency) != 0) {
+			vm_error_set(err, API_EFORBIDDEN, "image.agency: you "
+			    "may create images in agency %s only",
+			    req->who.agency);
+			goto cleanup;
+		}
+		str_copy(img->agency, sizeof(img->agency), req->who.agency);
+	} else if (img->visibility == IMG_PUBLIC && img->agency[0] != '\0') {
+		vm_error_set(err, API_EINVAL, "image.agency: a public image "
+		    "belongs to no agency");
+		goto cleanup;
+	} else if (img->visibility == IMG_PRIVATE && img->agency[0] == '\0') {
+		vm_error_set(err, API_EINVAL, "image.agency: required for a "
+		    "private image (or make it public)");
+		goto cleanup;
+	}
+	ret = 0;
+cleanup:
+	json_object_put(o);
+	return ret;
+}
+
+/* fsync and close part f, its sha256 into f->sha. */
+static int
+upload_file_finish(struct upl_file *f, struct vm_error *err)
+{
+	unsigned char d[32];
+	size_t i;
+
+	if (fsync(f->fd) < 0) {
+		vm_error_set(err, API_EINTERNAL, "images: fsync: %s",
+		    strerror(errno));
+		return -1;
+	}
+	gnutls_hash_output(f->hash, d);
+	for (i = 0; i < sizeof(d); i++)
+		snprintf(f->sha + 2 * i, 3, "%02x", d[i]);
+	upl_file_close(f);
+	return 0;
+}
+
+static int
+dir_fsync(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+int
+svc_image_create(struct req *req, struct resp *resp)
+{
+	struct upload *u = req->upload;
+	struct images *im = req->ctl->images;
+	struct store_txn *txn = NULL;
+	struct vm_error err = { 0, "" };
+	struct api_img img;
+	bool locked = false, renamed[UPL_NPARTS] = { false, false, false };
+	size_t i;
+	int rc;
+
+	if (u == NULL) {
+		vm_error_set(&err, API_EINTERNAL, "no upload");
+		goto fail;
+	}
+	rc = MHD_destroy_post_processor(u->pp);
+	u->pp = NULL;
+	if (rc != MHD_YES) {
+		vm_error_set(&err, API_EMALFORMED, "image upload: the multipart "
+		    "body ended early");
+		goto fail;
+	}
+	if (upload_record(req, u, &img, &err) < 0)
+		goto fail;
+	for (i = 0; i < UPL_NPARTS; i++)
+		if (u->have[i] && upload_file_finish(&u->files[i], &err) < 0)
+			goto fail;
+	str_copy(img.disk_sha256, sizeof(img.disk_sha256),
+	    u->have[UPL_DISK] ? u->files[UPL_DISK].sha : "");
+	img.disk_size = u->files[UPL_DISK].size;
+	str_copy(img.kernel_sha256, sizeof(img.kernel_sha256),
+	    u->have[UPL_KERNEL] ? u->files[UPL_KERNEL].sha : "");
+	img.kernel_size = u->files[UPL_KERNEL].size;
+	str_copy(img.initrd_sha256, sizeof(img.initrd_sha256),
+	    u->have[UPL_INITRD] ? u->files[UPL_INITRD].sha : "");
+	img.initrd_size = u->files[UPL_INITRD].size;
+	img.created_at = now_ms();
+	str_copy(req->audit_agency, sizeof(req->audit_agency), img.agency);
+
+	pthread_mutex_lock(&im->mu);
+	locked = true;
+	for (i = 0; i < UPL_NPARTS; i++) {
+		struct upl_file *f = &u->files[i];
+		char *dst;
+
+		if (!u->have[i])
+			continue;
+		dst = xasprintf("%s/%s", im->blobs, f->sha);
+		if (rename(f->tmp, dst) < 0) {
+			vm_error_set(&err, API_EINTERNAL, "images: rename to "
+			    "%s: %s", dst, strerror(errno));
+			free(dst);
+			goto fail;
+		}
+		free(dst);
+		free(f->tmp);
+		f->tmp = NULL;
+		renamed[i] = true;
+	}
+	if (dir_fsync(im->blobs) < 0) {
+		vm_error_set(&err, API_EINTERNAL, "images: fsync %s: %s",
+		    im->blobs, strerror(errno));
+		goto fail;
+	}
+	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
+		goto fail;
+	rc = store_put_obj(txn, DB_IMAGES, img.name, &api_img_schema, &img,
+	    STORE_NOOVERWRITE, &err);
+	if (rc < 0)
+		goto fail;
+	if (rc == 1) {
+		vm_error_set(&err, API_ECONFLICT, "image '%s' already exists",
+		    img.name);
+		goto fail;
+	}
+	rc = svc_commit(req, txn, 201, &err, "image %s", img.name);
+	txn = NULL;
+	if (rc < 0)
+		goto fail;
+	pthread_mutex_unlock(&im->mu);
+	log_info("image %s: created (%s, %lld bytes)", img.name,
+	    api_img_format_names[img.format], (long long)(img.disk_size +
+	    img.kernel_size + img.initrd_size));
+	resp_json(resp, 201, api_encode(&api_img_schema, &img));
+	return HANDLER_DONE;
+fail:
+	store_txn_abort(txn);
+	if (locked) {
+		for (i = 0; i < UPL_NPARTS; i++)
+			if (renamed[i])
+				images_blob_release(req->ctl, u->files[i].sha);
+		pthread_mutex_unlock(&im->mu);
+	}
+	resp_error(resp, &err);
+	return HANDLER_DONE;
+}
+
+/* ------------------------------------------------------------ read */
+
+/* May who see img? Public ones, and those of its scope. */
+static bool
+image_visible(const struct principal *who, const struct api_img *img)
+{
+	return img->visibility == IMG_PUBLIC || auth_scope_ok(who,
+	    img->agency);
+}
+
+static bool
+image_keep(const struct req *req, const void *obj)
+{
+	return image_visible(&req->who, obj);
+}
+
+int
+svc_image_list(struct req *req, struct resp *resp)
+{
+	return svc_list_rows(req, resp, DB_IMAGES, &api_img_schema, NULL,
+	    image_keep);
+}
+
+/* Load image name as req's caller sees it: 0, or -1 with 404. */
+static int
+image_load(struct req *req, struct store_txn *txn, const char *name,
+    struct api_img *img, struct vm_error *err)
+{
+	int rc = 1;
+
+	if (api_name_valid(name))
+		rc = store_get_obj(txn, DB_IMAGES, name, &api_img_schema, img,
+		    err);
+	if (rc < 0)
+		return -1;
+	if (rc == 1 || !image_visible(&req->who, img)) {
+		vm_error_set(err, API_ENOTFOUND, "image '%.64s' not found",
+		    name);
+		return -1;
+	}
+	return 0;
+}
+
+int
+svc_image_show(struct req *req, struct resp *resp)
+{
+	struct store_txn *txn = NULL;
+	struct vm_error err = { 0, "" };
+	struct api_img img;
+
+	if (store_txn_begin(req->ctl->store, false, &txn, &err) < 0 ||
+	    image_load(req, txn, req->params[0], &img, &err) < 0) {
+		store_txn_abort(txn);
+		resp_error(resp, &err);
+		return HANDLER_DONE;
+	}
+	store_txn_abort(txn);
+	resp_json(resp, 200, api_encode(&api_img_schema, &img));
+	return HANDLER_DONE;
+}
+
+static int
+image_used_cb(const char *key, size_t klen, const char *val, size_t vlen,
+    void *arg, struct vm_error *err)
+{
+	size_t *n = arg;
+
+	(void)key;
+	(void)klen;
+	(void)val;
+	(void)vlen;
+	(void)err;
+	(*n)++;
+	return 0;
+}
+
+int
+svc_image_delete(struct req *req, struct resp *resp)
+{
+	struct images *im = req->ctl->images;
+	struct store_txn *txn = NULL;
+	struct vm_error err = { 0, "" };
+	struct api_img img;
+	size_t used = 0;
+	int rc;
+
+	pthread_mutex_lock(&im->mu);
+	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0 ||
+	    image_load(req, txn, req->params[0], &img, &err) < 0)
+		goto fail;
+	str_copy(req->audit_agency, sizeof(req->audit_agency), img.agency);
+	if (!auth_scope_ok(&req->who, img.agency)) {
+		vm_error_set(&err, API_EFORBIDDEN, "image '%s' is public: "
+		    "only admins delete it", img.name);
+		goto fail;
+	}
+	if (store_iter_dups(txn, DB_VMS_BY_IMAGE, img.name, image_used_cb,
+	    &used, &err) < 0)
+		goto fail;
+	if (used > 0) {
+		vm_error_set(&err, API_ECONFLICT,
+		    "image '%s' is used by %zu VM%s: delete or rebuild them "
+		    "first", img.name, used, used == 1 ? "" : "s");
+		goto fail;
+	}
+	if (store_del(txn, DB_IMAGES, img.name, NULL, &err) < 0)
+		goto fail;
+	rc = svc_commit(req, txn, 204, &err, "image %s", img.name);
+	txn = NULL;
+	if (rc < 0)
+		goto fail;
+	images_blob_release(req->ctl, img.disk_sha256);
+	images_blob_release(req->ctl, img.kernel_sha256);
+	images_blob_release(req->ctl, img.initrd_sha256);
+	pthread_mutex_unlock(&im->mu);
+	resp_json(resp, 204, NULL);
+	return HANDLER_DONE;
+fail:
+	store_txn_abort(txn);
+	pthread_mutex_unlock(&im->mu);
+	resp_error(resp, &err);
+	return HANDLER_DONE;
+}
+
+/* GET /v1/agent/blobs/{sha256}: a blob some image row references. */
+int
+svc_agent_blob(struct req *req, struct resp *resp)
+{
+	struct vm_error err = { 0, "" };
+	const char *sha = req->params[0];
+	int rc;
+
+	if (!api_sha256_valid(sha)) {
+		vm_error_set(&err, API_EINVAL,
+		    "a blob is named by its sha256: 64 lower-case hex digits");
+		goto fail;
+	}
+	rc = images_referenced(req->ctl->store, sha, &err);
+	if (rc < 0)
+		goto fail;
+	if (rc == 0) {
+		vm_error_set(&err, API_ENOTFOUND, "blob %s not found", sha);
+		goto fail;
+	}
+	resp_file(resp, 200, svc_image_blob_path(req->ctl, sha));
+	return HANDLER_DONE;
+fail:
+	resp_error(resp, &err);
+	return HANDLER_DONE;
+}
+
+/* ------------------------------------------------------------ VM create */
+
+int
+svc_image_resolve(struct req *req, struct store_txn *txn, struct api_vm *vm,
+    struct vm_error *err)
+{
+	struct api_image *b = &vm->image;
+	struct api_img img;
+	int rc;
+
+	if (b->name[0] == '\0') {
+		/* A path on the agent host: only for admins and operators. */
+		if (req->who.scope != SCOPE_ALL) {
+			vm_error_set(err, API_EFORBIDDEN, "vm.image: paths "
+			    "(disk, kernel, initrd) are for admins; use an "
+			    "image of the store (vmctl image create, then vm "
+			    "create --image NAME)");
+			return -1;
+		}
+		return 0;
+	}
+	rc = store_get_obj(txn, DB_IMAGES, b->name, &api_img_schema, &img,
+	    err);
+	if (rc < 0)
+		return -1;
+	if (rc == 1 || !image_visible(&req->who, &img)) {
+		vm_error_set(err, API_ENOTFOUND, "vm.image.name: image '%s' "
+		    "not found (see vmctl image list)", b->name);
+		return -1;
+	}
+	if (img.visibility == IMG_PRIVATE &&
+	    strcmp(img.agency, vm->agency) != 0) {
+		vm_error_set(err, API_EINVAL, "vm.image.name: image '%s' "
+		    "belongs to agency %s, not %s", img.name, img.agency,
+		    vm->agency);
+		return -1;
+	}
+	if (b->cmdline[0] != '\0' && img.format != IMG_KERNEL) {
+		vm_error_set(err, API_EINVAL, "vm.image.cmdline: image '%s' is "
+		    "a disk image; a cmdline is only for kernel images",
+		    img.name);
+		return -1;
+	}
+	str_copy(b->format, sizeof(b->format),
+	    api_img_format_names[img.format]);
+	str_copy(b->disk_sha256, sizeof(b->disk_sha256), img.disk_sha256);
+	str_copy(b->kernel_sha256, sizeof(b->kernel_sha256),
+	    img.kernel_sha256);
+	str_copy(b->initrd_sha256, sizeof(b->initrd_sha256),
+	    img.initrd_sha256);
+	if (b->cmdline[0] == '\0')
+		str_copy(b->cmdline, sizeof(b->cmdline), img.cmdline);
+	return store_put(txn, DB_VMS_BY_IMAGE, img.name, vm->id,
+	    strlen(vm->id), 0, err) < 0 ? -1 : 0;
+}
