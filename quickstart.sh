@@ -288,17 +288,19 @@ EOF
 		wait_for 30 host_up "$h" || fail_logs "host $h does not come up"
 	done
 
-	step "creating agency $AGENCY (default quota), flavor tiny and 3 VMs" \
-	    "from the tiny guest"
+	step "creating agency $AGENCY (default quota), flavor tiny, the public" \
+	    "image tiny-guest (uploaded) and 3 VMs from it"
 	vc agency create "$AGENCY" >/dev/null ||
 	    fail_logs "agency create $AGENCY failed"
 	vc flavor create tiny --vcpus 1 --ram 128 >/dev/null ||
 	    fail_logs "flavor create failed"
+	vc image create tiny-guest --public --kernel "$GUEST_DIR/vmlinuz" \
+	    --initrd "$GUEST_DIR/initrd.img" \
+	    --cmdline "console=ttyS0 no_timer_check" >/dev/null ||
+	    fail_logs "image create tiny-guest failed"
 	for vm in $VMS; do
 		vc vm create "$vm" --flavor tiny --agency "$AGENCY" \
-		    --kernel "$GUEST_DIR/vmlinuz" \
-		    --initrd "$GUEST_DIR/initrd.img" \
-		    --cmdline "console=ttyS0" --wait >/dev/null ||
+		    --image tiny-guest --wait >/dev/null ||
 		    fail_logs "vm create $vm failed"
 		echo "created $vm on $(vc -o json vm show "$vm" | jq -r .host)"
 	done
@@ -355,9 +357,9 @@ $envtok
   vmctl vm show qs-vm1
   vmctl vm stop qs-vm1 --wait        # graceful: the guest powers off
   vmctl vm start qs-vm1 --wait
+  vmctl image list
   vmctl vm create demo-vm --agency $AGENCY --flavor tiny \\
-      --kernel $GUEST_DIR/vmlinuz --initrd $GUEST_DIR/initrd.img \\
-      --cmdline console=ttyS0 --wait
+      --image tiny-guest --wait
   vmctl vm delete qs-vm3 --wait
   vmctl quota show $AGENCY    # the default quota: 10 VMs, 20 vCPUs, ...
   vmctl user create alice --role member --agency $AGENCY

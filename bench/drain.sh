@@ -50,7 +50,7 @@ vcq flavor create tiny --vcpus 1 --ram 128 || die "flavor"
 ids=()
 for i in $(seq 1 "$N"); do
 	vcq vm create "g$i" --flavor tiny --kernel "$GUEST_KERNEL" \
-	    --initrd "$GUEST_INITRD" --cmdline console=ttyS0 --ha none \
+	    --initrd "$GUEST_INITRD" --cmdline "$GUEST_CMDLINE" --ha none \
 	    --agency "$E2E_AGENCY" --host hva --wait || die "create g$i"
 	ids+=("$(vm_field "g$i" id)")
 done

@@ -69,7 +69,7 @@ for i in $(seq 1 "$NVMS"); do
 	name=rs$i
 	delay_ms=$(((i - 1) * STEP_MS))
 	if ! vc -q vm create "$name" --flavor tiny --kernel "$GUEST_KERNEL" \
-	    --initrd "$GUEST_INITRD" --cmdline "console=ttyS0" \
+	    --initrd "$GUEST_INITRD" --cmdline "$GUEST_CMDLINE" \
 	    --agency "$E2E_AGENCY" >/dev/null; then
 		fail "$name: vm create"
 		continue

@@ -70,7 +70,7 @@ create_and_boot() {
 	BOOT_MS=
 	t0=$(date +%s%N)
 	if ! vc -q vm create "$1" --flavor tiny --kernel "$GUEST_KERNEL" \
-	    --initrd "$GUEST_INITRD" --cmdline "console=ttyS0" \
+	    --initrd "$GUEST_INITRD" --cmdline "$GUEST_CMDLINE" \
 	    --agency "$E2E_AGENCY" --wait >/dev/null; then
 		fail "$1: vm create --wait"
 		return 1

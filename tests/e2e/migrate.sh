@@ -79,7 +79,7 @@ mkvm() {
 	local n=$1
 	shift
 	vcq vm create "$n" --flavor tiny --kernel "$GUEST_KERNEL" \
-	    --initrd "$GUEST_INITRD" --cmdline "console=ttyS0" --ha none \
+	    --initrd "$GUEST_INITRD" --cmdline "$GUEST_CMDLINE" --ha none \
 	    --agency "$E2E_AGENCY" --wait "$@" || return 1
 	VM_ID[$n]=$(vm_field "$n" id)
 }
