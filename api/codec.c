@@ -171,6 +171,20 @@ api_encode(const struct api_schema *s, const void *obj)
 			    !mem_is_zero(p, f->size))
 				v = api_encode(f->sub, p);
 			break;
+		case AF_ARR: {
+			size_t k, nslots = f->size / f->sub->size;
+
+			v = json_object_new_array();
+			for (k = 0; k < nslots; k++) {
+				const char *slot = (const char *)p +
+				    k * f->sub->size;
+
+				if (!mem_is_zero(slot, f->sub->size))
+					json_object_array_add(v,
+					    api_encode(f->sub, slot));
+			}
+			break;
+		}
 		}
 		json_object_object_add(o, f->name, v);
 	}
@@ -206,6 +220,7 @@ field_decode(const struct api_schema *s, const struct api_field *f,
 	const char *str;
 
 	if (f->type != AF_INT && f->type != AF_BOOL && f->type != AF_SUB &&
+	    f->type != AF_ARR &&
 	    !json_object_is_type(v, json_type_string)) {
 		vm_error_set(err, API_EINVAL, "%s.%s: must be a string",
 		    s->name, f->name);
@@ -321,6 +336,27 @@ field_decode(const struct api_schema *s, const struct api_field *f,
 	}
 	case AF_SUB:
 		return api_decode(f->sub, v, p, mode, err);
+	case AF_ARR: {
+		size_t k, n, nslots = f->size / f->sub->size;
+
+		if (!json_object_is_type(v, json_type_array)) {
+			vm_error_set(err, API_EINVAL, "%s.%s: must be an array",
+			    s->name, f->name);
+			return -1;
+		}
+		n = json_object_array_length(v);
+		if (n > nslots) {
+			vm_error_set(err, API_EINVAL,
+			    "%s.%s: at most %zu items", s->name, f->name,
+			    nslots);
+			return -1;
+		}
+		for (k = 0; k < n; k++)
+			if (api_decode(f->sub, json_object_array_get_idx(v, k),
+			    (char *)p + k * f->sub->size, mode, err) < 0)
+				return -1;
+		return 0;
+	}
 	}
 	vm_error_set(err, API_EINTERNAL, "bad schema");
 	return -1;

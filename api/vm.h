@@ -6,6 +6,7 @@
 #define VMCTL_API_VM_H
 
 #include "codec.h"
+#include "network.h"
 
 /*
  * Observed state. Order of a normal life:
@@ -62,6 +63,7 @@ struct api_vm {
 	int64_t obs_seq;		/* RO: newest agent observation applied */
 	int64_t created_at;		/* RO */
 	int64_t updated_at;		/* RO */
+	struct api_nic nics[API_NICS_MAX];	/* ip and mac set by IPAM */
 };
 extern const struct api_schema api_vm_schema;
 

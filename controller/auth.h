@@ -28,6 +28,8 @@ enum auth_res {
 	RES_QUOTA_WRITE,	/* changing a quota */
 	RES_USER,
 	RES_AUDIT,
+	RES_NETWORK,	/* networks: agency's own, shared ones readable */
+	RES_VOLUME,	/* volumes and their attachments */
 	RES_MAX
 };
 extern const char *const auth_res_names[];

@@ -49,6 +49,11 @@ static const struct {
 	[DB_AUDIT] = { "audit", 0 },
 	[DB_VM_LIFETIMES] = { "vm_lifetimes", 0 },
 	[DB_PLACEMENTS] = { "placements", 0 },
+	[DB_NETWORKS] = { "networks", 0 },
+	[DB_NET_IPS] = { "net_ips", 0 },
+	[DB_MACS] = { "macs", 0 },
+	[DB_VOLUMES] = { "volumes", 0 },
+	[DB_VOLS_BY_VM] = { "vols_by_vm", MDB_DUPSORT },
 };
 
 static int

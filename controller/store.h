@@ -39,6 +39,11 @@ enum store_db {
 	DB_AUDIT,		/* 16-hex seq -> audit event (hash chain) */
 	DB_VM_LIFETIMES,	/* vm uuid -> lifetime (chargeback) */
 	DB_PLACEMENTS,		/* vm uuid -> "host ha vcpus ram disk" */
+	DB_NETWORKS,		/* name -> network */
+	DB_NET_IPS,		/* "NET/8-hex IP" -> vm uuid (IPAM) */
+	DB_MACS,		/* mac -> vm uuid (IPAM) */
+	DB_VOLUMES,		/* name -> volume */
+	DB_VOLS_BY_VM,		/* vm uuid -> volume name (dupsort) */
 	DB_MAX
 };
 

@@ -16,6 +16,8 @@
 #include "server.h"
 #include "store.h"
 #include "vm.h"
+#include "network.h"
+#include "volume.h"
 
 int svc_healthz(struct req *req, struct resp *resp);
 int svc_metrics(struct req *req, struct resp *resp);
@@ -54,6 +56,16 @@ int svc_usage_show(struct req *req, struct resp *resp);
 int svc_host_enroll(struct req *req, struct resp *resp);
 int svc_host_delete(struct req *req, struct resp *resp);
 int svc_host_token(struct req *req, struct resp *resp);
+int svc_net_list(struct req *req, struct resp *resp);
+int svc_net_create(struct req *req, struct resp *resp);
+int svc_net_show(struct req *req, struct resp *resp);
+int svc_net_delete(struct req *req, struct resp *resp);
+int svc_volume_list(struct req *req, struct resp *resp);
+int svc_volume_create(struct req *req, struct resp *resp);
+int svc_volume_show(struct req *req, struct resp *resp);
+int svc_volume_delete(struct req *req, struct resp *resp);
+int svc_volume_attach(struct req *req, struct resp *resp);
+int svc_volume_detach(struct req *req, struct resp *resp);
 
 /* ---- shared helpers (svc_host.c) ---- */
 
@@ -151,5 +163,24 @@ int svc_vm_remove(struct store_txn *txn, const struct api_vm *vm,
 /* Store an operation row (updated_at = now). */
 int svc_op_save(struct store_txn *txn, struct api_operation *op,
     struct vm_error *err);
+
+/* ---- networks and IPAM (svc_net.c) ---- */
+/* Give each NIC of vm (its id set) an address and a MAC, in txn. */
+int svc_net_alloc(struct req *req, struct store_txn *txn, struct api_vm *vm,
+    struct vm_error *err);
+/* Release the addresses and MACs of vm's NICs, in txn. */
+int svc_net_free(struct store_txn *txn, const struct api_vm *vm,
+    struct vm_error *err);
+/* Fill t->nics from vm's NICs and their networks. */
+int svc_net_task_nics(struct store_txn *txn, const struct api_vm *vm,
+    struct api_task *t, struct vm_error *err);
+
+/* ---- volumes (svc_volume.c) ---- */
+/* vm's row is going: its volumes become available (files stay). */
+int svc_volume_vm_gone(struct store_txn *txn, const char *vm_id,
+    struct vm_error *err);
+/* Apply an agent result of a volume task (t->action OPA_VOL_*). */
+int svc_volume_result(struct store_txn *txn, const struct api_task *t,
+    const struct api_task_result *r, struct vm_error *err);
 
 #endif

@@ -84,6 +84,8 @@ svc_vm_remove(struct store_txn *txn, const struct api_vm *vm,
 
 	if (store_del(txn, DB_VMS, vm->id, NULL, err) < 0 ||
 	    svc_placement_del(txn, vm->id, err) < 0 ||
+	    svc_net_free(txn, vm, err) < 0 ||
+	    svc_volume_vm_gone(txn, vm->id, err) < 0 ||
 	    store_del(txn, DB_VMS_BY_NAME, vm->name, NULL, err) < 0 ||
 	    store_del(txn, DB_VMS_BY_FLAVOR, vm->flavor, vm->id, err) < 0)
 		return -1;
@@ -166,6 +168,9 @@ vm_enqueue(struct store_txn *txn, struct api_vm *vm, int action,
 	t.ram_mib = vm->ram_mib;
 	t.disk_gib = vm->disk_gib;
 	t.image = vm->image;
+	if ((action == OPA_CREATE || action == OPA_START) &&
+	    svc_net_task_nics(txn, vm, &t, err) < 0)
+		return -1;
 	if (areq != NULL) {
 		t.stop_timeout_s = areq->timeout_s;
 		t.force = areq->force;
@@ -386,7 +391,8 @@ svc_vm_create(struct req *req, struct resp *resp)
 	vm.desired = DESIRED_RUNNING;
 	vm.generation = 1;
 	vm.created_at = now_ms();
-	if (vm_enqueue(txn, &vm, OPA_CREATE, NULL, &op, &err) < 0 ||
+	if (svc_net_alloc(req, txn, &vm, &err) < 0 ||
+	    vm_enqueue(txn, &vm, OPA_CREATE, NULL, &op, &err) < 0 ||
 	    svc_vm_save(txn, &vm, &err) < 0 ||
 	    store_put(txn, DB_VMS_BY_NAME, vm.name, vm.id, strlen(vm.id), 0,
 	    &err) < 0 ||
