@@ -41,6 +41,7 @@ struct agent_conf {
 	char ca_file[API_PATH_MAX];	/* PEM CAs of the controller; "" = system */
 	char client_cert_file[API_PATH_MAX];	/* PEM; "" = none */
 	char client_key_file[API_PATH_MAX];	/* PEM; "" = in the cert file */
+	char volume_dir[API_PATH_MAX];	/* volume files; "" = STATE_DIR/volumes */
 };
 
 struct agent {

@@ -19,6 +19,7 @@
 #include "domxml.h"
 #include "errors.h"
 #include "log.h"
+#include "netxml.h"
 #include "util.h"
 
 #define DOMXML_VCPUS_MAX	256
@@ -83,6 +84,8 @@ domxml_check_path(const char *what, const char *path, bool required,
 static int
 domxml_validate(const struct domxml_params *p, struct vm_error *err)
 {
+	size_t i;
+
 	if ((size_t)p->type >= ARRAY_SIZE(domxml_type_names)) {
 		vm_error_set(err, API_EINVAL, "domxml: bad domain type %d",
 		    (int)p->type);
@@ -134,6 +137,9 @@ domxml_validate(const struct domxml_params *p, struct vm_error *err)
 		    "control characters or not UTF-8");
 		return -1;
 	}
+	for (i = 0; i < p->nnics; i++)
+		if (netxml_nic_check(&p->nics[i], err) < 0)
+			return -1;
 	return 0;
 }
 
@@ -247,6 +253,8 @@ domxml_devices(xmlNodePtr dom, const struct domxml_params *p)
 		domxml_prop(n, "dev", "vda");
 		domxml_prop(n, "bus", "virtio");
 	}
+	if (p->nnics > 0)
+		netxml_interfaces(devs, p->nics, p->nnics);
 	n = domxml_chardev(devs, "serial", p->console_log);
 	domxml_prop(domxml_child(n, NULL, "target", NULL), "port", "0");
 	n = domxml_chardev(devs, "console", p->console_log);

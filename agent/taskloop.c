@@ -31,6 +31,7 @@
 #include "agentproto.h"
 #include "disks.h"
 #include "domxml.h"
+#include "netxml.h"
 #include "errors.h"
 #include "http.h"
 #include "json.h"
@@ -248,6 +249,42 @@ tl_ensure_running(struct virt *v, const char *uuid, struct vm_error *err)
 	}
 }
 
+/* Number of NICs a task carries (used slots come first). */
+static size_t
+tl_nnics(const struct api_task *t)
+{
+	size_t n = 0;
+
+	while (n < API_NICS_MAX && t->nics[n].network[0] != '\0')
+		n++;
+	return n;
+}
+
+/* Make the libvirt network of every NIC (but bridge ones) exist and run
+ * before the domain is defined or started. */
+static int
+tl_networks(struct agent *a, const struct api_task *t, struct vm_error *err)
+{
+	struct virt *v = a->virt;
+	size_t i, n = tl_nnics(t);
+
+	for (i = 0; i < n; i++) {
+		char name[API_NAME_MAX + 8], *xml = NULL;
+		int rc;
+
+		if (t->nics[i].mode == NET_BRIDGE)
+			continue;
+		netxml_net_name(t->nics[i].network, name, sizeof(name));
+		if (netxml_network_build(&t->nics[i], &xml, err) < 0)
+			return -1;
+		rc = v->ops->vo_net_ensure(v, name, xml, 0, err);
+		free(xml);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 {
@@ -256,7 +293,8 @@ tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 	char *overlay = NULL, *console = NULL, *xml = NULL;
 	int st, ret = -1;
 
-	if (v->ops->vo_state(v, t->vm_id, &st, NULL, 0, err) < 0)
+	if (v->ops->vo_state(v, t->vm_id, &st, NULL, 0, err) < 0 ||
+	    tl_networks(a, t, err) < 0)
 		goto cleanup;
 	if (st != DOM_ABSENT) {
 		ret = tl_ensure_running(v, t->vm_id, err);
@@ -278,6 +316,8 @@ tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 	p.initrd = t->image.initrd;
 	p.cmdline = t->image.cmdline;
 	p.console_log = console;
+	p.nics = t->nics;
+	p.nnics = tl_nnics(t);
 	if (domxml_build(&p, &xml, err) < 0)
 		goto cleanup;
 	if (v->ops->vo_define(v, xml, 0, err) < 0)
@@ -374,6 +414,99 @@ tl_delete(struct agent *a, const struct api_task *t, struct vm_error *err)
 }
 
 /*
+ * Attach (add) or detach a volume, idempotently: compare the persistent
+ * definition and, when the domain runs, the live one with what is wanted
+ * and change only what differs (LIVE and/or CONFIG). A driver without
+ * hot-plug (the test driver) gets the persistent definition edited and
+ * redefined instead; a running guest then sees the change at its next
+ * start.
+ */
+static int
+tl_volume(struct agent *a, const struct api_task *t, bool add,
+    struct vm_error *err)
+{
+	struct virt *v = a->virt;
+	char *path = NULL, *cfg = NULL, *live = NULL, *disk = NULL;
+	char *edited = NULL;
+	bool active = false, in_cfg = false, in_live = false;
+	unsigned int flags = 0;
+	int st, ret = -1;
+
+	path = disks_volume_path(a->conf.volume_dir, t->vol_id);
+	if (add && disks_volume_create(path, t->vol_size_gib, err) < 0)
+		goto cleanup;
+	if (v->ops->vo_state(v, t->vm_id, &st, &active, 0, err) < 0)
+		goto cleanup;
+	if (st == DOM_ABSENT) {
+		vm_error_set(err, API_ENOTFOUND, "domain %s does not exist",
+		    t->vm_id);
+		goto cleanup;
+	}
+	if (v->ops->vo_xml(v, t->vm_id, &cfg, VIRT_XML_INACTIVE, err) < 0 ||
+	    netxml_disk_present(cfg, path, &in_cfg, err) < 0)
+		goto cleanup;
+	if (active && (v->ops->vo_xml(v, t->vm_id, &live, 0, err) < 0 ||
+	    netxml_disk_present(live, path, &in_live, err) < 0))
+		goto cleanup;
+	if (in_cfg != add)
+		flags |= VIRT_DEV_CONFIG;
+	if (active && in_live != add)
+		flags |= VIRT_DEV_LIVE;
+	if (flags == 0) {
+		log_info("vm %s: volume %s already %s", t->vm_name,
+		    t->vol_name, add ? "attached" : "detached");
+		ret = 0;
+		goto cleanup;
+	}
+	if (netxml_disk_build(path, add ? t->vol_dev : "vdb", &disk,
+	    err) < 0)
+		goto cleanup;
+	if ((add ? v->ops->vo_attach : v->ops->vo_detach)(v, t->vm_id, disk,
+	    flags, err) == 0) {
+		ret = 0;
+		goto cleanup;
+	}
+	if (err->code != API_EMETHOD)
+		goto cleanup;
+	log_info("vm %s: %s: no device hot-plug on this driver; %s the "
+	    "persistent definition", t->vm_name, err->message,
+	    add ? "adding the volume to" : "removing the volume from");
+	vm_error_clear(err);
+	if (!(flags & VIRT_DEV_CONFIG)) {
+		ret = 0;
+		goto cleanup;
+	}
+	if (netxml_disk_edit(cfg, path, t->vol_dev, add, &edited, err) < 0 ||
+	    v->ops->vo_define(v, edited, 0, err) < 0)
+		goto cleanup;
+	ret = 0;
+cleanup:
+	if (ret == 0)
+		log_info("vm %s (%s): volume %s %s %s", t->vm_name, t->vm_id,
+		    t->vol_name, add ? "attached as" : "detached from",
+		    add ? t->vol_dev : "it");
+	free(path);
+	free(cfg);
+	free(live);
+	free(disk);
+	free(edited);
+	return ret;
+}
+
+static int
+tl_volume_delete(struct agent *a, const struct api_task *t,
+    struct vm_error *err)
+{
+	char *path = disks_volume_path(a->conf.volume_dir, t->vol_id);
+	int ret = disks_volume_remove(path, err);
+
+	if (ret == 0)
+		log_info("volume %s: removed %s", t->vol_name, path);
+	free(path);
+	return ret;
+}
+
+/*
  * Run one task; fill r. Returns false when the task was abandoned because
  * the agent is stopping (no result: the controller will offer it again).
  */
@@ -396,7 +529,9 @@ tl_exec(struct agent *a, const struct api_task *t, struct api_task_result *r)
 		rc = tl_create(a, t, &err);
 		break;
 	case OPA_START:
-		rc = tl_ensure_running(a->virt, t->vm_id, &err);
+		rc = tl_networks(a, t, &err);
+		if (rc == 0)
+			rc = tl_ensure_running(a->virt, t->vm_id, &err);
 		break;
 	case OPA_STOP:
 		rc = tl_stop(a, t, &err);
@@ -406,6 +541,13 @@ tl_exec(struct agent *a, const struct api_task *t, struct api_task_result *r)
 		break;
 	case OPA_DELETE:
 		rc = tl_delete(a, t, &err);
+		break;
+	case OPA_VOL_ATTACH:
+	case OPA_VOL_DETACH:
+		rc = tl_volume(a, t, t->action == OPA_VOL_ATTACH, &err);
+		break;
+	case OPA_VOL_DELETE:
+		rc = tl_volume_delete(a, t, &err);
 		break;
 	default:
 		vm_error_set(&err, API_EINVAL, "unknown action %d", t->action);

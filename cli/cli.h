@@ -315,6 +315,21 @@ int cmd_vm_show(struct cli_ctx *, int, char **);
 int cmd_vm_action(struct cli_ctx *, int, char **);	/* start stop reboot */
 int cmd_vm_delete(struct cli_ctx *, int, char **);
 
+int cmd_network_create(struct cli_ctx *, int, char **);
+int cmd_network_list(struct cli_ctx *, int, char **);
+int cmd_network_show(struct cli_ctx *, int, char **);
+int cmd_network_delete(struct cli_ctx *, int, char **);
+int cmd_volume_create(struct cli_ctx *, int, char **);
+int cmd_volume_list(struct cli_ctx *, int, char **);
+int cmd_volume_show(struct cli_ctx *, int, char **);
+int cmd_volume_attach(struct cli_ctx *, int, char **);
+int cmd_volume_detach(struct cli_ctx *, int, char **);
+int cmd_volume_delete(struct cli_ctx *, int, char **);
+struct api_nic;
+/* vm create --network NAME[,ip=A.B.C.D] into the first free of nics[max]. */
+int cli_parse_nic(const struct cli_ctx *ctx, const char *opt,
+    const char *arg, struct api_nic *nics, size_t max);
+
 int cmd_op_show(struct cli_ctx *, int, char **);
 int cmd_op_list(struct cli_ctx *, int, char **);
 

@@ -240,6 +240,7 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 		{ "wait", no_argument, NULL, 'w' },
 		{ "idempotency-key", required_argument, NULL, 'K' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "network", required_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct api_vm vm = { 0 };
@@ -325,6 +326,11 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 			break;
 		case 'n':
 			dry = true;
+			break;
+		case 'N':
+			if (cli_parse_nic(ctx, "--network", optarg, vm.nics,
+			    API_NICS_MAX) < 0)
+				goto cleanup;
 			break;
 		default:
 			ret = cli_getopt_status(ch);
