@@ -26,7 +26,7 @@ enum api_task_state { TASK_QUEUED, TASK_LEASED, TASK_DONE };
 struct api_task_nic {
 	char network[API_NAME_MAX];
 	int mode;			/* enum api_net_mode */
-	char bridge[API_NAME_MAX];	/* mode bridge */
+	char bridge[API_BRIDGE_MAX];	/* mode bridge */
 	char mac[API_MAC_MAX];
 	char ip[API_IP_MAX];
 	int64_t prefix;

@@ -31,7 +31,7 @@ struct api_network {
 	char cidr[API_CIDR_MAX];	/* "10.20.0.0/24": host bits zero */
 	char gateway[API_IP_MAX];	/* default: first address */
 	int mode;			/* enum api_net_mode */
-	char bridge[API_NAME_MAX];	/* mode bridge: the host bridge */
+	char bridge[API_BRIDGE_MAX];	/* mode bridge: the host bridge */
 	int64_t prefix;			/* RO: from cidr */
 	int64_t created_at;		/* RO */
 };

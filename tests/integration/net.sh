@@ -176,7 +176,7 @@ refused "(2) bridge name with a quote" 400 invalid_argument \
     "not a valid interface name" POST /v1/networks \
     '{"name":"x1","agency":"a1","cidr":"10.21.0.0/24","mode":"bridge","bridge":"br0'"'"'/>"}'
 refused "(2) bridge name of 16 characters" 400 invalid_argument \
-    "not a valid interface name" POST /v1/networks \
+    "network.bridge: longer than 15 characters" POST /v1/networks \
     '{"name":"x1","agency":"a1","cidr":"10.21.0.0/24","mode":"bridge","bridge":"abcdefghijklmnop"}'
 refused "(2) bridge without bridge mode" 400 invalid_argument \
     "only for mode bridge" POST /v1/networks \
