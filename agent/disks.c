@@ -393,3 +393,20 @@ disks_volume_remove(const char *path, struct vm_error *err)
 	free(tmp);
 	return ret;
 }
+
+int
+disks_tool(char *const argv[], struct vm_error *err)
+{
+	struct buf out = { 0 }, eout = { 0 };
+	int rc;
+
+	rc = disks_run(argv, &out, &eout, err);
+	if (rc > 0) {
+		disks_oneline(eout.data);
+		vm_error_set(err, API_EINTERNAL, "%s: %s", argv[0],
+		    eout.len ? eout.data : "failed");
+	}
+	buf_free(&out);
+	buf_free(&eout);
+	return rc == 0 ? 0 : -1;
+}

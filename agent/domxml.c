@@ -123,7 +123,8 @@ domxml_validate(const struct domxml_params *p, struct vm_error *err)
 	if (domxml_check_path("disk", p->disk, false, err) < 0 ||
 	    domxml_check_path("kernel", p->kernel, false, err) < 0 ||
 	    domxml_check_path("initrd", p->initrd, false, err) < 0 ||
-	    domxml_check_path("console_log", p->console_log, true, err) < 0)
+	    domxml_check_path("console_log", p->console_log, true, err) < 0 ||
+	    domxml_check_path("seed_iso", p->seed_iso, false, err) < 0)
 		return -1;
 	if (domxml_empty(p->kernel) && (!domxml_empty(p->initrd) ||
 	    !domxml_empty(p->cmdline))) {
@@ -252,6 +253,20 @@ domxml_devices(xmlNodePtr dom, const struct domxml_params *p)
 		n = domxml_child(disk, NULL, "target", NULL);
 		domxml_prop(n, "dev", "vda");
 		domxml_prop(n, "bus", "virtio");
+	}
+	if (!domxml_empty(p->seed_iso)) {
+		disk = domxml_child(devs, NULL, "disk", NULL);
+		domxml_prop(disk, "type", "file");
+		domxml_prop(disk, "device", "cdrom");
+		n = domxml_child(disk, NULL, "driver", NULL);
+		domxml_prop(n, "name", "qemu");
+		domxml_prop(n, "type", "raw");
+		n = domxml_child(disk, NULL, "source", NULL);
+		domxml_prop(n, "file", p->seed_iso);
+		n = domxml_child(disk, NULL, "target", NULL);
+		domxml_prop(n, "dev", "hdc");
+		domxml_prop(n, "bus", "ide");
+		domxml_child(disk, NULL, "readonly", NULL);
 	}
 	if (p->nnics > 0)
 		netxml_interfaces(devs, p->nics, p->nnics);

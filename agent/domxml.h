@@ -35,6 +35,7 @@ struct domxml_params {
 	const char *console_log; /* serial console log file */
 	const struct api_task_nic *nics;	/* NICs (netxml.c), may be NULL */
 	size_t nnics;
+	const char *seed_iso;	/* cloud-init NoCloud seed (cdrom), or NULL */
 };
 
 /* "kvm", "qemu" or "test". */

@@ -32,6 +32,7 @@
 #include "disks.h"
 #include "domxml.h"
 #include "netxml.h"
+#include "seed.h"
 #include "errors.h"
 #include "http.h"
 #include "json.h"
@@ -290,7 +291,7 @@ tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 {
 	struct virt *v = a->virt;
 	struct domxml_params p;
-	char *overlay = NULL, *console = NULL, *xml = NULL;
+	char *overlay = NULL, *console = NULL, *xml = NULL, *seed = NULL;
 	int st, ret = -1;
 
 	if (v->ops->vo_state(v, t->vm_id, &st, NULL, 0, err) < 0 ||
@@ -302,6 +303,9 @@ tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 	}
 	if (t->image.disk[0] != '\0' && disks_prepare(a->conf.state_dir,
 	    t->vm_id, t->image.disk, t->disk_gib, &overlay, err) < 0)
+		goto cleanup;
+	if (seed_wanted(t) && seed_build(a->conf.state_dir, t, &seed,
+	    err) < 0)
 		goto cleanup;
 	console = disks_console_path(a->conf.state_dir, t->vm_id);
 	memset(&p, 0, sizeof(p));
@@ -318,6 +322,7 @@ tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 	p.console_log = console;
 	p.nics = t->nics;
 	p.nnics = tl_nnics(t);
+	p.seed_iso = seed;
 	if (domxml_build(&p, &xml, err) < 0)
 		goto cleanup;
 	if (v->ops->vo_define(v, xml, 0, err) < 0)
@@ -329,6 +334,7 @@ cleanup:
 	free(overlay);
 	free(console);
 	free(xml);
+	free(seed);
 	return ret;
 }
 
@@ -410,6 +416,8 @@ tl_delete(struct agent *a, const struct api_task *t, struct vm_error *err)
 			return -1;
 		vm_error_clear(err);
 	}
+	if (seed_remove(a->conf.state_dir, t->vm_id, err) < 0)
+		return -1;
 	return disks_remove(a->conf.state_dir, t->vm_id, err);
 }
 

@@ -71,6 +71,8 @@ static const struct api_field task_fields[] = {
 	AFI("vol_size_gib", 0, struct api_task, vol_size_gib, 0,
 	    API_VOL_SIZE_MAX),
 	AFS("vol_dev", AF_STR, 0, struct api_task, vol_dev),
+	AFSUB("cloud_init", 0, struct api_task, cloud_init,
+	    &api_cloudinit_schema),
 };
 
 static int

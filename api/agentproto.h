@@ -15,6 +15,7 @@
 #include "operation.h"
 #include "vm.h"
 #include "volume.h"
+#include "cloudinit.h"
 
 /*
  * Task life: queued -> leased -> done. A leased task whose lease expires
@@ -59,6 +60,7 @@ struct api_task {
 	char vol_name[API_NAME_MAX];
 	int64_t vol_size_gib;
 	char vol_dev[API_DEV_MAX];	/* attach/detach: vdb, ... */
+	struct api_cloudinit cloud_init;	/* create: user-data, keys */
 };
 extern const struct api_schema api_task_schema;
 

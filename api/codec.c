@@ -140,6 +140,7 @@ api_encode(const struct api_schema *s, const void *obj)
 		case AF_NAME:
 		case AF_UUID:
 		case AF_PATH:
+		case AF_TEXT:
 			if (*(const char *)p != '\0')
 				v = json_object_new_string(p);
 			break;
@@ -250,6 +251,27 @@ field_decode(const struct api_schema *s, const struct api_field *f,
 		}
 		str_copy(p, f->size, str);
 		return 0;
+	case AF_TEXT: {
+		const unsigned char *c;
+
+		if (strlen(str) >= f->size) {
+			vm_error_set(err, API_EINVAL,
+			    "%s.%s: longer than %zu characters", s->name,
+			    f->name, f->size - 1);
+			return -1;
+		}
+		for (c = (const unsigned char *)str; *c != '\0'; c++) {
+			if ((*c < 0x20 && *c != '\t' && *c != '\n' &&
+			    *c != '\r') || *c == 0x7f) {
+				vm_error_set(err, API_EINVAL, "%s.%s: control "
+				    "characters other than tab and line ends "
+				    "are not allowed", s->name, f->name);
+				return -1;
+			}
+		}
+		str_copy(p, f->size, str);
+		return 0;
+	}
 	case AF_NAME:
 		if (!api_name_valid(str)) {
 			vm_error_set(err, API_EINVAL,

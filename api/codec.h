@@ -36,6 +36,7 @@ enum api_ftype {
 	AF_ARR,		/* inline array of structs described by sub: size /
 			 * sub->size slots, used slots first; a slot left
 			 * all zero is unused (not encoded) */
+	AF_TEXT,	/* like AF_STR, and lines: LF, CR and tab allowed */
 };
 
 #define AF_REQ	0x1	/* required on input */

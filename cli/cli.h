@@ -330,6 +330,13 @@ struct api_nic;
 int cli_parse_nic(const struct cli_ctx *ctx, const char *opt,
     const char *arg, struct api_nic *nics, size_t max);
 
+struct api_cloudinit;
+/* vm create --user-data FILE / --ssh-key FILE (cmd_cloudinit.c). */
+int cli_read_user_data(const struct cli_ctx *ctx, const char *opt,
+    const char *path, struct api_cloudinit *ci);
+int cli_read_ssh_keys(const struct cli_ctx *ctx, const char *opt,
+    const char *path, struct api_cloudinit *ci);
+
 int cmd_op_show(struct cli_ctx *, int, char **);
 int cmd_op_list(struct cli_ctx *, int, char **);
 

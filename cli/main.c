@@ -78,7 +78,8 @@ static const struct cli_cmd cli_cmds[] = {
 	  "NAME --flavor F (--disk PATH | --kernel PATH [--initrd PATH] "
 	  "[--cmdline TEXT]) [--agency A] [--site S] [--az Z] [--host H] "
 	  "[--labels L] [--ha restart|none] [--network NET[,ip=IP]]... "
-	  "[--wait] [--idempotency-key K] [--dry-run]",
+	  "[--user-data FILE] [--ssh-key FILE]... [--wait] "
+	  "[--idempotency-key K] [--dry-run]",
 	  "create a VM; the controller places it on a host",
 	  "  --flavor F             flavor giving vCPUs, RAM and disk\n"
 	  "  --disk PATH            boot from a copy-on-write overlay of "
@@ -101,6 +102,10 @@ static const struct cli_cmd cli_cmds[] = {
 	  "  --network NET[,ip=IP]  a NIC on network NET with the lowest "
 	  "free address\n"
 	  "                         or IP (repeat for up to 4 NICs)\n"
+	  "  --user-data FILE       cloud-init user-data (text, up to 32 "
+	  "KiB)\n"
+	  "  --ssh-key FILE         OpenSSH public keys for the guest "
+	  "(repeatable)\n"
 	  WAIT_OPTS IDEM_OPTS
 	  "  --dry-run              create nothing: show which host the "
 	  "scheduler would\n"

@@ -54,6 +54,7 @@ static const struct {
 	[DB_MACS] = { "macs", 0 },
 	[DB_VOLUMES] = { "volumes", 0 },
 	[DB_VOLS_BY_VM] = { "vols_by_vm", MDB_DUPSORT },
+	[DB_CLOUDINIT] = { "cloudinit", 0 },
 };
 
 static int

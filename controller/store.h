@@ -44,6 +44,7 @@ enum store_db {
 	DB_MACS,		/* mac -> vm uuid (IPAM) */
 	DB_VOLUMES,		/* name -> volume */
 	DB_VOLS_BY_VM,		/* vm uuid -> volume name (dupsort) */
+	DB_CLOUDINIT,		/* vm uuid -> cloud-init (user-data, keys) */
 	DB_MAX
 };
 

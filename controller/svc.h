@@ -18,6 +18,7 @@
 #include "vm.h"
 #include "network.h"
 #include "volume.h"
+#include "cloudinit.h"
 
 int svc_healthz(struct req *req, struct resp *resp);
 int svc_metrics(struct req *req, struct resp *resp);
@@ -182,5 +183,18 @@ int svc_volume_vm_gone(struct store_txn *txn, const char *vm_id,
 /* Apply an agent result of a volume task (t->action OPA_VOL_*). */
 int svc_volume_result(struct store_txn *txn, const struct api_task *t,
     const struct api_task_result *r, struct vm_error *err);
+
+/* ---- cloud-init (svc_cloudinit.c) ---- */
+/* Decode a VM create body; its "cloud_init" into *ci (malloc'ed, NULL
+ * when absent or empty; the caller frees). */
+int svc_vm_body(struct req *req, struct api_vm *vm, struct api_cloudinit **ci,
+    struct vm_error *err);
+int svc_cloudinit_put(struct store_txn *txn, const char *vm_id,
+    const struct api_cloudinit *ci, struct vm_error *err);
+/* t->cloud_init from the VM's record (zero when it has none). */
+int svc_cloudinit_task(struct store_txn *txn, const char *vm_id,
+    struct api_task *t, struct vm_error *err);
+int svc_cloudinit_del(struct store_txn *txn, const char *vm_id,
+    struct vm_error *err);
 
 #endif

@@ -109,7 +109,7 @@ VM_ID=$(vm_field e2e-nv id)
 MAC=$("$VMCTL" --url "$CTL_URL" -o json vm show e2e-nv | jq -r '.nics[0].mac')
 IP=$("$VMCTL" --url "$CTL_URL" -o json vm show e2e-nv | jq -r '.nics[0].ip')
 check_eq "e2e-nv: IPAM gave 10.60.0.2" 10.60.0.2 "$IP"
-if e2e_wait_console ag1 "$VM_ID" "^VMCTL-GUEST-BOOTED eth0=$MAC\$" \
+if e2e_wait_console ag1 "$VM_ID" "^VMCTL-GUEST-BOOTED eth0=$MAC[[:space:]]*\$" \
     "$BOOT_DEADLINE"; then
 	pass "e2e-nv: marker shows eth0=$MAC after $(ms_since "$t0") ms"
 else
@@ -131,7 +131,7 @@ check "a real hot-plug (no persistent-definition fallback)" \
 t0=$(date +%s%N)
 check "e2e-nv: vm reboot --force --wait" vcq vm reboot e2e-nv --force --wait
 if e2e_wait_console ag1 "$VM_ID" \
-    "^VMCTL-GUEST-BOOTED eth0=$MAC vdb=1073741824\$" "$BOOT_DEADLINE"; then
+    "^VMCTL-GUEST-BOOTED eth0=$MAC vdb=1073741824[[:space:]]*\$" "$BOOT_DEADLINE"; then
 	pass "e2e-nv: marker shows eth0=$MAC vdb=1073741824 after $(ms_since "$t0") ms"
 else
 	fail "e2e-nv: marker with vdb=1073741824 within ${BOOT_DEADLINE}s"
