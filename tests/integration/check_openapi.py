@@ -54,7 +54,7 @@ for p, item in doc['paths'].items():
 # ---- codec tables -> expectations
 NAME_RE = '^[a-z0-9][a-z0-9-]{0,62}$'
 CODECS = ('flavor', 'host', 'vm', 'operation', 'agentproto', 'agency',
-          'identity', 'audit_event', 'network', 'volume')
+          'identity', 'audit_event', 'network', 'volume', 'cloudinit')
 src = ''.join(open('%s/api/%s.c' % (top, f)).read() for f in CODECS)
 arrays = {}
 for m in re.finditer(r'const char \*const (\w+)\[\] = \{(.*?)\};', src, re.S):
@@ -109,10 +109,12 @@ mapping = {'flavor_fields': 'Flavor', 'host_fields': 'Host',
            'whoami_fields': 'Whoami', 'event_fields': 'AuditEvent',
            'verify_fields': 'AuditVerify', 'network_fields': 'Network',
            'nic_fields': 'Nic', 'task_nic_fields': 'TaskNic',
-           'volume_fields': 'Volume', 'attach_fields': 'VolumeAttach'}
+           'volume_fields': 'Volume', 'attach_fields': 'VolumeAttach',
+           'cloudinit_fields': 'CloudInit'}
 # AF_SUB schemas (&api_..._schema) -> component schema
 subs = {'&api_image_schema': 'Image', '&api_quota_schema': 'Quota',
-        '&api_nic_schema': 'Nic', '&api_task_nic_schema': 'TaskNic'}
+        '&api_nic_schema': 'Nic', '&api_task_nic_schema': 'TaskNic',
+        '&api_cloudinit_schema': 'CloudInit'}
 # Fields a handler sends as null although the codec would not (value 0
 # on the wire is null): svc_audit_verify's first_bad.
 null_override = {('AuditVerify', 'first_bad'): True}
@@ -146,7 +148,8 @@ for tname, sname in mapping.items():
             errs.append(where + ': readOnly mismatch')
         # nullable: input accepts null for optional fields; output emits
         # null for empty strings/times.
-        strish = ftype in ('AF_STR', 'AF_NAME', 'AF_UUID', 'AF_PATH', 'AFT')
+        strish = ftype in ('AF_STR', 'AF_NAME', 'AF_UUID', 'AF_PATH', 'AFT',
+                           'AF_TEXT')
         want_null = (not req and not ro) or (ro and strish)
         want_null = null_override.get((sname, name), want_null)
         if '$ref' not in p and bool(p.get('nullable')) != want_null:
@@ -160,7 +163,7 @@ for tname, sname in mapping.items():
         elif ftype == 'AF_PATH':
             if pd.get('maxLength') != strsize(a[3], a[4]) - 1:
                 errs.append(where + ': path maxLength')
-        elif ftype == 'AF_STR':
+        elif ftype in ('AF_STR', 'AF_TEXT'):
             want = strsize(a[3], a[4]) - 1
             if pd.get('maxLength') != want:
                 errs.append(where + ': maxLength %s want %d' %
