@@ -10,8 +10,10 @@
 #   - an isolated network needs libvirt's network driver, which
 #     qemu:///embed does not have (libvirt 9): the create fails, saying so;
 #   - a 1 GiB volume attached to the running guest (live + persistent,
-#     real hot-plug on QEMU), then a reset: the marker shows vdb of
-#     1073741824 bytes; detach, VM delete, volume delete removes the file.
+#     real hot-plug on QEMU), then a reset: the marker shows the disk of
+#     1073741824 bytes (libvirt's vdb; the guest, which boots from a
+#     kernel and has no root disk, names it vda); detach, VM delete,
+#     volume delete removes the file.
 # Needs root (network namespaces, bridges, tap devices).
 
 if [ -z "${VMCTL_NETVOL_NS:-}" ]; then
@@ -131,10 +133,10 @@ check "a real hot-plug (no persistent-definition fallback)" \
 t0=$(date +%s%N)
 check "e2e-nv: vm reboot --force --wait" vcq vm reboot e2e-nv --force --wait
 if e2e_wait_console ag1 "$VM_ID" \
-    "^VMCTL-GUEST-BOOTED eth0=$MAC vdb=1073741824[[:space:]]*\$" "$BOOT_DEADLINE"; then
-	pass "e2e-nv: marker shows eth0=$MAC vdb=1073741824 after $(ms_since "$t0") ms"
+    "^VMCTL-GUEST-BOOTED eth0=$MAC vda=1073741824[[:space:]]*\$" "$BOOT_DEADLINE"; then
+	pass "e2e-nv: marker shows eth0=$MAC and the 1 GiB volume after $(ms_since "$t0") ms"
 else
-	fail "e2e-nv: marker with vdb=1073741824 within ${BOOT_DEADLINE}s"
+	fail "e2e-nv: marker with the 1 GiB volume within ${BOOT_DEADLINE}s"
 fi
 check "volume detach --wait" vcq volume detach data --wait
 check "vm delete --wait" vcq vm delete e2e-nv --wait
