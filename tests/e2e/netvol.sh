@@ -137,6 +137,10 @@ if e2e_wait_console ag1 "$VM_ID" \
 	pass "e2e-nv: marker shows eth0=$MAC and the 1 GiB volume after $(ms_since "$t0") ms"
 else
 	fail "e2e-nv: marker with the 1 GiB volume within ${BOOT_DEADLINE}s"
+	# The delete below removes the console log: show it now.
+	grep -a -e '^VMCTL-' -e 'Linux version' -e 'virtio' \
+	    "$(console_log ag1 "$VM_ID")" | grep -v HEARTBEAT | tail -n 20 |
+	    sed 's/^/| console: /'
 fi
 check "volume detach --wait" vcq volume detach data --wait
 check "vm delete --wait" vcq vm delete e2e-nv --wait
