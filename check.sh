@@ -14,7 +14,7 @@ PACKAGES="autoconf automake libtool pkg-config make gcc libvirt-dev
  libmicrohttpd-dev libcurl4-gnutls-dev libinih-dev libcmocka-dev
  libgnutls28-dev gnutls-bin qemu-system-x86 qemu-utils libvirt-daemon
  libvirt-daemon-driver-qemu libvirt-clients busybox-static cpio xz-utils
- mandoc valgrind jq curl ca-certificates procps iproute2"
+ mandoc valgrind jq curl ca-certificates procps iproute2 genisoimage"
 
 if [ "${VMCTL_SKIP_INSTALL:-0}" != 1 ]; then
 	echo "==> installing packages"

@@ -42,7 +42,8 @@ PACKAGES="autoconf automake libtool pkg-config gcc make
 	libgnutls28-dev gnutls-bin
 	qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu
 	libvirt-clients
-	busybox-static cpio xz-utils mandoc valgrind jq curl ca-certificates"
+	busybox-static cpio xz-utils mandoc valgrind jq curl ca-certificates
+	genisoimage"
 
 export LC_ALL=C
 

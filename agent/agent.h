@@ -46,6 +46,7 @@ struct agent_conf {
 	char migrate_listen[API_TEXT_MAX];	/* migration data URI; "" = auto */
 	int migrate_unsafe;		/* bool: VIR_MIGRATE_UNSAFE */
 	char image_cache_dir[API_PATH_MAX];	/* "" = STATE_DIR/images */
+	char volume_dir[API_PATH_MAX];	/* volume files; "" = STATE_DIR/volumes */
 };
 
 struct agent {

@@ -327,3 +327,86 @@ cleanup:
 	free(log);
 	return ret;
 }
+
+/* ---------------------------------------------------------------- volumes */
+
+char *
+disks_volume_path(const char *volume_dir, const char *vol_id)
+{
+	return xasprintf("%s/%s.qcow2", volume_dir, vol_id);
+}
+
+int
+disks_volume_create(const char *path, int64_t size_gib, struct vm_error *err)
+{
+	char *tmp = xasprintf("%s.tmp", path);
+	char size[32];
+	struct buf out = { 0 }, eout = { 0 };
+	struct stat st;
+	int rc, ret = -1;
+
+	if (stat(path, &st) == 0) {
+		ret = 0;
+		goto cleanup;
+	}
+	snprintf(size, sizeof(size), "%" PRId64 "G", size_gib);
+	{
+		char *argv[] = { (char *)(uintptr_t)QEMU_IMG_PATH,
+		    (char *)"create", (char *)"-q", (char *)"-f",
+		    (char *)"qcow2", tmp, size, NULL };
+
+		unlink(tmp);
+		rc = disks_run(argv, &out, &eout, err);
+	}
+	if (rc < 0)
+		goto cleanup;
+	if (rc != 0) {
+		disks_oneline(eout.data);
+		vm_error_set(err, API_EINTERNAL, "qemu-img create %s: %s",
+		    path, eout.len ? eout.data : "failed");
+		unlink(tmp);
+		goto cleanup;
+	}
+	if (rename(tmp, path) < 0) {
+		vm_error_set(err, API_EINTERNAL, "disks: rename %s: %s", tmp,
+		    strerror(errno));
+		unlink(tmp);
+		goto cleanup;
+	}
+	log_info("disks: created volume %s (%s)", path, size);
+	ret = 0;
+cleanup:
+	buf_free(&out);
+	buf_free(&eout);
+	free(tmp);
+	return ret;
+}
+
+int
+disks_volume_remove(const char *path, struct vm_error *err)
+{
+	char *tmp = xasprintf("%s.tmp", path);
+	int ret;
+
+	ret = disks_unlink(path, err) < 0 || disks_unlink(tmp, err) < 0 ?
+	    -1 : 0;
+	free(tmp);
+	return ret;
+}
+
+int
+disks_tool(char *const argv[], struct vm_error *err)
+{
+	struct buf out = { 0 }, eout = { 0 };
+	int rc;
+
+	rc = disks_run(argv, &out, &eout, err);
+	if (rc > 0) {
+		disks_oneline(eout.data);
+		vm_error_set(err, API_EINTERNAL, "%s: %s", argv[0],
+		    eout.len ? eout.data : "failed");
+	}
+	buf_free(&out);
+	buf_free(&eout);
+	return rc == 0 ? 0 : -1;
+}

@@ -30,4 +30,17 @@ int disks_prepare(const char *state_dir, const char *uuid, const char *base,
 int disks_remove(const char *state_dir, const char *uuid,
     struct vm_error *err);
 
+/* Run argv (argv[0] a path) to its end: 0 when it exits 0, else -1 with
+ * err holding its first line of stderr. */
+int disks_tool(char *const argv[], struct vm_error *err);
+
+/* A volume's file: VOLUME_DIR/VOL_ID.qcow2 (caller frees). */
+char *disks_volume_path(const char *volume_dir, const char *vol_id);
+/* Make the volume's qcow2 file of size_gib unless it exists (temporary
+ * name + rename, like disks_prepare). */
+int disks_volume_create(const char *path, int64_t size_gib,
+    struct vm_error *err);
+/* Remove it (and a leftover temporary); already gone is fine. */
+int disks_volume_remove(const char *path, struct vm_error *err);
+
 #endif

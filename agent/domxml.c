@@ -19,6 +19,7 @@
 #include "domxml.h"
 #include "errors.h"
 #include "log.h"
+#include "netxml.h"
 #include "util.h"
 
 #define DOMXML_VCPUS_MAX	256
@@ -83,6 +84,8 @@ domxml_check_path(const char *what, const char *path, bool required,
 static int
 domxml_validate(const struct domxml_params *p, struct vm_error *err)
 {
+	size_t i;
+
 	if ((size_t)p->type >= ARRAY_SIZE(domxml_type_names)) {
 		vm_error_set(err, API_EINVAL, "domxml: bad domain type %d",
 		    (int)p->type);
@@ -120,7 +123,8 @@ domxml_validate(const struct domxml_params *p, struct vm_error *err)
 	if (domxml_check_path("disk", p->disk, false, err) < 0 ||
 	    domxml_check_path("kernel", p->kernel, false, err) < 0 ||
 	    domxml_check_path("initrd", p->initrd, false, err) < 0 ||
-	    domxml_check_path("console_log", p->console_log, true, err) < 0)
+	    domxml_check_path("console_log", p->console_log, true, err) < 0 ||
+	    domxml_check_path("seed_iso", p->seed_iso, false, err) < 0)
 		return -1;
 	if (domxml_empty(p->kernel) && (!domxml_empty(p->initrd) ||
 	    !domxml_empty(p->cmdline))) {
@@ -134,6 +138,9 @@ domxml_validate(const struct domxml_params *p, struct vm_error *err)
 		    "control characters or not UTF-8");
 		return -1;
 	}
+	for (i = 0; i < p->nnics; i++)
+		if (netxml_nic_check(&p->nics[i], err) < 0)
+			return -1;
 	return 0;
 }
 
@@ -247,6 +254,22 @@ domxml_devices(xmlNodePtr dom, const struct domxml_params *p)
 		domxml_prop(n, "dev", "vda");
 		domxml_prop(n, "bus", "virtio");
 	}
+	if (!domxml_empty(p->seed_iso)) {
+		disk = domxml_child(devs, NULL, "disk", NULL);
+		domxml_prop(disk, "type", "file");
+		domxml_prop(disk, "device", "cdrom");
+		n = domxml_child(disk, NULL, "driver", NULL);
+		domxml_prop(n, "name", "qemu");
+		domxml_prop(n, "type", "raw");
+		n = domxml_child(disk, NULL, "source", NULL);
+		domxml_prop(n, "file", p->seed_iso);
+		n = domxml_child(disk, NULL, "target", NULL);
+		domxml_prop(n, "dev", "hdc");
+		domxml_prop(n, "bus", "ide");
+		domxml_child(disk, NULL, "readonly", NULL);
+	}
+	if (p->nnics > 0)
+		netxml_interfaces(devs, p->nics, p->nnics);
 	n = domxml_chardev(devs, "serial", p->console_log);
 	domxml_prop(domxml_child(n, NULL, "target", NULL), "port", "0");
 	n = domxml_chardev(devs, "console", p->console_log);

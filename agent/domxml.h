@@ -11,6 +11,8 @@
 
 #include "error.h"
 
+struct api_task_nic;
+
 /* XML namespace of our <metadata> element, and its prefix. */
 #define DOMXML_NS_URI		"http://vmctl.local/xmlns/vm/1"
 #define DOMXML_NS_PREFIX	"vmctl"
@@ -31,6 +33,9 @@ struct domxml_params {
 	const char *initrd;	/* optional, with kernel */
 	const char *cmdline;	/* optional, with kernel: printable text */
 	const char *console_log; /* serial console log file */
+	const struct api_task_nic *nics;	/* NICs (netxml.c), may be NULL */
+	size_t nnics;
+	const char *seed_iso;	/* cloud-init NoCloud seed (cdrom), or NULL */
 };
 
 /* "kvm", "qemu" or "test". */

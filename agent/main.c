@@ -95,6 +95,8 @@ static const struct conf_item agent_conf_items[] = {
 	    migrate_unsafe, "false"),
 	CONF_ITEM_STR("agent", "image_cache_dir", struct agent_conf,
 	    image_cache_dir, ""),
+	CONF_ITEM_STR("agent", "volume_dir", struct agent_conf, volume_dir,
+	    ""),
 	CONF_ITEM_ENUM("log", "level", struct agent_conf, log_level,
 	    log_level_names, "info"),
 	CONF_ITEM_BOOL("log", "syslog", struct agent_conf, log_syslog,
@@ -264,6 +266,13 @@ agent_conf_check(const struct agent_conf *c, struct vm_error *err)
 		vm_error_set(err, API_EINVAL, "agent.image_cache_dir: '%s' is "
 		    "not a valid absolute path (A-Z a-z 0-9 . _ + - /, no "
 		    "'..')", c->image_cache_dir);
+		return -1;
+	}
+	if (c->volume_dir[0] != '\0' && (!api_path_valid(c->volume_dir) ||
+	    strlen(c->volume_dir) > API_PATH_MAX - 64)) {
+		vm_error_set(err, API_EINVAL, "agent.volume_dir: '%s' is not a "
+		    "valid absolute path (A-Z a-z 0-9 . _ + - /, no '..')",
+		    c->volume_dir);
 		return -1;
 	}
 	return 0;
@@ -683,6 +692,13 @@ agent_dirs(struct agent *a)
 	static const char *const subs[] = { "", "/console", "/disks" };
 	size_t i;
 
+	if (a->conf.volume_dir[0] == '\0')
+		snprintf(a->conf.volume_dir, sizeof(a->conf.volume_dir),
+		    "%s/volumes", a->conf.state_dir);
+	if (mkdir_p(a->conf.volume_dir, 0700) < 0) {
+		log_warn("mkdir %s", a->conf.volume_dir);
+		return -1;
+	}
 	for (i = 0; i < ARRAY_SIZE(subs); i++) {
 		char *d = xasprintf("%s%s", a->conf.state_dir, subs[i]);
 		int rc = mkdir_p(d, 0755);

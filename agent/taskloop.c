@@ -32,6 +32,9 @@
 #include "disks.h"
 #include "imgcache.h"
 #include "domxml.h"
+#include "netxml.h"
+#include "seed.h"
+#include "vols.h"
 #include "errors.h"
 #include "http.h"
 #include "json.h"
@@ -249,16 +252,53 @@ tl_ensure_running(struct virt *v, const char *uuid, struct vm_error *err)
 	}
 }
 
+/* Number of NICs a task carries (used slots come first). */
+static size_t
+tl_nnics(const struct api_task *t)
+{
+	size_t n = 0;
+
+	while (n < API_NICS_MAX && t->nics[n].network[0] != '\0')
+		n++;
+	return n;
+}
+
+/* Make the libvirt network of every NIC (but bridge ones) exist and run
+ * before the domain is defined or started. */
+static int
+tl_networks(struct agent *a, const struct api_task *t, struct vm_error *err)
+{
+	struct virt *v = a->virt;
+	size_t i, n = tl_nnics(t);
+
+	for (i = 0; i < n; i++) {
+		char name[API_NAME_MAX + 8], *xml = NULL;
+		int rc;
+
+		if (t->nics[i].mode == NET_BRIDGE)
+			continue;
+		netxml_net_name(t->nics[i].network, name, sizeof(name));
+		if (netxml_network_build(&t->nics[i], &xml, err) < 0)
+			return -1;
+		rc = v->ops->vo_net_ensure(v, name, xml, 0, err);
+		free(xml);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 {
 	struct virt *v = a->virt;
 	struct domxml_params p;
-	char *overlay = NULL, *console = NULL, *xml = NULL;
+	char *overlay = NULL, *console = NULL, *xml = NULL, *seed = NULL;
 	char *base = NULL, *kernel = NULL, *initrd = NULL;
 	int st, ret = -1;
 
-	if (v->ops->vo_state(v, t->vm_id, &st, NULL, 0, err) < 0)
+	if (v->ops->vo_state(v, t->vm_id, &st, NULL, 0, err) < 0 ||
+	    tl_networks(a, t, err) < 0)
 		goto cleanup;
 	if (st != DOM_ABSENT) {
 		ret = tl_ensure_running(v, t->vm_id, err);
@@ -277,6 +317,9 @@ tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 	if (base != NULL && disks_prepare(a->conf.state_dir,
 	    t->vm_id, base, t->disk_gib, &overlay, err) < 0)
 		goto cleanup;
+	if (seed_wanted(t) && seed_build(a->conf.state_dir, t, &seed,
+	    err) < 0)
+		goto cleanup;
 	console = disks_console_path(a->conf.state_dir, t->vm_id);
 	memset(&p, 0, sizeof(p));
 	p.type = a->dom_type;
@@ -290,6 +333,9 @@ tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 	p.initrd = initrd != NULL ? initrd : t->image.initrd;
 	p.cmdline = t->image.cmdline;
 	p.console_log = console;
+	p.nics = t->nics;
+	p.nnics = tl_nnics(t);
+	p.seed_iso = seed;
 	if (domxml_build(&p, &xml, err) < 0)
 		goto cleanup;
 	if (v->ops->vo_define(v, xml, 0, err) < 0)
@@ -304,6 +350,7 @@ cleanup:
 	free(overlay);
 	free(console);
 	free(xml);
+	free(seed);
 	return ret;
 }
 
@@ -385,6 +432,8 @@ tl_delete(struct agent *a, const struct api_task *t, struct vm_error *err)
 			return -1;
 		vm_error_clear(err);
 	}
+	if (seed_remove(a->conf.state_dir, t->vm_id, err) < 0)
+		return -1;
 	return disks_remove(a->conf.state_dir, t->vm_id, err);
 }
 
@@ -434,7 +483,9 @@ tl_exec(struct agent *a, const struct api_task *t, struct api_task_result *r)
 		rc = tl_create(a, t, &err);
 		break;
 	case OPA_START:
-		rc = tl_ensure_running(a->virt, t->vm_id, &err);
+		rc = tl_networks(a, t, &err);
+		if (rc == 0)
+			rc = tl_ensure_running(a->virt, t->vm_id, &err);
 		break;
 	case OPA_STOP:
 		rc = tl_stop(a, t, &err);
@@ -447,6 +498,13 @@ tl_exec(struct agent *a, const struct api_task *t, struct api_task_result *r)
 		break;
 	case OPA_MIGRATE:
 		rc = tl_migrate(a, t, &err);
+		break;
+	case OPA_VOL_ATTACH:
+	case OPA_VOL_DETACH:
+		rc = vols_attach(a, t, t->action == OPA_VOL_ATTACH, &err);
+		break;
+	case OPA_VOL_DELETE:
+		rc = vols_delete(a, t, &err);
 		break;
 	default:
 		vm_error_set(&err, API_EINVAL, "unknown action %d", t->action);

@@ -40,6 +40,7 @@ struct virt_lv {
 	bool lv_ev_started;
 	int lv_ev_timer;		/* -1 if none */
 	atomic_bool lv_ev_stop;
+	pthread_mutex_t lv_net_mu;	/* serializes vo_net_ensure */
 };
 
 /* libvirt's default event loop is process-wide. */
@@ -75,6 +76,9 @@ lv_fail(struct vm_error *err, const char *what, const char *uuid)
 		break;
 	case VIR_ERR_OPERATION_INVALID:
 		code = API_ECONFLICT;
+		break;
+	case VIR_ERR_NO_SUPPORT:
+		code = API_EMETHOD;
 		break;
 	default:
 		break;
@@ -462,6 +466,133 @@ cleanup:
 	return ret;
 }
 
+/* ---------------------------------------------------------------- networks */
+
+static int
+lv_net_ensure(struct virt *v, const char *name, const char *xml,
+    unsigned int flags, struct vm_error *err)
+{
+	struct virt_lv *lv = LV(v);
+	virNetworkPtr net = NULL;
+	int active, ret = -1;
+
+	(void)flags;
+	/* Two workers starting VMs on one new network: one defines it. */
+	pthread_mutex_lock(&lv->lv_net_mu);
+	pthread_rwlock_rdlock(&lv->lv_lock);
+	if (lv->lv_conn == NULL) {
+		vm_error_set(err, API_ELIBVIRT, "network %s: not connected "
+		    "to %s", name, lv->lv_uri);
+		goto cleanup;
+	}
+	net = virNetworkLookupByName(lv->lv_conn, name);
+	if (net == NULL) {
+		if (virGetLastErrorCode() != VIR_ERR_NO_NETWORK) {
+			vm_error_set(err, API_ELIBVIRT, "network %s: %s", name,
+			    virGetLastErrorMessage());
+			goto cleanup;
+		}
+		net = virNetworkDefineXML(lv->lv_conn, xml);
+		if (net == NULL) {
+			vm_error_set(err, API_ELIBVIRT, "network %s: define: "
+			    "%s", name, virGetLastErrorMessage());
+			goto cleanup;
+		}
+		if (virNetworkSetAutostart(net, 1) < 0)
+			log_debug("virt: network %s: autostart: %s", name,
+			    virGetLastErrorMessage());
+		log_info("virt: network %s defined", name);
+	}
+	active = virNetworkIsActive(net);
+	if (active < 0) {
+		vm_error_set(err, API_ELIBVIRT, "network %s: %s", name,
+		    virGetLastErrorMessage());
+		goto cleanup;
+	}
+	if (active == 0) {
+		if (virNetworkCreate(net) < 0) {
+			vm_error_set(err, API_ELIBVIRT, "network %s: start: %s",
+			    name, virGetLastErrorMessage());
+			goto cleanup;
+		}
+		log_info("virt: network %s started", name);
+	}
+	ret = 0;
+cleanup:
+	if (net != NULL)
+		virNetworkFree(net);
+	pthread_rwlock_unlock(&lv->lv_lock);
+	pthread_mutex_unlock(&lv->lv_net_mu);
+	return ret;
+}
+
+/* ---------------------------------------------------------------- devices */
+
+static int
+lv_xml(struct virt *v, const char *uuid, char **xml, unsigned int flags,
+    struct vm_error *err)
+{
+	struct virt_lv *lv = LV(v);
+	virDomainPtr dom;
+	char *x;
+
+	*xml = NULL;
+	if ((dom = lv_get(lv, uuid, "dumpxml", err)) == NULL)
+		return -1;
+	x = virDomainGetXMLDesc(dom, (flags & VIRT_XML_INACTIVE) ?
+	    VIR_DOMAIN_XML_INACTIVE : 0);
+	if (x == NULL)
+		lv_fail(err, "dumpxml", uuid);
+	lv_put(lv, dom);
+	if (x == NULL)
+		return -1;
+	*xml = x;	/* libvirt allocates with malloc */
+	return 0;
+}
+
+static unsigned int
+lv_dev_flags(unsigned int flags)
+{
+	return ((flags & VIRT_DEV_LIVE) ? VIR_DOMAIN_AFFECT_LIVE : 0) |
+	    ((flags & VIRT_DEV_CONFIG) ? VIR_DOMAIN_AFFECT_CONFIG : 0);
+}
+
+static int
+lv_attach(struct virt *v, const char *uuid, const char *xml,
+    unsigned int flags, struct vm_error *err)
+{
+	struct virt_lv *lv = LV(v);
+	virDomainPtr dom;
+	int ret = 0;
+
+	if ((dom = lv_get(lv, uuid, "attach", err)) == NULL)
+		return -1;
+	if (virDomainAttachDeviceFlags(dom, xml, lv_dev_flags(flags)) < 0) {
+		lv_fail(err, "attach", uuid);
+		ret = -1;
+	}
+	lv_put(lv, dom);
+	return ret;
+}
+
+static int
+lv_detach(struct virt *v, const char *uuid, const char *xml,
+    unsigned int flags, struct vm_error *err)
+{
+	struct virt_lv *lv = LV(v);
+	virDomainPtr dom;
+	int ret = 0;
+
+	if ((dom = lv_get(lv, uuid, "detach", err)) == NULL)
+		return -1;
+	if (virDomainDetachDeviceFlags(dom, xml, lv_dev_flags(flags)) < 0) {
+		lv_fail(err, "detach", uuid);
+		ret = -1;
+	}
+	lv_put(lv, dom);
+	return ret;
+}
+
 static void
 lv_close(struct virt *v)
 {
@@ -479,6 +610,7 @@ lv_close(struct virt *v)
 	if (lv->lv_ev_timer >= 0)
 		virEventRemoveTimeout(lv->lv_ev_timer);
 	pthread_rwlock_destroy(&lv->lv_lock);
+	pthread_mutex_destroy(&lv->lv_net_mu);
 	free(lv->lv_uri);
 	free(lv);
 }
@@ -576,6 +708,10 @@ static const struct virt_ops lv_ops = {
 	.vo_ping = lv_ping,
 	.vo_close = lv_close,
 	.vo_migrate = lv_migrate,
+	.vo_net_ensure = lv_net_ensure,
+	.vo_xml = lv_xml,
+	.vo_attach = lv_attach,
+	.vo_detach = lv_detach,
 };
 
 int
@@ -595,6 +731,7 @@ virt_libvirt_open(const char *uri, virt_event_cb cb, void *opaque,
 	lv->lv_ev_timer = -1;
 	atomic_init(&lv->lv_ev_stop, false);
 	pthread_rwlock_init(&lv->lv_lock, NULL);
+	pthread_mutex_init(&lv->lv_net_mu, NULL);
 
 	if (virInitialize() < 0) {
 		vm_error_set(err, API_ELIBVIRT, "virt: virInitialize: %s",

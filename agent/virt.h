@@ -76,10 +76,27 @@ struct virt_ops {
 	int (*vo_migrate)(struct virt *v, const char *uuid,
 	    const char *dest_uri, const char *data_uri, unsigned int flags,
 	    struct vm_error *err);
+	/* Make libvirt network `name` exist (defined from xml, autostart)
+	 * and be active; an existing one is left as it is. */
+	int (*vo_net_ensure)(struct virt *v, const char *name,
+	    const char *xml, unsigned int flags, struct vm_error *err);
+	/* The domain's XML (*xml owned by the caller); flags
+	 * VIRT_XML_INACTIVE: the persistent definition. */
+	int (*vo_xml)(struct virt *v, const char *uuid, char **xml,
+	    unsigned int flags, struct vm_error *err);
+	/* Hot-plug / unplug a device; flags VIRT_DEV_LIVE | VIRT_DEV_CONFIG.
+	 * A driver that cannot (test:///) fails with API_EMETHOD. */
+	int (*vo_attach)(struct virt *v, const char *uuid, const char *xml,
+	    unsigned int flags, struct vm_error *err);
+	int (*vo_detach)(struct virt *v, const char *uuid, const char *xml,
+	    unsigned int flags, struct vm_error *err);
 };
 
 /* vo_migrate flags */
 #define VIRT_MIGRATE_UNSAFE	0x1	/* skip libvirt's cache/storage checks */
+#define VIRT_XML_INACTIVE	0x1
+#define VIRT_DEV_LIVE		0x1
+#define VIRT_DEV_CONFIG		0x2
 
 struct virt {
 	const struct virt_ops *ops;	/* immutable */

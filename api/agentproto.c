@@ -14,6 +14,38 @@ const char *const api_dom_state_names[] = {
 	"running", "stopped", "paused", "crashed", "absent", "other", NULL
 };
 
+static int
+task_nic_validate(const void *obj, struct vm_error *err)
+{
+	const struct api_task_nic *n = obj;
+	uint32_t ip;
+
+	if (!api_mac_valid(n->mac) || api_ipv4_parse(n->ip, &ip) < 0 ||
+	    (n->gateway[0] != '\0' && api_ipv4_parse(n->gateway, &ip) < 0) ||
+	    (n->bridge[0] != '\0' && !api_bridge_valid(n->bridge)) ||
+	    (n->mode == NET_BRIDGE && n->bridge[0] == '\0')) {
+		vm_error_set(err, API_EINVAL, "task.nic: bad mac, ip, gateway "
+		    "or bridge on network %s", n->network);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct api_field task_nic_fields[] = {
+	AFS("network", AF_NAME, AF_REQ, struct api_task_nic, network),
+	AFE("mode", 0, struct api_task_nic, mode, api_net_mode_names),
+	AFS("bridge", AF_STR, 0, struct api_task_nic, bridge),
+	AFS("mac", AF_STR, AF_REQ, struct api_task_nic, mac),
+	AFS("ip", AF_STR, AF_REQ, struct api_task_nic, ip),
+	AFI("prefix", 0, struct api_task_nic, prefix, 0, 32),
+	AFS("gateway", AF_STR, 0, struct api_task_nic, gateway),
+};
+
+const struct api_schema api_task_nic_schema = {
+	"nic", task_nic_fields, ARRAY_SIZE(task_nic_fields),
+	sizeof(struct api_task_nic), task_nic_validate
+};
+
 static const struct api_field task_fields[] = {
 	AFS("id", AF_UUID, AF_REQ, struct api_task, id),
 	AFS("op_id", AF_UUID, AF_REQ, struct api_task, op_id),
@@ -36,6 +68,14 @@ static const struct api_field task_fields[] = {
 	AFS("migrate_target", AF_NAME, 0, struct api_task, migrate_target),
 	AFS("migrate_uri", AF_STR, 0, struct api_task, migrate_uri),
 	AFS("migrate_listen", AF_STR, 0, struct api_task, migrate_listen),
+	AFA("nics", 0, struct api_task, nics, &api_task_nic_schema),
+	AFS("vol_id", AF_UUID, 0, struct api_task, vol_id),
+	AFS("vol_name", AF_NAME, 0, struct api_task, vol_name),
+	AFI("vol_size_gib", 0, struct api_task, vol_size_gib, 0,
+	    API_VOL_SIZE_MAX),
+	AFS("vol_dev", AF_STR, 0, struct api_task, vol_dev),
+	AFSUB("cloud_init", 0, struct api_task, cloud_init,
+	    &api_cloudinit_schema),
 };
 
 static int
@@ -53,6 +93,11 @@ task_validate(const void *obj, struct vm_error *err)
 	if (t->action == OPA_MIGRATE && t->migrate_uri[0] == '\0') {
 		vm_error_set(err, API_EINVAL, "task: migrate needs the target's "
 		    "migrate_uri");
+		return -1;
+	}
+	if (t->vol_dev[0] != '\0' && !api_vol_dev_valid(t->vol_dev)) {
+		vm_error_set(err, API_EINVAL, "task.vol_dev: '%s' is not "
+		    "vdb..vdz", t->vol_dev);
 		return -1;
 	}
 	return 0;

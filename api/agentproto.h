@@ -14,12 +14,26 @@
 #include "codec.h"
 #include "operation.h"
 #include "vm.h"
+#include "volume.h"
+#include "cloudinit.h"
 
 /*
  * Task life: queued -> leased -> done. A leased task whose lease expires
  * is offered again (leased again by the same host's next poll).
  */
 enum api_task_state { TASK_QUEUED, TASK_LEASED, TASK_DONE };
+
+/* A VM's NIC as the agent needs it: the network resolved by the IPAM. */
+struct api_task_nic {
+	char network[API_NAME_MAX];
+	int mode;			/* enum api_net_mode */
+	char bridge[API_BRIDGE_MAX];	/* mode bridge */
+	char mac[API_MAC_MAX];
+	char ip[API_IP_MAX];
+	int64_t prefix;
+	char gateway[API_IP_MAX];
+};
+extern const struct api_schema api_task_nic_schema;
 extern const char *const api_task_state_names[];
 
 struct api_task {
@@ -45,6 +59,12 @@ struct api_task {
 	char migrate_target[API_NAME_MAX];
 	char migrate_uri[API_TEXT_MAX];
 	char migrate_listen[API_TEXT_MAX];
+	struct api_task_nic nics[API_NICS_MAX];	/* create */
+	char vol_id[API_UUID_LEN];	/* volume tasks: file VOL_ID.qcow2 */
+	char vol_name[API_NAME_MAX];
+	int64_t vol_size_gib;
+	char vol_dev[API_DEV_MAX];	/* attach/detach: vdb, ... */
+	struct api_cloudinit cloud_init;	/* create: user-data, keys */
 };
 extern const struct api_schema api_task_schema;
 

@@ -140,6 +140,7 @@ api_encode(const struct api_schema *s, const void *obj)
 		case AF_NAME:
 		case AF_UUID:
 		case AF_PATH:
+		case AF_TEXT:
 			if (*(const char *)p != '\0')
 				v = json_object_new_string(p);
 			break;
@@ -171,6 +172,20 @@ api_encode(const struct api_schema *s, const void *obj)
 			    !mem_is_zero(p, f->size))
 				v = api_encode(f->sub, p);
 			break;
+		case AF_ARR: {
+			size_t k, nslots = f->size / f->sub->size;
+
+			v = json_object_new_array();
+			for (k = 0; k < nslots; k++) {
+				const char *slot = (const char *)p +
+				    k * f->sub->size;
+
+				if (!mem_is_zero(slot, f->sub->size))
+					json_object_array_add(v,
+					    api_encode(f->sub, slot));
+			}
+			break;
+		}
 		}
 		json_object_object_add(o, f->name, v);
 	}
@@ -206,6 +221,7 @@ field_decode(const struct api_schema *s, const struct api_field *f,
 	const char *str;
 
 	if (f->type != AF_INT && f->type != AF_BOOL && f->type != AF_SUB &&
+	    f->type != AF_ARR &&
 	    !json_object_is_type(v, json_type_string)) {
 		vm_error_set(err, API_EINVAL, "%s.%s: must be a string",
 		    s->name, f->name);
@@ -235,6 +251,27 @@ field_decode(const struct api_schema *s, const struct api_field *f,
 		}
 		str_copy(p, f->size, str);
 		return 0;
+	case AF_TEXT: {
+		const unsigned char *c;
+
+		if (strlen(str) >= f->size) {
+			vm_error_set(err, API_EINVAL,
+			    "%s.%s: longer than %zu characters", s->name,
+			    f->name, f->size - 1);
+			return -1;
+		}
+		for (c = (const unsigned char *)str; *c != '\0'; c++) {
+			if ((*c < 0x20 && *c != '\t' && *c != '\n' &&
+			    *c != '\r') || *c == 0x7f) {
+				vm_error_set(err, API_EINVAL, "%s.%s: control "
+				    "characters other than tab and line ends "
+				    "are not allowed", s->name, f->name);
+				return -1;
+			}
+		}
+		str_copy(p, f->size, str);
+		return 0;
+	}
 	case AF_NAME:
 		if (!api_name_valid(str)) {
 			vm_error_set(err, API_EINVAL,
@@ -321,6 +358,27 @@ field_decode(const struct api_schema *s, const struct api_field *f,
 	}
 	case AF_SUB:
 		return api_decode(f->sub, v, p, mode, err);
+	case AF_ARR: {
+		size_t k, n, nslots = f->size / f->sub->size;
+
+		if (!json_object_is_type(v, json_type_array)) {
+			vm_error_set(err, API_EINVAL, "%s.%s: must be an array",
+			    s->name, f->name);
+			return -1;
+		}
+		n = json_object_array_length(v);
+		if (n > nslots) {
+			vm_error_set(err, API_EINVAL,
+			    "%s.%s: at most %zu items", s->name, f->name,
+			    nslots);
+			return -1;
+		}
+		for (k = 0; k < n; k++)
+			if (api_decode(f->sub, json_object_array_get_idx(v, k),
+			    (char *)p + k * f->sub->size, mode, err) < 0)
+				return -1;
+		return 0;
+	}
 	}
 	vm_error_set(err, API_EINTERNAL, "bad schema");
 	return -1;

@@ -33,6 +33,10 @@ enum api_ftype {
 	AF_ENUM,	/* int index into enums[] */
 	AF_TIME,	/* int64_t ms since epoch, ISO-8601 on the wire */
 	AF_SUB,		/* embedded struct described by sub */
+	AF_ARR,		/* inline array of structs described by sub: size /
+			 * sub->size slots, used slots first; a slot left
+			 * all zero is unused (not encoded) */
+	AF_TEXT,	/* like AF_STR, and lines: LF, CR and tab allowed */
 };
 
 #define AF_REQ	0x1	/* required on input */
@@ -78,6 +82,10 @@ struct api_schema {
 	  NULL, NULL }
 #define AFSUB(n, fl, type_, field, schema) \
 	{ n, AF_SUB, fl, offsetof(type_, field), sizeof(((type_ *)0)->field), \
+	  0, 0, NULL, schema }
+
+#define AFA(n, fl, type_, field, schema) \
+	{ n, AF_ARR, fl, offsetof(type_, field), sizeof(((type_ *)0)->field), \
 	  0, 0, NULL, schema }
 
 /* How strictly to decode. */

@@ -119,6 +119,7 @@ static const struct api_field vm_fields[] = {
 	AFT("updated_at", AF_RO, struct api_vm, updated_at),
 	AFS("migrate_to", AF_NAME, AF_RO, struct api_vm, migrate_to),
 	AFS("drain_op", AF_UUID, AF_RO, struct api_vm, drain_op),
+	AFA("nics", 0, struct api_vm, nics, &api_nic_schema),
 };
 
 const struct api_schema api_vm_schema = {

@@ -6,6 +6,7 @@
 #define VMCTL_API_VM_H
 
 #include "codec.h"
+#include "network.h"
 
 /*
  * Observed state. Order of a normal life:
@@ -74,6 +75,7 @@ struct api_vm {
 	int64_t updated_at;		/* RO */
 	char migrate_to[API_NAME_MAX];	/* RO: planned or claimed target */
 	char drain_op[API_UUID_LEN];	/* RO: the drain moving it, if any */
+	struct api_nic nics[API_NICS_MAX];	/* ip and mac set by IPAM */
 };
 extern const struct api_schema api_vm_schema;
 

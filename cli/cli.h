@@ -328,6 +328,28 @@ int cmd_vm_action(struct cli_ctx *, int, char **);	/* start stop reboot
 							 * migrate */
 int cmd_vm_delete(struct cli_ctx *, int, char **);
 
+int cmd_network_create(struct cli_ctx *, int, char **);
+int cmd_network_list(struct cli_ctx *, int, char **);
+int cmd_network_show(struct cli_ctx *, int, char **);
+int cmd_network_delete(struct cli_ctx *, int, char **);
+int cmd_volume_create(struct cli_ctx *, int, char **);
+int cmd_volume_list(struct cli_ctx *, int, char **);
+int cmd_volume_show(struct cli_ctx *, int, char **);
+int cmd_volume_attach(struct cli_ctx *, int, char **);
+int cmd_volume_detach(struct cli_ctx *, int, char **);
+int cmd_volume_delete(struct cli_ctx *, int, char **);
+struct api_nic;
+/* vm create --network NAME[,ip=A.B.C.D] into the first free of nics[max]. */
+int cli_parse_nic(const struct cli_ctx *ctx, const char *opt,
+    const char *arg, struct api_nic *nics, size_t max);
+
+struct api_cloudinit;
+/* vm create --user-data FILE / --ssh-key FILE (cmd_cloudinit.c). */
+int cli_read_user_data(const struct cli_ctx *ctx, const char *opt,
+    const char *path, struct api_cloudinit *ci);
+int cli_read_ssh_keys(const struct cli_ctx *ctx, const char *opt,
+    const char *path, struct api_cloudinit *ci);
+
 int cmd_op_show(struct cli_ctx *, int, char **);
 int cmd_op_list(struct cli_ctx *, int, char **);
 

@@ -444,6 +444,16 @@ client_strip(const struct api_schema *s, json_object *o)
 			json_object_object_del(o, f->name);
 		else if (f->type == AF_SUB)
 			client_strip(f->sub, v);
+		else if (f->type == AF_ARR &&
+		    json_object_array_length(v) == 0)
+			json_object_object_del(o, f->name);
+		else if (f->type == AF_ARR) {
+			size_t k;
+
+			for (k = 0; k < json_object_array_length(v); k++)
+				client_strip(f->sub,
+				    json_object_array_get_idx(v, k));
+		}
 	}
 }
 

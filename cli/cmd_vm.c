@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cloudinit.h"
 #include "errors.h"
 #include "log.h"
 #include "operation.h"
@@ -241,9 +242,13 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 		{ "idempotency-key", required_argument, NULL, 'K' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "image", required_argument, NULL, 'I' },
+		{ "network", required_argument, NULL, 'N' },
+		{ "user-data", required_argument, NULL, 'U' },
+		{ "ssh-key", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct api_vm vm = { 0 };
+	struct api_cloudinit *ci = NULL;
 	struct api_image *im = &vm.image;
 	struct vm_error err = { 0 };
 	json_object *body = NULL, *ans = NULL;
@@ -332,6 +337,20 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 		case 'n':
 			dry = true;
 			break;
+		case 'N':
+			if (cli_parse_nic(ctx, "--network", optarg, vm.nics,
+			    API_NICS_MAX) < 0)
+				goto cleanup;
+			break;
+		case 'U':
+		case 'S':
+			if (ci == NULL)
+				ci = xcalloc(1, sizeof(*ci));
+			if ((ch == 'U' ? cli_read_user_data(ctx, "--user-data",
+			    optarg, ci) : cli_read_ssh_keys(ctx, "--ssh-key",
+			    optarg, ci)) < 0)
+				goto cleanup;
+			break;
 		default:
 			ret = cli_getopt_status(ch);
 			goto cleanup;
@@ -387,6 +406,16 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 		cli_usage_error(ctx, "%s", err.message);
 		goto cleanup;
 	}
+	if (ci != NULL) {
+		json_object *c = client_encode_input(&api_cloudinit_schema, ci,
+		    &err);
+
+		if (c == NULL) {
+			cli_usage_error(ctx, "%s", err.message);
+			goto cleanup;
+		}
+		json_object_object_add(body, "cloud_init", c);
+	}
 
 	ret = CLI_ERR;
 	if (client_call(ctx, "POST", "/v1/vms", body, idem, &ans, &err) < 0) {
@@ -397,6 +426,7 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 cleanup:
 	json_object_put(body);
 	json_object_put(ans);
+	free(ci);
 	return ret;
 }
 

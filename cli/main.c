@@ -104,9 +104,10 @@ static const struct cli_cmd cli_cmds[] = {
 
 	{ "vm", "create", cmd_vm_create,
 	  "NAME --flavor F (--image NAME | --disk PATH | --kernel PATH "
-	  "[--initrd PATH] [--cmdline TEXT]) [--agency A] [--site S] [--az Z] [--host H] "
-	  "[--labels L] [--ha restart|none] [--wait] [--idempotency-key K] "
-	  "[--dry-run]",
+	  "[--initrd PATH] [--cmdline TEXT]) [--agency A] [--site S] [--az Z] "
+	  "[--host H] [--labels L] [--ha restart|none] "
+	  "[--network NET[,ip=IP]]... [--user-data FILE] [--ssh-key FILE]... "
+	  "[--wait] [--idempotency-key K] [--dry-run]",
 	  "create a VM; the controller places it on a host",
 	  "  --flavor F             flavor giving vCPUs, RAM and disk\n"
 	  "  --image NAME           boot from this image of the image store\n"
@@ -127,6 +128,13 @@ static const struct cli_cmd cli_cmds[] = {
 	  "  --agency A             agency owning it (admin and operator "
 	  "must give it;\n"
 	  "                         others get their own)\n"
+	  "  --network NET[,ip=IP]  a NIC on network NET with the lowest "
+	  "free address\n"
+	  "                         or IP (repeat for up to 4 NICs)\n"
+	  "  --user-data FILE       cloud-init user-data (text, up to 32 "
+	  "KiB)\n"
+	  "  --ssh-key FILE         OpenSSH public keys for the guest "
+	  "(repeatable)\n"
 	  WAIT_OPTS IDEM_OPTS
 	  "  --dry-run              create nothing: show which host the "
 	  "scheduler would\n"
@@ -166,6 +174,45 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "vm", "delete", cmd_vm_delete,
 	  "NAME|ID [--wait] [--idempotency-key K]",
 	  "destroy a VM and remove its disks", WAIT_OPTS IDEM_OPTS },
+
+	{ "network", "create", cmd_network_create,
+	  "NAME --cidr A.B.C.D/N [--gateway IP] [--mode isolated|nat|bridge] "
+	  "[--bridge BR] [--agency A | --shared]",
+	  "create a network (IPv4, /16 to /30) for VM NICs",
+	  "  --cidr A.B.C.D/N       the subnet; host bits zero\n"
+	  "  --gateway IP           gateway address (default: the first "
+	  "host address)\n"
+	  "  --mode M               isolated (default), nat, or bridge to "
+	  "a host bridge\n"
+	  "  --bridge BR            mode bridge: the existing host bridge\n"
+	  "  --agency A             agency owning it (admin and operator "
+	  "must give it\n"
+	  "                         or --shared; others get their own)\n"
+	  "  --shared               visible to every agency (admin and "
+	  "operator)\n" },
+	{ "network", "list", cmd_network_list, "",
+	  "list the networks you can use", NULL },
+	{ "network", "show", cmd_network_show, "NAME", "show a network", NULL },
+	{ "network", "delete", cmd_network_delete, "NAME",
+	  "delete a network no NIC uses", NULL },
+
+	{ "volume", "create", cmd_volume_create,
+	  "NAME --size-gib N [--agency A]",
+	  "create a data volume (its file is made on first attach)",
+	  "  --size-gib N           size in GiB (1-16384)\n"
+	  "  --agency A             agency owning it (admin and operator "
+	  "must give it)\n" },
+	{ "volume", "attach", cmd_volume_attach, "NAME VM [--wait]",
+	  "attach a volume to a VM of its host (vdb, vdc, ...)",
+	  "  --wait                 wait until it is attached\n" },
+	{ "volume", "detach", cmd_volume_detach, "NAME [--wait]",
+	  "detach a volume from its VM",
+	  "  --wait                 wait until it is detached\n" },
+	{ "volume", "list", cmd_volume_list, "", "list volumes", NULL },
+	{ "volume", "show", cmd_volume_show, "NAME", "show a volume", NULL },
+	{ "volume", "delete", cmd_volume_delete, "NAME [--wait]",
+	  "delete a detached volume and its file",
+	  "  --wait                 wait until its file is removed\n" },
 
 	{ "site", "capacity", cmd_site_capacity, "[SITE]",
 	  "show each site's capacity, allocation and N+1 reserve", NULL },

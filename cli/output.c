@@ -128,7 +128,22 @@ output_kv_prefix(const char *prefix, json_object *obj)
 
 		if (val != NULL && json_object_is_type(val, json_type_object))
 			output_kv_prefix(name, val);
-		else if (val == NULL)
+		else if (val != NULL &&
+		    json_object_is_type(val, json_type_array) &&
+		    json_object_array_length(val) > 0 &&
+		    json_object_is_type(json_object_array_get_idx(val, 0),
+		    json_type_object)) {
+			size_t k;
+
+			/* nics.0.ip: 10.20.0.2 */
+			for (k = 0; k < json_object_array_length(val); k++) {
+				char *sub = xasprintf("%s.%zu", name, k);
+
+				output_kv_prefix(sub,
+				    json_object_array_get_idx(val, k));
+				free(sub);
+			}
+		} else if (val == NULL)
 			printf("%s: -\n", name);
 		else if (json_object_is_type(val, json_type_string))
 			printf("%s: %s\n", name, json_object_get_string(val));

@@ -15,7 +15,7 @@
 
 const char *const auth_res_names[] = {
 	"public", "agent", "self", "flavor", "host", "vm", "agency",
-	"quota-write", "user", "audit", "image", NULL
+	"quota-write", "user", "audit", "image", "network", "volume", NULL
 };
 
 /*
@@ -38,6 +38,7 @@ static const unsigned char auth_rules[ROLE_MAX][RES_MAX][2] = {
 		[RES_AGENCY] = { A, A }, [RES_QUOTA_WRITE] = { A, A },
 		[RES_USER] = { A, A }, [RES_AUDIT] = { A, N },
 		[RES_IMAGE] = { A, A },
+		[RES_NETWORK] = { A, A }, [RES_VOLUME] = { A, A },
 	},
 	[ROLE_OPERATOR] = {
 		[RES_SELF] = { A, A }, [RES_FLAVOR] = { A, A },
@@ -45,6 +46,7 @@ static const unsigned char auth_rules[ROLE_MAX][RES_MAX][2] = {
 		[RES_AGENCY] = { A, N }, [RES_QUOTA_WRITE] = { N, N },
 		[RES_USER] = { N, N }, [RES_AUDIT] = { A, N },
 		[RES_IMAGE] = { A, A },
+		[RES_NETWORK] = { A, A }, [RES_VOLUME] = { A, A },
 	},
 	[ROLE_AGENCY_ADMIN] = {
 		[RES_SELF] = { A, A }, [RES_FLAVOR] = { A, N },
@@ -52,6 +54,7 @@ static const unsigned char auth_rules[ROLE_MAX][RES_MAX][2] = {
 		[RES_AGENCY] = { O, N }, [RES_QUOTA_WRITE] = { N, N },
 		[RES_USER] = { O, O }, [RES_AUDIT] = { N, N },
 		[RES_IMAGE] = { O, O },
+		[RES_NETWORK] = { O, O }, [RES_VOLUME] = { O, O },
 	},
 	[ROLE_MEMBER] = {
 		[RES_SELF] = { A, A }, [RES_FLAVOR] = { A, N },
@@ -59,6 +62,7 @@ static const unsigned char auth_rules[ROLE_MAX][RES_MAX][2] = {
 		[RES_AGENCY] = { O, N }, [RES_QUOTA_WRITE] = { N, N },
 		[RES_USER] = { N, N }, [RES_AUDIT] = { N, N },
 		[RES_IMAGE] = { O, O },
+		[RES_NETWORK] = { O, O }, [RES_VOLUME] = { O, O },
 	},
 	[ROLE_VIEWER] = {
 		[RES_SELF] = { A, A }, [RES_FLAVOR] = { A, N },
@@ -66,6 +70,7 @@ static const unsigned char auth_rules[ROLE_MAX][RES_MAX][2] = {
 		[RES_AGENCY] = { O, N }, [RES_QUOTA_WRITE] = { N, N },
 		[RES_USER] = { N, N }, [RES_AUDIT] = { G, N },
 		[RES_IMAGE] = { O, N },
+		[RES_NETWORK] = { O, N }, [RES_VOLUME] = { O, N },
 	},
 };
 #undef N

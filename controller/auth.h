@@ -29,6 +29,8 @@ enum auth_res {
 	RES_USER,
 	RES_AUDIT,
 	RES_IMAGE,	/* the image store */
+	RES_NETWORK,	/* networks: agency's own, shared ones readable */
+	RES_VOLUME,	/* volumes and their attachments */
 	RES_MAX
 };
 extern const char *const auth_res_names[];

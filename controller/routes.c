@@ -69,6 +69,18 @@ const struct route routes_table[] = {
 	{ "DELETE", "/v1/images/{}", svc_image_delete, 0, RES_IMAGE, W },
 	{ "GET", "/v1/agent/blobs/{}", svc_agent_blob,
 	    ROUTE_AGENT | ROUTE_NOAUDIT, RES_AGENT, R },
+	{ "GET", "/v1/networks", svc_net_list, 0, RES_NETWORK, R },
+	{ "POST", "/v1/networks", svc_net_create, 0, RES_NETWORK, W },
+	{ "GET", "/v1/networks/{}", svc_net_show, 0, RES_NETWORK, R },
+	{ "DELETE", "/v1/networks/{}", svc_net_delete, 0, RES_NETWORK, W },
+	{ "GET", "/v1/volumes", svc_volume_list, 0, RES_VOLUME, R },
+	{ "POST", "/v1/volumes", svc_volume_create, 0, RES_VOLUME, W },
+	{ "GET", "/v1/volumes/{}", svc_volume_show, 0, RES_VOLUME, R },
+	{ "DELETE", "/v1/volumes/{}", svc_volume_delete, 0, RES_VOLUME, W },
+	{ "POST", "/v1/volumes/{}/attach", svc_volume_attach, 0, RES_VOLUME,
+	    W },
+	{ "POST", "/v1/volumes/{}/detach", svc_volume_detach, 0, RES_VOLUME,
+	    W },
 };
 #undef R
 #undef W

@@ -84,6 +84,12 @@ static const struct {
 	[DB_PLACEMENTS] = { "placements", 0 },
 	[DB_IMAGES] = { "images", 0 },
 	[DB_VMS_BY_IMAGE] = { "vms_by_image", MDB_DUPSORT },
+	[DB_NETWORKS] = { "networks", 0 },
+	[DB_NET_IPS] = { "net_ips", 0 },
+	[DB_MACS] = { "macs", 0 },
+	[DB_VOLUMES] = { "volumes", 0 },
+	[DB_VOLS_BY_VM] = { "vols_by_vm", MDB_DUPSORT },
+	[DB_CLOUDINIT] = { "cloudinit", 0 },
 };
 
 static void store_release(struct store *st, bool committed);

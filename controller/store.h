@@ -41,6 +41,12 @@ enum store_db {
 	DB_PLACEMENTS,		/* vm uuid -> "host ha vcpus ram disk" */
 	DB_IMAGES,		/* name -> image (image store record) */
 	DB_VMS_BY_IMAGE,	/* image name -> vm uuid (dupsort) */
+	DB_NETWORKS,		/* name -> network */
+	DB_NET_IPS,		/* "NET/8-hex IP" -> vm uuid (IPAM) */
+	DB_MACS,		/* mac -> vm uuid (IPAM) */
+	DB_VOLUMES,		/* name -> volume */
+	DB_VOLS_BY_VM,		/* vm uuid -> volume name (dupsort) */
+	DB_CLOUDINIT,		/* vm uuid -> cloud-init (user-data, keys) */
 	DB_MAX
 };
 

@@ -16,6 +16,9 @@
 #include "server.h"
 #include "store.h"
 #include "vm.h"
+#include "network.h"
+#include "volume.h"
+#include "cloudinit.h"
 
 int svc_healthz(struct req *req, struct resp *resp);
 int svc_metrics(struct req *req, struct resp *resp);
@@ -54,6 +57,16 @@ int svc_usage_show(struct req *req, struct resp *resp);
 int svc_host_enroll(struct req *req, struct resp *resp);
 int svc_host_delete(struct req *req, struct resp *resp);
 int svc_host_token(struct req *req, struct resp *resp);
+int svc_net_list(struct req *req, struct resp *resp);
+int svc_net_create(struct req *req, struct resp *resp);
+int svc_net_show(struct req *req, struct resp *resp);
+int svc_net_delete(struct req *req, struct resp *resp);
+int svc_volume_list(struct req *req, struct resp *resp);
+int svc_volume_create(struct req *req, struct resp *resp);
+int svc_volume_show(struct req *req, struct resp *resp);
+int svc_volume_delete(struct req *req, struct resp *resp);
+int svc_volume_attach(struct req *req, struct resp *resp);
+int svc_volume_detach(struct req *req, struct resp *resp);
 
 /* ---- shared helpers (svc_host.c) ---- */
 
@@ -195,6 +208,38 @@ int svc_drain_begin(struct req *req, struct store_txn *txn,
     struct vm_error *err);
 /* Maintenance off: forget the moves not started yet. */
 int svc_drain_cancel(struct store_txn *txn, const struct api_host *h,
+    struct vm_error *err);
+
+/* ---- networks and IPAM (svc_net.c) ---- */
+/* Give each NIC of vm (its id set) an address and a MAC, in txn. */
+int svc_net_alloc(struct req *req, struct store_txn *txn, struct api_vm *vm,
+    struct vm_error *err);
+/* Release the addresses and MACs of vm's NICs, in txn. */
+int svc_net_free(struct store_txn *txn, const struct api_vm *vm,
+    struct vm_error *err);
+/* Fill t->nics from vm's NICs and their networks. */
+int svc_net_task_nics(struct store_txn *txn, const struct api_vm *vm,
+    struct api_task *t, struct vm_error *err);
+
+/* ---- volumes (svc_volume.c) ---- */
+/* vm's row is going: its volumes become available (files stay). */
+int svc_volume_vm_gone(struct store_txn *txn, const char *vm_id,
+    struct vm_error *err);
+/* Apply an agent result of a volume task (t->action OPA_VOL_*). */
+int svc_volume_result(struct store_txn *txn, const struct api_task *t,
+    const struct api_task_result *r, struct vm_error *err);
+
+/* ---- cloud-init (svc_cloudinit.c) ---- */
+/* Decode a VM create body; its "cloud_init" into *ci (malloc'ed, NULL
+ * when absent or empty; the caller frees). */
+int svc_vm_body(struct req *req, struct api_vm *vm, struct api_cloudinit **ci,
+    struct vm_error *err);
+int svc_cloudinit_put(struct store_txn *txn, const char *vm_id,
+    const struct api_cloudinit *ci, struct vm_error *err);
+/* t->cloud_init from the VM's record (zero when it has none). */
+int svc_cloudinit_task(struct store_txn *txn, const char *vm_id,
+    struct api_task *t, struct vm_error *err);
+int svc_cloudinit_del(struct store_txn *txn, const char *vm_id,
     struct vm_error *err);
 
 #endif

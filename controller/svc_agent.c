@@ -496,6 +496,10 @@ result_apply(struct store_txn *txn, const struct principal *who,
 		if (svc_op_save(txn, &op, err) < 0)
 			return -1;
 	}
+	if (t.action >= OPA_VOL_ATTACH) {
+		*applied = true;
+		return svc_volume_result(txn, &t, r, err);
+	}
 	vrc = store_get_obj(txn, DB_VMS, t.vm_id, &api_vm_schema, &vm, err);
 	if (vrc < 0)
 		return -1;

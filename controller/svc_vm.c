@@ -84,6 +84,9 @@ svc_vm_remove(struct store_txn *txn, const struct api_vm *vm,
 
 	if (store_del(txn, DB_VMS, vm->id, NULL, err) < 0 ||
 	    svc_placement_del(txn, vm->id, err) < 0 ||
+	    svc_net_free(txn, vm, err) < 0 ||
+	    svc_cloudinit_del(txn, vm->id, err) < 0 ||
+	    svc_volume_vm_gone(txn, vm->id, err) < 0 ||
 	    store_del(txn, DB_VMS_BY_NAME, vm->name, NULL, err) < 0 ||
 	    store_del(txn, DB_VMS_BY_FLAVOR, vm->flavor, vm->id, err) < 0)
 		return -1;
@@ -182,6 +185,12 @@ vm_enqueue(struct store_txn *txn, struct api_vm *vm, int action,
 	t.ram_mib = vm->ram_mib;
 	t.disk_gib = vm->disk_gib;
 	t.image = vm->image;
+	if ((action == OPA_CREATE || action == OPA_START) &&
+	    svc_net_task_nics(txn, vm, &t, err) < 0)
+		return -1;
+	if (action == OPA_CREATE &&
+	    svc_cloudinit_task(txn, vm->id, &t, err) < 0)
+		return -1;
 	if (areq != NULL) {
 		t.stop_timeout_s = areq->timeout_s;
 		t.force = areq->force;
@@ -312,13 +321,14 @@ svc_vm_create(struct req *req, struct resp *resp)
 	struct api_operation op;
 	struct api_host *h;
 	struct api_vm vm;
+	struct api_cloudinit *ci = NULL;
 	json_object *body = NULL;
 	char *idem = NULL, *existing = NULL;
 	int rc;
 
 	memset(&snap, 0, sizeof(snap));
 
-	if (svc_body(req, &api_vm_schema, &vm, &err) < 0 ||
+	if (svc_vm_body(req, &vm, &ci, &err) < 0 ||
 	    idem_key(req, &idem, &err) < 0)
 		goto fail;
 	if (uuid_valid(vm.name)) {
@@ -406,7 +416,9 @@ svc_vm_create(struct req *req, struct resp *resp)
 	vm.desired = DESIRED_RUNNING;
 	vm.generation = 1;
 	vm.created_at = now_ms();
-	if (vm_enqueue(txn, &vm, OPA_CREATE, NULL, &op, &err) < 0 ||
+	if (svc_net_alloc(req, txn, &vm, &err) < 0 ||
+	    svc_cloudinit_put(txn, vm.id, ci, &err) < 0 ||
+	    vm_enqueue(txn, &vm, OPA_CREATE, NULL, &op, &err) < 0 ||
 	    svc_vm_save(txn, &vm, &err) < 0 ||
 	    store_put(txn, DB_VMS_BY_NAME, vm.name, vm.id, strlen(vm.id), 0,
 	    &err) < 0 ||
@@ -432,6 +444,7 @@ svc_vm_create(struct req *req, struct resp *resp)
 	sched_result_free(&res);
 	svc_sched_free(&snap);
 	free(idem);
+	free(ci);
 	return HANDLER_DONE;
 fail:
 	json_object_put(body);
@@ -440,6 +453,7 @@ fail:
 	svc_sched_free(&snap);
 	free(idem);
 	free(existing);
+	free(ci);
 	resp_error(resp, &err);
 	return HANDLER_DONE;
 }

@@ -31,7 +31,7 @@ INIT=$HERE/init
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 META=linux-image-cloud-amd64
 MODULES="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev
-	virtio_pci virtio_blk evdev button"
+	virtio_pci virtio_blk evdev button failover net_failover virtio_net"
 
 fresh() {
 	for f in "$OUTDIR/vmlinuz" "$OUTDIR/initrd.img"; do

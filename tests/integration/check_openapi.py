@@ -54,7 +54,8 @@ for p, item in doc['paths'].items():
 # ---- codec tables -> expectations
 NAME_RE = '^[a-z0-9][a-z0-9-]{0,62}$'
 CODECS = ('flavor', 'host', 'vm', 'operation', 'agentproto', 'agency',
-          'identity', 'audit_event', 'image')
+          'identity', 'audit_event', 'image', 'network', 'volume',
+          'cloudinit')
 src = ''.join(open('%s/api/%s.c' % (top, f)).read() for f in CODECS)
 arrays = {}
 for m in re.finditer(r'const char \*const (\w+)\[\] = \{(.*?)\};', src, re.S):
@@ -64,7 +65,7 @@ for m in re.finditer(r'static const struct api_field (\w+)\[\] = \{(.*?)\n\};',
                      src, re.S):
     body = re.sub(r'\s+', ' ', m.group(2))
     fields = []
-    for e in re.finditer(r'(AFSUB|AFS|AFI|AFE|AFB|AFT)\((.*?)\),', body):
+    for e in re.finditer(r'(AFSUB|AFS|AFI|AFE|AFB|AFT|AFA)\((.*?)\),', body):
         a = [x.strip() for x in e.group(2).split(',')]
         fields.append((e.group(1), a))
     tables[m.group(1)] = fields
@@ -107,9 +108,15 @@ mapping = {'flavor_fields': 'Flavor', 'host_fields': 'Host',
            'agency_fields': 'Agency', 'usage_fields': 'UsageReport',
            'user_fields': 'User', 'token_fields': 'Token',
            'whoami_fields': 'Whoami', 'event_fields': 'AuditEvent',
-           'verify_fields': 'AuditVerify', 'img_fields': 'ImageRecord'}
+           'verify_fields': 'AuditVerify', 'img_fields': 'ImageRecord',
+           'network_fields': 'Network',
+           'nic_fields': 'Nic', 'task_nic_fields': 'TaskNic',
+           'volume_fields': 'Volume', 'attach_fields': 'VolumeAttach',
+           'cloudinit_fields': 'CloudInit'}
 # AF_SUB schemas (&api_..._schema) -> component schema
-subs = {'&api_image_schema': 'Image', '&api_quota_schema': 'Quota'}
+subs = {'&api_image_schema': 'Image', '&api_quota_schema': 'Quota',
+        '&api_nic_schema': 'Nic', '&api_task_nic_schema': 'TaskNic',
+        '&api_cloudinit_schema': 'CloudInit'}
 # Fields a handler sends as null although the codec would not (value 0
 # on the wire is null): svc_audit_verify's first_bad.
 null_override = {('AuditVerify', 'first_bad'): True}
@@ -133,7 +140,7 @@ for tname, sname in mapping.items():
         pd = deref(p)
         if kind == 'AFS':
             ftype, flags = a[1], fl(a[2])
-        elif kind in ('AFI', 'AFE', 'AFB', 'AFT', 'AFSUB'):
+        elif kind in ('AFI', 'AFE', 'AFB', 'AFT', 'AFSUB', 'AFA'):
             ftype, flags = kind, fl(a[1])
         req, ro = 'AF_REQ' in flags, 'AF_RO' in flags
         if req:
@@ -143,7 +150,8 @@ for tname, sname in mapping.items():
             errs.append(where + ': readOnly mismatch')
         # nullable: input accepts null for optional fields; output emits
         # null for empty strings/times.
-        strish = ftype in ('AF_STR', 'AF_NAME', 'AF_UUID', 'AF_PATH', 'AFT')
+        strish = ftype in ('AF_STR', 'AF_NAME', 'AF_UUID', 'AF_PATH', 'AFT',
+                           'AF_TEXT')
         want_null = (not req and not ro) or (ro and strish)
         want_null = null_override.get((sname, name), want_null)
         if '$ref' not in p and bool(p.get('nullable')) != want_null:
@@ -157,7 +165,7 @@ for tname, sname in mapping.items():
         elif ftype == 'AF_PATH':
             if pd.get('maxLength') != strsize(a[3], a[4]) - 1:
                 errs.append(where + ': path maxLength')
-        elif ftype == 'AF_STR':
+        elif ftype in ('AF_STR', 'AF_TEXT'):
             want = strsize(a[3], a[4]) - 1
             if pd.get('maxLength') != want:
                 errs.append(where + ': maxLength %s want %d' %
@@ -178,6 +186,11 @@ for tname, sname in mapping.items():
         elif kind == 'AFT':
             if pd.get('format') != 'date-time':
                 errs.append(where + ': not date-time')
+        elif kind == 'AFA':
+            ref = pd.get('items', {}).get('$ref')
+            if pd.get('type') != 'array' or \
+               ref != '#/components/schemas/' + subs.get(a[4], '?'):
+                errs.append(where + ': array of %s, items %s' % (a[4], ref))
         elif kind == 'AFSUB':
             ref = p.get('$ref') or p.get('allOf', [{}])[0].get('$ref')
             if ref != '#/components/schemas/' + subs.get(a[4], '?'):

@@ -38,6 +38,7 @@ mkdir -p "$C"
 #   @ID@ the object of the case   @AG@ a1 (own) / a2 (other)
 #   @UNIQ@ a fresh name           @HOST@ hv-mx (own) / hv1 (other host)
 #   @KERNEL@ an empty kernel file @VM2ID@ the uuid of vm-a2 (agency a2)
+#   @CIDR@ a /24 no other case uses
 # KIND says what the path parameter (or body) names:
 #   -            nothing: one case per principal
 #   list:FIELD   a list; scoped callers must see only their own agency's
@@ -45,9 +46,9 @@ mkdir -p "$C"
 #                for tokens: own tokens only unless admin), and some
 #   leak:FIELD   a list filtered on agency a2's objects: scoped callers
 #                must get no item, callers who see all at least one
-#   agency user vm op
+#   agency user vm op network volume
 #                an existing object of a1 (own) and of a2 (other)
-#   tmpuser tmpvm tmptoken
+#   tmpuser tmpvm tmptoken tmpnetwork tmpvolume
 #                a throwaway object of a1/the caller (own) and of a2
 #                (other), made by admin just before the request
 #   body         the body names agency @AG@: a1 (own), a2 (other; a
@@ -119,6 +120,16 @@ POST /v1/images - 415 /v1/images {"name":"@UNIQ@"}
 GET /v1/images/{} image 200 /v1/images/@ID@ -
 DELETE /v1/images/{} image 409 /v1/images/@ID@ -
 GET /v1/agent/blobs/{} agentself 200 /v1/agent/blobs/@BLOB@ -
+GET /v1/networks list:agency 200 /v1/networks -
+POST /v1/networks body 201 /v1/networks {"name":"@UNIQ@","agency":"@AG@","cidr":"@CIDR@"}
+GET /v1/networks/{} network 200 /v1/networks/@ID@ -
+DELETE /v1/networks/{} tmpnetwork 204 /v1/networks/@ID@ -
+GET /v1/volumes list:agency 200 /v1/volumes -
+POST /v1/volumes body 201 /v1/volumes {"name":"@UNIQ@","agency":"@AG@","size_gib":1}
+GET /v1/volumes/{} volume 200 /v1/volumes/@ID@ -
+DELETE /v1/volumes/{} tmpvolume 204 /v1/volumes/@ID@ -
+POST /v1/volumes/{}/attach tmpvolume 202 /v1/volumes/@ID@/attach {"vm":"vm-@AG@"}
+POST /v1/volumes/{}/detach volume 409 /v1/volumes/@ID@/detach -
 EOF
 )
 
@@ -166,7 +177,10 @@ setup() {
 	start_controller ctl "$STORE" -o limits.rate_per_s=0 \
 	    -o scheduler.tolerate_host_failures=0 \
 	    -o scheduler.cpu_ratio=1.0 || return 1
-	create_agency a1 && create_agency a2 || return 1
+	for r in a1 a2; do
+		create_agency "$r" '{"instances":-1,"vcpus":-1,"ram_mib":-1,"disk_gib":-1,"networks":-1,"volumes":-1}' ||
+		    return 1
+	done
 	for r in "op operator" "aa1 agency-admin a1" "m1 member a1" \
 	    "v1 viewer a1" "gv viewer" "u2 member a2"; do
 		read -r name role ag <<<"$r"
@@ -209,6 +223,12 @@ setup() {
 	for r in a1 a2; do
 		mk POST /v1/vms "{\"name\":\"vm-$r\",\"flavor\":\"small\",\"agency\":\"$r\",\"site\":\"dc\",\"image\":{\"name\":\"img-$r\"}}" \
 		    '"\(.vm.id) \(.operation.id)"' >"$T_DIR/vm-$r" || return 1
+	done
+	for r in a1 a2; do
+		mk POST /v1/networks "{\"name\":\"net-$r\",\"agency\":\"$r\",\"cidr\":\"10.9.0.0/24\"}" \
+		    .name >/dev/null &&
+		    mk POST /v1/volumes "{\"name\":\"vol-$r\",\"agency\":\"$r\",\"size_gib\":1}" \
+		    .name >/dev/null || return 1
 	done
 	OP1=$(cut -d' ' -f2 "$T_DIR/vm-a1")
 	VM2ID=$(cut -d' ' -f1 "$T_DIR/vm-a2")
@@ -351,7 +371,16 @@ tmp_obj() {
 		mk POST /v1/hosts "{\"name\":\"th-$n\",\"site\":\"mx\"}" .host.name ;;
 	tmpagency)
 		mk POST /v1/agencies "{\"name\":\"ta-$n\"}" .name ;;
+	tmpnetwork)
+		mk POST /v1/networks "{\"name\":\"tn-$n\",\"agency\":\"$ag\",\"cidr\":\"$(cidr_of "$n")\"}" .name ;;
+	tmpvolume)
+		mk POST /v1/volumes "{\"name\":\"tvol-$n\",\"agency\":\"$ag\",\"size_gib\":1}" .name ;;
 	esac
+}
+
+# cidr_of N: a /24 of its own for case N (10.100.0.0/24 and up).
+cidr_of() {
+	echo "10.$((100 + $1 / 250)).$(($1 % 250)).0/24"
 }
 
 # obj_id KIND VARIANT: the fixture a case names.
@@ -367,6 +396,10 @@ obj_id() {
 	"op other") echo "$OP2" ;;
 	"image own") echo img-a1 ;;
 	"image other") echo img-a2 ;;
+	"network own") echo net-a1 ;;
+	"network other") echo net-a2 ;;
+	"volume own") echo vol-a1 ;;
+	"volume other") echo vol-a2 ;;
 	"flavor "*) echo small ;;
 	"host "*) echo hv1 ;;
 	*) echo "" ;;
@@ -383,6 +416,7 @@ sub() {
 	s=${s//@KERNEL@/$KERNEL}
 	s=${s//@VM2ID@/$VM2ID}
 	s=${s//@BLOB@/$BLOB}
+	s=${s//@CIDR@/$(cidr_of "$N")}
 	printf '%s' "$s"
 }
 
@@ -393,7 +427,7 @@ while read -r m p kind ok path body; do
 	[ -n "${RRES[$key]:-}" ] || continue
 	case $kind in
 	agency | user | vm | op | tmpuser | tmpvm | tmptoken | body | agent | \
-	    image)
+	    image | network | volume | tmpnetwork | tmpvolume)
 		variants="own other" ;;
 	*) variants="-" ;;
 	esac
@@ -551,7 +585,7 @@ audit_ok() {
 
 check "agencies a1, a2, users m1, u2 and flavor small still there" \
     exists /v1/agencies/a1 /v1/agencies/a2 /v1/users/m1 /v1/users/u2 \
-    /v1/flavors/small
+    /v1/flavors/small /v1/networks/net-a1 /v1/volumes/vol-a2
 check "audit chain verifies" audit_ok
 check "agent is alive" daemon_alive agent
 check_daemons_clean ctl agent
