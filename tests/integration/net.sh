@@ -32,7 +32,7 @@ command -v jq >/dev/null || { fail "missing tool jq"; t_finish; }
 
 D=$T_SLOW
 KERNEL="$T_DIR/vmlinuz"
-: >"$KERNEL"
+printf 'net test kernel\n' >"$KERNEL"
 STORE="$T_DIR/state"
 
 V() {
@@ -243,19 +243,23 @@ AS_TOKEN=$M2 refused "(4) a2 member: delete a1's n1 is 404" 404 not_found \
     "network 'n1' not found" DELETE /v1/networks/n1
 mk POST /v1/networks '{"name":"pub","shared":true,"cidr":"10.50.0.0/24"}' \
     .name >/dev/null
+# Members boot from the image store (image paths are admin-only).
+curl -sf -o /dev/null -H "Authorization: Bearer $ADMIN_TOKEN" \
+    -F name=nk -F visibility=public -F kernel=@"$KERNEL" \
+    "$CTL_URL/v1/images" || fail "(4) upload the public image nk"
 check_eq "(4) a2 member lists its own and the shared ones" "nb pub x2" \
     "$(as "$M2" GET /v1/networks | jq -r '[.items[].name] | sort | join(" ")')"
 check_eq "(4) a1 member lists its own and the shared ones" "n1 n2 pub" \
     "$(as "$M1" GET /v1/networks | jq -r '[.items[].name] | sort | join(" ")')"
 AS_TOKEN=$M2 refused "(4) a2 member: a NIC on a1's n1 is refused" 400 \
     invalid_argument "network 'n1' does not exist in agency a2" \
-    POST /v1/vms '{"name":"sv1","flavor":"tiny","image":{"kernel":"'"$KERNEL"'"},"nics":[{"network":"n1"}]}'
+    POST /v1/vms '{"name":"sv1","flavor":"tiny","image":{"name":"nk"},"nics":[{"network":"n1"}]}'
 AS_TOKEN=$M1 refused "(4) a1 member: deleting shared pub is 403" 403 \
     forbidden "only admins and operators" DELETE /v1/networks/pub
-out=$(as "$M2" POST /v1/vms '{"name":"sv2","flavor":"tiny","image":{"kernel":"'"$KERNEL"'"},"nics":[{"network":"pub"}]}')
+out=$(as "$M2" POST /v1/vms '{"name":"sv2","flavor":"tiny","image":{"name":"nk"},"nics":[{"network":"pub"}]}')
 check_eq "(4) a2 member: a NIC on shared pub" "202 10.50.0.2" \
     "$(api_status) $(printf '%s' "$out" | jq -r '.vm.nics[0].ip')"
-out=$(as "$M1" POST /v1/vms '{"name":"sv3","flavor":"tiny","image":{"kernel":"'"$KERNEL"'"},"nics":[{"network":"pub"}]}')
+out=$(as "$M1" POST /v1/vms '{"name":"sv3","flavor":"tiny","image":{"name":"nk"},"nics":[{"network":"pub"}]}')
 check_eq "(4) a1 member: next address on shared pub" "202 10.50.0.3" \
     "$(api_status) $(printf '%s' "$out" | jq -r '.vm.nics[0].ip')"
 
