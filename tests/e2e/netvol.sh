@@ -3,7 +3,10 @@
 # The test makes its own network namespace (ip netns add) and runs in it
 # (nsenter --net), so the bridge, the tap device and every address exist
 # only there; it deletes the namespace at the end. Inside: one vmctld, one
-# vmagentd on qemu:///embed (TCG), a bridge vmcbr0, and only vmctl:
+# vmagentd on qemu:///embed (TCG), a bridge vmcbr0, and only vmctl. The
+# guest boots from the image store: its kernel and initramfs are uploaded
+# as image tiny-guest (sha256 checked) and QEMU runs the kernel from the
+# agent's cache, named by that sha256.
 #   - a network in mode bridge on vmcbr0 and a VM with one NIC on it: the
 #     guest's marker line shows the MAC the IPAM gave, and QEMU's tap
 #     device is a port of vmcbr0;
@@ -88,8 +91,21 @@ vcq flavor create tiny --vcpus 1 --ram 128 &&
     vcq network create iso --cidr 10.61.0.0/24 --agency "$E2E_AGENCY"
 check_eq "flavor tiny, networks lan (bridge $BR) and iso (isolated)" 0 $?
 
-boot_args=(--flavor tiny --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD"
-    --cmdline "console=ttyS0" --agency "$E2E_AGENCY")
+# The guest boots from the image store: its kernel and initramfs are
+# uploaded once, and the agent fetches them by sha256 into its cache.
+if vcq image create tiny-guest --kernel "$GUEST_KERNEL" \
+    --initrd "$GUEST_INITRD" --cmdline "$GUEST_CMDLINE" \
+    --agency "$E2E_AGENCY"; then
+	pass "image tiny-guest uploaded (kernel + initrd)"
+else
+	fail "upload image tiny-guest"
+	e2e_finish
+fi
+KERNEL_SHA=$(sha256sum "$GUEST_KERNEL" | cut -d' ' -f1)
+check_eq "the store's kernel sha256 is the file's" "$KERNEL_SHA" \
+    "$("$VMCTL" --url "$CTL_URL" -o json image show tiny-guest |
+    jq -r .kernel_sha256 2>/dev/null)"
+boot_args=(--flavor tiny --image tiny-guest --agency "$E2E_AGENCY")
 
 # ------------------------------------------------------------ isolated
 vc vm create e2e-iso "${boot_args[@]}" --network iso --wait \
@@ -119,6 +135,10 @@ else
 fi
 check "e2e-nv: QEMU's tap device is a port of $BR" \
     bash -c "ip -o link show master $BR | grep -q vnet"
+pid=$(qemu_pid ag1 "$VM_ID")
+check "e2e-nv: QEMU boots the kernel from the agent's image cache" \
+    bash -c "tr '\\0' ' ' </proc/$pid/cmdline |
+    grep -q -- '-kernel [^ ]*/$KERNEL_SHA'"
 
 # ------------------------------------------------------------ volume
 vcq volume create data --size-gib 1 --agency "$E2E_AGENCY"
