@@ -90,6 +90,7 @@ static const struct api_field vm_fields[] = {
 	AFI("obs_seq", AF_RO, struct api_vm, obs_seq, 0, INT64_MAX),
 	AFT("created_at", AF_RO, struct api_vm, created_at),
 	AFT("updated_at", AF_RO, struct api_vm, updated_at),
+	AFS("server_group", AF_NAME, 0, struct api_vm, server_group),
 };
 
 const struct api_schema api_vm_schema = {

@@ -62,6 +62,7 @@ struct api_vm {
 	int64_t obs_seq;		/* RO: newest agent observation applied */
 	int64_t created_at;		/* RO */
 	int64_t updated_at;		/* RO */
+	char server_group[API_NAME_MAX];	/* optional; same agency */
 };
 extern const struct api_schema api_vm_schema;
 

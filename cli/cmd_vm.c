@@ -155,6 +155,8 @@ vm_dry_run(struct cli_ctx *ctx, const struct api_vm *vm)
 	if (vm->labels[0] != '\0')
 		client_query_add(&path, "labels", vm->labels);
 	client_query_add(&path, "ha", api_vm_ha_names[vm->ha]);
+	if (vm->server_group[0] != '\0')
+		client_query_add(&path, "group", vm->server_group);
 	if (client_call(ctx, "GET", path.data, NULL, NULL, &ans, &err) < 0)
 		goto fail;
 	if (ans == NULL || !json_object_object_get_ex(ans, "hosts", &hosts) ||
@@ -240,6 +242,7 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 		{ "wait", no_argument, NULL, 'w' },
 		{ "idempotency-key", required_argument, NULL, 'K' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "group", required_argument, NULL, 'G' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct api_vm vm = { 0 };
@@ -325,6 +328,11 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 			break;
 		case 'n':
 			dry = true;
+			break;
+		case 'G':
+			if (cli_opt_name(ctx, "--group", optarg,
+			    vm.server_group, sizeof(vm.server_group)) < 0)
+				goto cleanup;
 			break;
 		default:
 			ret = cli_getopt_status(ch);

@@ -77,8 +77,8 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "vm", "create", cmd_vm_create,
 	  "NAME --flavor F (--disk PATH | --kernel PATH [--initrd PATH] "
 	  "[--cmdline TEXT]) [--agency A] [--site S] [--az Z] [--host H] "
-	  "[--labels L] [--ha restart|none] [--wait] [--idempotency-key K] "
-	  "[--dry-run]",
+	  "[--labels L] [--ha restart|none] [--group G] [--wait] "
+	  "[--idempotency-key K] [--dry-run]",
 	  "create a VM; the controller places it on a host",
 	  "  --flavor F             flavor giving vCPUs, RAM and disk\n"
 	  "  --disk PATH            boot from a copy-on-write overlay of "
@@ -98,6 +98,11 @@ static const struct cli_cmd cli_cmds[] = {
 	  "  --agency A             agency owning it (admin and operator "
 	  "must give it;\n"
 	  "                         others get their own)\n"
+	  "  --group G              join server group G (of the same "
+	  "agency): its\n"
+	  "                         policy (affinity, anti-affinity, "
+	  "soft-anti-affinity)\n"
+	  "                         decides the host\n"
 	  WAIT_OPTS IDEM_OPTS
 	  "  --dry-run              create nothing: show which host the "
 	  "scheduler would\n"
@@ -131,6 +136,27 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "vm", "delete", cmd_vm_delete,
 	  "NAME|ID [--wait] [--idempotency-key K]",
 	  "destroy a VM and remove its disks", WAIT_OPTS IDEM_OPTS },
+
+	{ "group", "create", cmd_group_create,
+	  "NAME --policy affinity|anti-affinity|soft-anti-affinity "
+	  "[--agency A]",
+	  "create a server group: VMs created with --group NAME follow "
+	  "its policy",
+	  "  --policy P             affinity: all members on one host;\n"
+	  "                         anti-affinity: no two members on one "
+	  "host;\n"
+	  "                         soft-anti-affinity: spread them as far "
+	  "as possible\n"
+	  "  --agency A             agency owning it (admin and operator "
+	  "must give it;\n"
+	  "                         others get their own)\n" },
+	{ "group", "list", cmd_group_list, "[--agency A]",
+	  "list server groups",
+	  "  --agency A             only groups of agency A\n" },
+	{ "group", "show", cmd_group_show, "NAME",
+	  "show a server group and where its members run", NULL },
+	{ "group", "delete", cmd_group_delete, "NAME",
+	  "delete a server group with no members", NULL },
 
 	{ "site", "capacity", cmd_site_capacity, "[SITE]",
 	  "show each site's capacity, allocation and N+1 reserve", NULL },

@@ -15,7 +15,7 @@
 
 const char *const auth_res_names[] = {
 	"public", "agent", "self", "flavor", "host", "vm", "agency",
-	"quota-write", "user", "audit", NULL
+	"quota-write", "user", "audit", "server-group", NULL
 };
 
 /*
@@ -37,30 +37,35 @@ static const unsigned char auth_rules[ROLE_MAX][RES_MAX][2] = {
 		[RES_HOST] = { A, A }, [RES_VM] = { A, A },
 		[RES_AGENCY] = { A, A }, [RES_QUOTA_WRITE] = { A, A },
 		[RES_USER] = { A, A }, [RES_AUDIT] = { A, N },
+		[RES_GROUP] = { A, A },
 	},
 	[ROLE_OPERATOR] = {
 		[RES_SELF] = { A, A }, [RES_FLAVOR] = { A, A },
 		[RES_HOST] = { A, A }, [RES_VM] = { A, A },
 		[RES_AGENCY] = { A, N }, [RES_QUOTA_WRITE] = { N, N },
 		[RES_USER] = { N, N }, [RES_AUDIT] = { A, N },
+		[RES_GROUP] = { A, A },
 	},
 	[ROLE_AGENCY_ADMIN] = {
 		[RES_SELF] = { A, A }, [RES_FLAVOR] = { A, N },
 		[RES_HOST] = { N, N }, [RES_VM] = { O, O },
 		[RES_AGENCY] = { O, N }, [RES_QUOTA_WRITE] = { N, N },
 		[RES_USER] = { O, O }, [RES_AUDIT] = { N, N },
+		[RES_GROUP] = { O, O },
 	},
 	[ROLE_MEMBER] = {
 		[RES_SELF] = { A, A }, [RES_FLAVOR] = { A, N },
 		[RES_HOST] = { N, N }, [RES_VM] = { O, O },
 		[RES_AGENCY] = { O, N }, [RES_QUOTA_WRITE] = { N, N },
 		[RES_USER] = { N, N }, [RES_AUDIT] = { N, N },
+		[RES_GROUP] = { O, O },
 	},
 	[ROLE_VIEWER] = {
 		[RES_SELF] = { A, A }, [RES_FLAVOR] = { A, N },
 		[RES_HOST] = { G, N }, [RES_VM] = { O, N },
 		[RES_AGENCY] = { O, N }, [RES_QUOTA_WRITE] = { N, N },
 		[RES_USER] = { N, N }, [RES_AUDIT] = { G, N },
+		[RES_GROUP] = { O, N },
 	},
 };
 #undef N

@@ -28,6 +28,7 @@ enum auth_res {
 	RES_QUOTA_WRITE,	/* changing a quota */
 	RES_USER,
 	RES_AUDIT,
+	RES_GROUP,	/* server groups (agency-owned) */
 	RES_MAX
 };
 extern const char *const auth_res_names[];

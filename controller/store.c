@@ -49,6 +49,9 @@ static const struct {
 	[DB_AUDIT] = { "audit", 0 },
 	[DB_VM_LIFETIMES] = { "vm_lifetimes", 0 },
 	[DB_PLACEMENTS] = { "placements", 0 },
+	[DB_SERVER_GROUPS] = { "server_groups", 0 },
+	[DB_GROUP_MEMBERS] = { "group_members", MDB_DUPSORT },
+	[DB_HOST_HA] = { "host_ha", 0 },
 };
 
 static int

@@ -38,7 +38,10 @@ enum store_db {
 	DB_TOKEN_HASHES,	/* sha256 hex -> token uuid */
 	DB_AUDIT,		/* 16-hex seq -> audit event (hash chain) */
 	DB_VM_LIFETIMES,	/* vm uuid -> lifetime (chargeback) */
-	DB_PLACEMENTS,		/* vm uuid -> "host ha vcpus ram disk" */
+	DB_PLACEMENTS,		/* vm uuid -> "host ha vcpus ram disk [group]" */
+	DB_SERVER_GROUPS,	/* name -> server group */
+	DB_GROUP_MEMBERS,	/* group -> vm uuid (dupsort) */
+	DB_HOST_HA,		/* host -> its HA VMs' sizes "V R D N;..." */
 	DB_MAX
 };
 

@@ -13,6 +13,7 @@
 #include "host.h"
 #include "operation.h"
 #include "scheduler.h"
+#include "server_group.h"
 #include "server.h"
 #include "store.h"
 #include "vm.h"
@@ -54,6 +55,10 @@ int svc_usage_show(struct req *req, struct resp *resp);
 int svc_host_enroll(struct req *req, struct resp *resp);
 int svc_host_delete(struct req *req, struct resp *resp);
 int svc_host_token(struct req *req, struct resp *resp);
+int svc_group_list(struct req *req, struct resp *resp);
+int svc_group_create(struct req *req, struct resp *resp);
+int svc_group_show(struct req *req, struct resp *resp);
+int svc_group_delete(struct req *req, struct resp *resp);
 
 /* ---- shared helpers (svc_host.c) ---- */
 
@@ -131,8 +136,24 @@ int svc_placement_put(struct store_txn *txn, const struct api_vm *vm,
 int svc_placement_del(struct store_txn *txn, const char *vm_id,
     struct vm_error *err);
 int svc_placement_dryrun(struct req *req, struct resp *resp);
+/* Add the placed members of server group `group` to s (for its filter). */
+int svc_sched_load_group(struct store_txn *txn, struct sched_snap *s,
+    const char *group, struct vm_error *err);
+/* Build the per-host HA sizes from the placements when a store lacks them
+ * (one write txn at start-up; nothing to do on a current store). */
+int svc_sched_reindex(struct store *st, struct vm_error *err);
 int svc_site_list(struct req *req, struct resp *resp);
 int svc_host_maintenance(struct req *req, struct resp *resp);
+
+/* ---- server groups (svc_group.c) ---- */
+/*
+ * A VM's server group in its create (or dry run) transaction: the group
+ * must exist and, when agency is not NULL, belong to it (else 400); its
+ * placed members join s and r gets the group's policy.
+ */
+int svc_group_prepare(struct store_txn *txn, const char *group,
+    const char *agency, struct sched_snap *s, struct sched_request *r,
+    struct vm_error *err);
 
 /* ---- shared helpers (svc_vm.c) ---- */
 

@@ -365,6 +365,9 @@ svc_vm_create(struct req *req, struct resp *resp)
 	if (svc_sched_load(req->ctl, txn, &snap, &err) < 0)
 		goto fail;
 	svc_sched_request(&vm, &fl, &sreq);
+	if (vm.server_group[0] != '\0' && svc_group_prepare(txn,
+	    vm.server_group, vm.agency, &snap, &sreq, &err) < 0)
+		goto fail;
 	if (sched_place(&snap.cfg, snap.shosts, snap.nhosts, snap.vms,
 	    snap.nvms, &sreq, &res, &err) < 0)
 		goto fail;

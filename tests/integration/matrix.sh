@@ -45,9 +45,9 @@ mkdir -p "$C"
 #                for tokens: own tokens only unless admin), and some
 #   leak:FIELD   a list filtered on agency a2's objects: scoped callers
 #                must get no item, callers who see all at least one
-#   agency user vm op
+#   agency user vm op group
 #                an existing object of a1 (own) and of a2 (other)
-#   tmpuser tmpvm tmptoken
+#   tmpuser tmpvm tmptoken tmpgroup
 #                a throwaway object of a1/the caller (own) and of a2
 #                (other), made by admin just before the request
 #   body         the body names agency @AG@: a1 (own), a2 (other; a
@@ -107,6 +107,11 @@ GET /v1/operations vm 200 /v1/operations?vm=@ID@ -
 GET /v1/operations/{} op 200 /v1/operations/@ID@ -
 GET /v1/audit - 200 /v1/audit?limit=5 -
 GET /v1/audit/verify - 200 /v1/audit/verify -
+GET /v1/server-groups list:agency 200 /v1/server-groups -
+GET /v1/server-groups leak:agency 200 /v1/server-groups?agency=a2 -
+POST /v1/server-groups body 201 /v1/server-groups {"name":"@UNIQ@","policy":"anti-affinity","agency":"@AG@"}
+GET /v1/server-groups/{} group 200 /v1/server-groups/@ID@ -
+DELETE /v1/server-groups/{} tmpgroup 204 /v1/server-groups/@ID@ -
 POST /v1/agent/register agent 200 /v1/agent/register {"name":"@HOST@","site":"mx","uri_kind":"test","vcpus":1,"ram_mib":64,"disk_gib":1}
 POST /v1/agent/heartbeat agent 200 /v1/agent/heartbeat {"host":"@HOST@","full":true,"seq":1,"domains":[]}
 GET /v1/agent/tasks agent 200 /v1/agent/tasks?host=@HOST@&wait=0 -
@@ -191,6 +196,10 @@ setup() {
 	for r in a1 a2; do
 		mk POST /v1/vms "{\"name\":\"vm-$r\",\"flavor\":\"small\",\"agency\":\"$r\",\"site\":\"dc\",\"image\":{\"kernel\":\"$KERNEL\"}}" \
 		    '"\(.vm.id) \(.operation.id)"' >"$T_DIR/vm-$r" || return 1
+	done
+	for r in a1 a2; do
+		mk POST /v1/server-groups "{\"name\":\"sg-$r\",\"policy\":\"soft-anti-affinity\",\"agency\":\"$r\"}" \
+		    .name >/dev/null || return 1
 	done
 	OP1=$(cut -d' ' -f2 "$T_DIR/vm-a1")
 	VM2ID=$(cut -d' ' -f1 "$T_DIR/vm-a2")
@@ -333,6 +342,8 @@ tmp_obj() {
 		mk POST /v1/hosts "{\"name\":\"th-$n\",\"site\":\"mx\"}" .host.name ;;
 	tmpagency)
 		mk POST /v1/agencies "{\"name\":\"ta-$n\"}" .name ;;
+	tmpgroup)
+		mk POST /v1/server-groups "{\"name\":\"tg-$n\",\"policy\":\"affinity\",\"agency\":\"$ag\"}" .name ;;
 	esac
 }
 
@@ -349,6 +360,8 @@ obj_id() {
 	"op other") echo "$OP2" ;;
 	"flavor "*) echo small ;;
 	"host "*) echo hv1 ;;
+	"group own") echo sg-a1 ;;
+	"group other") echo sg-a2 ;;
 	*) echo "" ;;
 	esac
 }
@@ -371,7 +384,8 @@ while read -r m p kind ok path body; do
 	key="$m $p"
 	[ -n "${RRES[$key]:-}" ] || continue
 	case $kind in
-	agency | user | vm | op | tmpuser | tmpvm | tmptoken | body | agent)
+	agency | user | vm | op | tmpuser | tmpvm | tmptoken | body | agent | \
+	    group | tmpgroup)
 		variants="own other" ;;
 	*) variants="-" ;;
 	esac
