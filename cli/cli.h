@@ -282,6 +282,7 @@ int cmd_host_enroll(struct cli_ctx *, int, char **);
 int cmd_host_token(struct cli_ctx *, int, char **);
 int cmd_host_delete(struct cli_ctx *, int, char **);
 int cmd_host_maintenance(struct cli_ctx *, int, char **);
+int cmd_host_set(struct cli_ctx *, int, char **);
 
 int cmd_site_capacity(struct cli_ctx *, int, char **);	/* also list */
 

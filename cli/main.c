@@ -69,6 +69,13 @@ static const struct cli_cmd cli_cmds[] = {
 	  "(gpu,health)\n" },
 	{ "host", "maintenance", cmd_host_maintenance, "NAME on|off",
 	  "put a host in maintenance (no new VMs) or take it out", NULL },
+	{ "host", "set", cmd_host_set, "NAME [--labels LABELS] [--az ZONE]",
+	  "change a host's aggregate labels or zone; placements see it at "
+	  "once",
+	  "  --labels LABELS        the new labels, comma-separated; '' "
+	  "clears them\n"
+	  "  --az ZONE              the new availability zone; '' clears "
+	  "it\n" },
 	{ "host", "token", cmd_host_token, "NAME",
 	  "revoke a host's tokens and print a new one (shown once)", NULL },
 	{ "host", "delete", cmd_host_delete, "NAME",

@@ -55,6 +55,7 @@ const struct route routes_table[] = {
 	{ "GET", "/v1/operations/{}", svc_op_show, 0, RES_VM, R },
 	{ "GET", "/v1/audit", svc_audit_list, 0, RES_AUDIT, R },
 	{ "GET", "/v1/audit/verify", svc_audit_verify, 0, RES_AUDIT, R },
+	{ "PATCH", "/v1/hosts/{}", svc_host_patch, 0, RES_HOST, W },
 	{ "GET", "/v1/server-groups", svc_group_list, 0, RES_GROUP, R },
 	{ "POST", "/v1/server-groups", svc_group_create, 0, RES_GROUP, W },
 	{ "GET", "/v1/server-groups/{}", svc_group_show, 0, RES_GROUP, R },

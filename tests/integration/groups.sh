@@ -12,7 +12,10 @@
 #      agency's group is refused (400) at create and 404 on show;
 #      (6) delete: 409 while it has members, members released by VM
 #      deletes (anti-affinity admits again), then 204; a controller
-#      restart keeps the membership.
+#      restart keeps the membership; (7) vmctl host set / PATCH
+#      /v1/hosts/{name}: labels and zone changed after enrollment are
+#      seen by the very next dry run and create; bad input refused with
+#      nothing changed; null (or '') clears one, an absent one is kept.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
@@ -248,6 +251,63 @@ check_eq "6: aa has no member" "0 0" \
 check "6: vmctl group delete aa" V -q group delete aa
 api GET /v1/server-groups/aa >/dev/null
 check_eq "6: aa is gone" 404 "$(api_status)"
+
+# ------------------------------------------------------------ (7) aggregates
+
+# dryv [vm create args]: "chosen HOST=FILTER|pass ..." of a dry run.
+dryv() {
+	V -o json vm create --dry-run --flavor small --agency test "$@" \
+	    2>/dev/null | jq -r '[(.chosen // "none")] + [.hosts[] |
+	    "\(.host)=\(.filter // "pass")"] | join(" ")'
+}
+hostagg() {
+	V -o json host show "$1" | jq -r '"\(.az // "-") \(.labels // "-")"'
+}
+V host set hv1 >/dev/null 2>"$T_DIR/e"
+check_eq "7: host set with nothing to set: exit 2" 2 $?
+check "7: ... says what to give" grep -q -- "--labels and/or --az" "$T_DIR/e"
+V host set hv1 --labels 'GPU!' >/dev/null 2>"$T_DIR/e"
+check_eq "7: host set --labels 'GPU!': exit 2" 2 $?
+V host set hv1 --az 'Zone A' >/dev/null 2>"$T_DIR/e"
+check_eq "7: host set --az 'Zone A': exit 2" 2 $?
+V host set nope --az a >/dev/null 2>"$T_DIR/e"
+check_eq "7: host set on an unknown host: exit 1" 1 $?
+check "7: ... host 'nope' not found" grep -q "host 'nope' not found" "$T_DIR/e"
+out=$(api PATCH /v1/hosts/hv1 '{}')
+check_eq "7: PATCH {}: 400" 400 "$(api_status)"
+out=$(api PATCH /v1/hosts/hv1 '{"site":"fz"}')
+check_eq "7: PATCH with site (not changeable): 400" 400 "$(api_status)"
+out=$(api PATCH /v1/hosts/hv1 '{"labels":"gpu,,ssd"}')
+check_eq "7: PATCH with labels 'gpu,,ssd': 400" 400 "$(api_status)"
+API_TOKEN=$MT api PATCH /v1/hosts/hv1 '{"labels":"gpu"}' >/dev/null
+check_eq "7: PATCH as an agency member: 403" 403 "$(api_status)"
+check_eq "7: hv1 unchanged by all of these" "- -" "$(hostagg hv1)"
+
+check "7: vmctl host set hv1 --labels gpu,ssd --az a" \
+    V -q host set hv1 --labels gpu,ssd --az a
+check_eq "7: hv1 shows az a, labels gpu,ssd" "a gpu,ssd" "$(hostagg hv1)"
+check_eq "7: at once, a dry run for label gpu takes hv1 only" \
+    "hv1 hv1=pass hv2=labels hv3=labels" "$(dryv --labels gpu)"
+check_eq "7: ... and zone a the same" \
+    "hv1 hv1=pass hv2=az hv3=az" "$(dryv --az a)"
+mkvm lab-1 --labels gpu
+check_eq "7: a VM wanting gpu is placed on hv1" "0 hv1" "$? $(vm_host lab-1)"
+check "7: vmctl host set hv2 --labels gpu" V -q host set hv2 --labels gpu
+check_eq "7: hv2: labels gpu, az kept empty" "- gpu" "$(hostagg hv2)"
+check_eq "7: label gpu now passes hv1 and hv2" \
+    "hv1=pass hv2=pass hv3=labels" "$(dryv --labels gpu | cut -d' ' -f2-)"
+check "7: vmctl host set hv1 --labels '' (clear), az kept" \
+    V -q host set hv1 --labels ''
+check_eq "7: hv1: az a, no labels" "a -" "$(hostagg hv1)"
+check_eq "7: label gpu: only hv2 now" "hv2 hv1=labels hv2=pass hv3=labels" \
+    "$(dryv --labels gpu)"
+out=$(api PATCH /v1/hosts/hv1 '{"az":null}')
+check_eq "7: PATCH az null clears the zone: 200, no az" "200 null" \
+    "$(api_status) $(jq -r .az <<<"$out")"
+check_eq "7: lab-1 stays on hv1 (placed VMs are not moved)" hv1 \
+    "$(vm_host lab-1)"
+check "7: the change is audited" \
+    grep -q "host hv2 az=- labels=gpu" <<<"$(api GET '/v1/audit?limit=1000')"
 
 # ------------------------------------------------------------ done
 

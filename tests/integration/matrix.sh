@@ -87,6 +87,7 @@ GET /v1/hosts - 200 /v1/hosts -
 POST /v1/hosts - 201 /v1/hosts {"name":"@UNIQ@","site":"mx"}
 GET /v1/hosts/{} host 200 /v1/hosts/@ID@ -
 DELETE /v1/hosts/{} tmphost 204 /v1/hosts/@ID@ -
+PATCH /v1/hosts/{} tmphost 200 /v1/hosts/@ID@ {"labels":"mx"}
 POST /v1/hosts/{}/token tmphost 201 /v1/hosts/@ID@/token -
 POST /v1/hosts/{}/maintenance tmphost 200 /v1/hosts/@ID@/maintenance {"maintenance":true}
 POST /v1/hosts/{}/maintenance host 200 /v1/hosts/@ID@/maintenance {"maintenance":false}
