@@ -38,6 +38,7 @@
 #include "log.h"
 #include "procs.h"
 #include "rest.h"
+#include "scale.h"
 #include "util.h"
 #include "vm.h"
 
@@ -70,6 +71,8 @@ struct bench_opts {
 	size_t nctl_extra;
 	const char **agent_extra;	/* borrowed from argv: -o values */
 	size_t nagent_extra;
+	size_t ngroups;			/* server groups; 0 = none */
+	const char *group_policy;	/* borrowed: argv or a literal */
 };
 
 /* Latency summary of one batch of requests, in milliseconds. */
@@ -101,6 +104,10 @@ struct bench {
 	double libvirt_s;		/* baseline define+create loop */
 	long audit_events;		/* in the trail at the end; -1: unknown */
 	double audit_verify_s;		/* GET /v1/audit/verify */
+	struct scale_sched sched;	/* from /metrics after the creates */
+	double list_best_s, list_median_s;	/* GET /v1/vms, every page */
+	size_t list_n;
+	long group_pairs;		/* members sharing a host; -1 unknown */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -650,7 +657,7 @@ req_worker(void *arg)
 	struct req_batch *r = arg;
 	struct http_client *c = bench_client(r->b);
 	struct vm_error err;
-	char path[96], body[256];
+	char path[96], body[384];
 	size_t i;
 	int64_t t0;
 	int rc;
@@ -662,12 +669,19 @@ req_worker(void *arg)
 		vm_error_clear(&err);
 		t0 = clock_us();
 		if (r->kind == REQ_CREATE) {
+			char grp[96] = "", gname[64];
+
+			if (r->b->o.ngroups > 0) {
+				scale_group_name(i % r->b->o.ngroups, gname);
+				snprintf(grp, sizeof(grp),
+				    ",\"server_group\":\"%s\"", gname);
+			}
 			snprintf(body, sizeof(body),
 			    "{\"name\":\"bench-%05zu\","
 			    "\"agency\":\"" BENCH_AGENCY "\","
-			    "\"flavor\":\"" BENCH_FLAVOR "\","
+			    "\"flavor\":\"" BENCH_FLAVOR "\"%s,"
 			    "\"image\":{\"kernel\":\"" BENCH_KERNEL "\"}}",
-			    i + 1);
+			    i + 1, grp);
 			rc = rest_call(c, "POST", "/v1/vms", body, 202, NULL,
 			    &err);
 		} else {
@@ -901,6 +915,46 @@ hwm_sample(struct bench *b)
 		b->agents_hwm_kib = sum;
 }
 
+/*
+ * With every VM running: the scheduler's time per placement (/metrics),
+ * the time to list them all, and whether anti-affinity held.
+ */
+static int
+bench_scale_figures(struct bench *b, struct vm_error *err)
+{
+	const struct scale_sched *s = &b->sched;
+	size_t grouped = 0, pairs = 0;
+
+	if (scale_sched_read(b->http, &b->sched, err) < 0)
+		return -1;
+	if (s->placements > 0)
+		printf("  scheduler per placement (vmctld, in the create txn): "
+		    "%.1f us (snapshot read %.1f us + filters/weights/N+1 "
+		    "%.1f us) over %.0f placements\n",
+		    (s->load_s + s->place_s) * 1e6 / s->placements,
+		    s->load_s * 1e6 / s->placements,
+		    s->place_s * 1e6 / s->placements, s->placements);
+	if (scale_list_time(b->http, 5, &b->list_best_s, &b->list_median_s,
+	    &b->list_n, err) < 0)
+		return -1;
+	printf("  list: GET /v1/vms of %zu VMs (pages of 1000) in %.1f ms "
+	    "(median of 5; best %.1f ms)\n", b->list_n,
+	    b->list_median_s * 1e3, b->list_best_s * 1e3);
+	if (b->o.ngroups == 0)
+		return 0;
+	if (scale_group_check(b->http, &pairs, &grouped, err) < 0)
+		return -1;
+	b->group_pairs = (long)pairs;
+	printf("  groups: %zu grouped VMs, %zu sharing a host with a member "
+	    "of their group\n", grouped, pairs);
+	if (pairs > 0 && strcmp(b->o.group_policy, "anti-affinity") == 0) {
+		vm_error_set(err, API_EINTERNAL, "anti-affinity broken: %zu "
+		    "VMs share a host with a member of their group", pairs);
+		return -1;
+	}
+	return 0;
+}
+
 /* Daemons up -> create -> all running -> delete -> all gone. */
 static int
 bench_vmctl(struct bench *b, struct vm_error *err)
@@ -924,6 +978,13 @@ bench_vmctl(struct bench *b, struct vm_error *err)
 	    "started\n", b->o.nhosts, b->ready_s);
 	if (flavor_create(b, err) < 0)
 		return -1;
+	if (b->o.ngroups > 0) {
+		if (scale_groups_create(b->http, b->o.ngroups,
+		    b->o.group_policy, BENCH_AGENCY, err) < 0)
+			return -1;
+		printf("groups: %zu %s server groups, VM i in group i mod "
+		    "%zu\n", b->o.ngroups, b->o.group_policy, b->o.ngroups);
+	}
 
 	if (req_batch_run(b, REQ_CREATE, &t0, &b->create_api_s,
 	    &b->create_lat, &b->create_bad, err) < 0)
@@ -941,6 +1002,8 @@ bench_vmctl(struct bench *b, struct vm_error *err)
 	    "%.1f VMs/s\n", created, b->create_total_s,
 	    (double)created / b->create_total_s);
 	hwm_sample(b);
+	if (bench_scale_figures(b, err) < 0)
+		return -1;
 
 	if (req_batch_run(b, REQ_DELETE, &t0, &b->delete_api_s,
 	    &b->delete_lat, &b->delete_bad, err) < 0)
@@ -1019,6 +1082,16 @@ print_summary(const struct bench *b, bool ok, const struct vm_error *err)
 	    json_object_new_int64(b->audit_events));
 	json_object_object_add(o, "audit_verify_s", jnum(b->audit_verify_s,
 	    3));
+	json_object_object_add(o, "sched_us", b->sched.placements > 0 ?
+	    jnum((b->sched.load_s + b->sched.place_s) * 1e6 /
+	    b->sched.placements, 1) : NULL);
+	json_object_object_add(o, "sched_load_us", b->sched.placements > 0 ?
+	    jnum(b->sched.load_s * 1e6 / b->sched.placements, 1) : NULL);
+	json_object_object_add(o, "list_ms", jnum(b->list_median_s * 1e3, 1));
+	json_object_object_add(o, "groups", json_object_new_int64(
+	    (int64_t)b->o.ngroups));
+	json_object_object_add(o, "group_pairs", b->group_pairs < 0 ? NULL :
+	    json_object_new_int64(b->group_pairs));
 	if (!ok)
 		json_object_object_add(o, "error",
 		    json_object_new_string(err->message));
@@ -1055,6 +1128,10 @@ usage(FILE *fp)
 	    "      --vmagentd PATH  agent binary (same rule, agent/vmagentd)\n"
 	    "      --ctl-opt S.K=V  extra -o for vmctld (repeatable)\n"
 	    "      --agent-opt S.K=V extra -o for every vmagentd (repeatable)\n"
+	    "  -g, --groups G       G server groups; VM i joins group i mod G "
+	    "(default 0)\n"
+	    "      --group-policy P anti-affinity (default), affinity or "
+	    "soft-anti-affinity\n"
 	    "  -k, --keep           keep the temp dir (state, daemon logs)\n"
 	    "  -h, --help           this help\n"
 	    "Prints human-readable figures, then one JSON line. Exit 0 when "
@@ -1076,7 +1153,8 @@ parse_size(const char *s, size_t min, size_t max, size_t *out)
 	return 0;
 }
 
-enum { OPT_VMCTLD = 256, OPT_VMAGENTD, OPT_CTL_OPT, OPT_AGENT_OPT };
+enum { OPT_VMCTLD = 256, OPT_VMAGENTD, OPT_CTL_OPT, OPT_AGENT_OPT,
+	OPT_GROUP_POLICY };
 
 static int
 parse_args(int argc, char **argv, struct bench_opts *o)
@@ -1092,6 +1170,8 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 		{ "ctl-opt", required_argument, NULL, OPT_CTL_OPT },
 		{ "agent-opt", required_argument, NULL, OPT_AGENT_OPT },
 		{ "keep", no_argument, NULL, 'k' },
+		{ "groups", required_argument, NULL, 'g' },
+		{ "group-policy", required_argument, NULL, OPT_GROUP_POLICY },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1102,9 +1182,10 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 	o->nhosts = 10;
 	o->conc = 32;
 	o->deadline_s = 300;
+	o->group_policy = "anti-affinity";
 	o->ctl_extra = xcalloc((size_t)argc, sizeof(*o->ctl_extra));
 	o->agent_extra = xcalloc((size_t)argc, sizeof(*o->agent_extra));
-	while ((ch = getopt_long(argc, argv, "n:H:c:p:t:kh", longopts,
+	while ((ch = getopt_long(argc, argv, "n:H:c:p:t:g:kh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'n':
@@ -1145,6 +1226,17 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 			break;
 		case 'k':
 			o->keep = true;
+			break;
+		case 'g':
+			if (parse_size(optarg, 0, 9999, &o->ngroups) < 0)
+				goto bad;
+			break;
+		case OPT_GROUP_POLICY:
+			if (strcmp(optarg, "anti-affinity") != 0 &&
+			    strcmp(optarg, "affinity") != 0 &&
+			    strcmp(optarg, "soft-anti-affinity") != 0)
+				goto bad;
+			o->group_policy = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -1187,6 +1279,8 @@ main(int argc, char **argv)
 	b.ctl_hwm_kib = b.agents_hwm_kib = -1;
 	b.audit_events = -1;
 	b.audit_verify_s = NAN;
+	b.list_best_s = b.list_median_s = NAN;
+	b.group_pairs = -1;
 	log_init("provision", LOG_LVL_INFO, false);
 	setvbuf(stdout, NULL, _IOLBF, 0);	/* keep order with stderr */
 	if (parse_args(argc, argv, &b.o) < 0)

@@ -40,10 +40,20 @@ struct ctl_config {
 struct store;
 struct server;
 
+/* Scheduler timing for /metrics; updated with __atomic builtins by any
+ * request thread (svc_vm_create), read by svc_metrics. */
+struct ctl_sched_stats {
+	uint64_t placements;		/* sched runs of POST /v1/vms */
+	uint64_t load_us;		/* sum: snapshot read in the txn */
+	uint64_t place_us;		/* sum: filters, weights, N+1 */
+};
+
 struct ctl {
 	struct ctl_config cfg;		/* immutable after startup */
 	struct store *store;		/* owned */
 	struct server *server;		/* owned */
+	struct ctl_sched_stats *sched_stats; /* owned by main(); never NULL
+					 * while serving */
 };
 
 #endif

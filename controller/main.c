@@ -201,6 +201,7 @@ int
 main(int argc, char **argv)
 {
 	struct ctl ctl;
+	struct ctl_sched_stats sched_stats;
 	struct vm_error err = { 0, "" };
 	const char *path = SYSCONFDIR "/vmctl/vmctld.conf";
 	bool explicit_conf = false, foreground = false, check = false;
@@ -217,6 +218,8 @@ main(int argc, char **argv)
 	int ch, ret = 1;
 
 	memset(&ctl, 0, sizeof(ctl));
+	memset(&sched_stats, 0, sizeof(sched_stats));
+	ctl.sched_stats = &sched_stats;
 	overrides = xcalloc((size_t)argc, sizeof(*overrides));
 	while ((ch = getopt_long(argc, argv, "Bc:dfhno:", longopts,
 	    NULL)) != -1) {

@@ -129,6 +129,11 @@ void svc_sched_config(const struct ctl *ctl, struct sched_config *cfg);
 int svc_sched_load(const struct ctl *ctl, struct store_txn *txn,
     struct sched_snap *s, struct vm_error *err);
 void svc_sched_free(struct sched_snap *s);
+/* Monotonic microseconds; and the scheduler timing of one create (t0
+ * before the snapshot, t1 after it, t2 after sched_place) for /metrics. */
+int64_t svc_sched_clock_us(void);
+void svc_sched_account(const struct ctl *ctl, int64_t t0, int64_t t1,
+    int64_t t2);
 void svc_sched_request(const struct api_vm *vm, const struct api_flavor *fl,
     struct sched_request *r);
 /* The compact placement row of vm (host, HA, sizes) used by N+1. */

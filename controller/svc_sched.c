@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "errors.h"
 #include "json.h"
@@ -305,6 +306,29 @@ svc_sched_load_group(struct store_txn *txn, struct sched_snap *s,
 
 	return store_iter_dups(txn, DB_GROUP_MEMBERS, group, snap_member_cb,
 	    &m, err);
+}
+
+int64_t
+svc_sched_clock_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void
+svc_sched_account(const struct ctl *ctl, int64_t t0, int64_t t1, int64_t t2)
+{
+	struct ctl_sched_stats *st = ctl->sched_stats;
+
+	if (st == NULL)
+		return;
+	__atomic_add_fetch(&st->placements, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&st->load_us, (uint64_t)(t1 - t0),
+	    __ATOMIC_RELAXED);
+	__atomic_add_fetch(&st->place_us, (uint64_t)(t2 - t1),
+	    __ATOMIC_RELAXED);
 }
 
 void

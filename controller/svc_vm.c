@@ -296,6 +296,7 @@ svc_vm_create(struct req *req, struct resp *resp)
 	struct api_vm vm;
 	json_object *body = NULL;
 	char *idem = NULL, *existing = NULL;
+	int64_t t_sched[2];
 	int rc;
 
 	memset(&snap, 0, sizeof(snap));
@@ -362,14 +363,19 @@ svc_vm_create(struct req *req, struct resp *resp)
 		if (svc_quota_claim(txn, vm.agency, &d, &err) < 0)
 			goto fail;
 	}
+	t_sched[0] = svc_sched_clock_us();
 	if (svc_sched_load(req->ctl, txn, &snap, &err) < 0)
 		goto fail;
 	svc_sched_request(&vm, &fl, &sreq);
 	if (vm.server_group[0] != '\0' && svc_group_prepare(txn,
 	    vm.server_group, vm.agency, &snap, &sreq, &err) < 0)
 		goto fail;
-	if (sched_place(&snap.cfg, snap.shosts, snap.nhosts, snap.vms,
-	    snap.nvms, &sreq, &res, &err) < 0)
+	t_sched[1] = svc_sched_clock_us();
+	rc = sched_place(&snap.cfg, snap.shosts, snap.nhosts, snap.vms,
+	    snap.nvms, &sreq, &res, &err);
+	svc_sched_account(req->ctl, t_sched[0], t_sched[1],
+	    svc_sched_clock_us());
+	if (rc < 0)
 		goto fail;
 	h = &snap.hosts[res.chosen];
 	h->alloc_vcpus += fl.vcpus;
