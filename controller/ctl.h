@@ -48,12 +48,16 @@ struct ctl_sched_stats {
 	uint64_t place_us;		/* sum: filters, weights, N+1 */
 };
 
+struct sched_cache;		/* svc_sched.c: decoded host rows */
+
 struct ctl {
 	struct ctl_config cfg;		/* immutable after startup */
 	struct store *store;		/* owned */
 	struct server *server;		/* owned */
 	struct ctl_sched_stats *sched_stats; /* owned by main(); never NULL
 					 * while serving */
+	struct sched_cache *sched_cache; /* owned by main() (svc_sched_cache_new);
+					 * NULL = no cache */
 };
 
 #endif

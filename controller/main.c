@@ -220,6 +220,7 @@ main(int argc, char **argv)
 	memset(&ctl, 0, sizeof(ctl));
 	memset(&sched_stats, 0, sizeof(sched_stats));
 	ctl.sched_stats = &sched_stats;
+	ctl.sched_cache = svc_sched_cache_new();
 	overrides = xcalloc((size_t)argc, sizeof(*overrides));
 	while ((ch = getopt_long(argc, argv, "Bc:dfhno:", longopts,
 	    NULL)) != -1) {
@@ -344,6 +345,7 @@ main(int argc, char **argv)
 cleanup:
 	server_stop(ctl.server);
 	store_close(ctl.store);
+	svc_sched_cache_free(ctl.sched_cache);
 	free(overrides);
 	return ret;
 }

@@ -132,6 +132,9 @@ void svc_sched_free(struct sched_snap *s);
 /* Monotonic microseconds; and the scheduler timing of one create (t0
  * before the snapshot, t1 after it, t2 after sched_place) for /metrics. */
 int64_t svc_sched_clock_us(void);
+/* The decoded-host cache behind svc_sched_load (one per controller). */
+struct sched_cache *svc_sched_cache_new(void);
+void svc_sched_cache_free(struct sched_cache *c);
 void svc_sched_account(const struct ctl *ctl, int64_t t0, int64_t t1,
     int64_t t2);
 void svc_sched_request(const struct api_vm *vm, const struct api_flavor *fl,

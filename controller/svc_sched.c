@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,80 @@ svc_sched_config(const struct ctl *ctl, struct sched_config *cfg)
 	cfg->tolerate_host_failures = (int)ctl->cfg.sched_tolerate;
 }
 
+/*
+ * Decoded host rows by position in the last walk of DB_HOSTS, with the
+ * stored text they came from: a row whose text did not change since is
+ * copied, not decoded again (decoding every host row was most of a
+ * create's scheduler time at 200 hosts). Content-addressed, so nothing
+ * has to invalidate it; a host added or removed shifts the slots and
+ * costs one decode each. Shared by the request threads: mu.
+ */
+struct sched_cache {
+	pthread_mutex_t mu;
+	struct cache_slot {
+		char *raw;		/* owned */
+		size_t len;
+		struct api_host h;
+	} *slot;
+	size_t n;
+};
+
+struct sched_cache *
+svc_sched_cache_new(void)
+{
+	struct sched_cache *c = xcalloc(1, sizeof(*c));
+
+	pthread_mutex_init(&c->mu, NULL);
+	return c;
+}
+
+void
+svc_sched_cache_free(struct sched_cache *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->n; i++)
+		free(c->slot[i].raw);
+	free(c->slot);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+/* Decode host row val (the idx-th of the walk) into h, through the cache. */
+static int
+host_decode_cached(struct sched_cache *c, size_t idx, const char *val,
+    size_t vlen, struct api_host *h, struct vm_error *err)
+{
+	struct cache_slot *sl;
+	int rc = 0;
+
+	if (c == NULL)
+		return api_decode_text(&api_host_schema, val, vlen, h,
+		    API_STORED, err);
+	pthread_mutex_lock(&c->mu);
+	if (idx >= c->n) {
+		c->slot = xrealloc(c->slot, (idx + 1) * sizeof(*c->slot));
+		memset(&c->slot[c->n], 0, (idx + 1 - c->n) * sizeof(*c->slot));
+		c->n = idx + 1;
+	}
+	sl = &c->slot[idx];
+	if (sl->raw != NULL && sl->len == vlen &&
+	    memcmp(sl->raw, val, vlen) == 0) {
+		*h = sl->h;
+	} else if ((rc = api_decode_text(&api_host_schema, val, vlen, h,
+	    API_STORED, err)) == 0) {
+		free(sl->raw);
+		sl->raw = xmalloc(vlen);
+		memcpy(sl->raw, val, vlen);
+		sl->len = vlen;
+		sl->h = *h;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
 static int
 snap_host_cb(const char *key, size_t klen, const char *val, size_t vlen,
     void *arg, struct vm_error *err)
@@ -48,7 +123,7 @@ snap_host_cb(const char *key, size_t klen, const char *val, size_t vlen,
 		    s->caphosts * sizeof(*s->shosts));
 	}
 	h = &s->hosts[s->nhosts];
-	if (api_decode_text(&api_host_schema, val, vlen, h, API_STORED,
+	if (host_decode_cached(s->ctl->sched_cache, s->nhosts, val, vlen, h,
 	    err) < 0)
 		return -1;
 	svc_host_state(s->ctl, h);
