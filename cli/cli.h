@@ -321,6 +321,8 @@ int cmd_group_list(struct cli_ctx *, int, char **);
 int cmd_group_show(struct cli_ctx *, int, char **);
 int cmd_group_delete(struct cli_ctx *, int, char **);
 
+int cmd_event_list(struct cli_ctx *, int, char **);
+
 int cmd_op_show(struct cli_ctx *, int, char **);
 int cmd_op_list(struct cli_ctx *, int, char **);
 

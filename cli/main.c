@@ -165,6 +165,16 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "group", "delete", cmd_group_delete, "NAME",
 	  "delete a server group with no members", NULL },
 
+	{ "event", "list", cmd_event_list,
+	  "[--vm VM] [--host H] [--type T] [--limit N]",
+	  "list what the controller noticed on hosts: unknown domains, "
+	  "vanished domains, state drift",
+	  "  --vm VM                only events of this VM (name or uuid)\n"
+	  "  --host H               only events of host H\n"
+	  "  --type T               unknown_domain, domain_vanished or "
+	  "state_drift\n"
+	  "  --limit N              at most N events (oldest first)\n" },
+
 	{ "site", "capacity", cmd_site_capacity, "[SITE]",
 	  "show each site's capacity, allocation and N+1 reserve", NULL },
 	{ "site", "list", cmd_site_capacity, "[SITE]",

@@ -35,6 +35,7 @@ struct ctl_config {
 	char tls_key_file[API_PATH_MAX];	/* PEM, not world-readable */
 	char tls_client_ca_file[API_PATH_MAX];	/* "" = no client certs */
 	int tls_require_agent_cert;	/* agents need a cert, CN = host */
+	int64_t events_keep;		/* [events] keep: newest kept */
 };
 
 struct store;

@@ -78,6 +78,8 @@ static const struct conf_item ctl_conf[] = {
 	    tls_client_ca_file, ""),
 	CONF_ITEM_BOOL("tls", "require_agent_client_cert", struct ctl_config,
 	    tls_require_agent_cert, "false"),
+	CONF_ITEM_INT("events", "keep", struct ctl_config, events_keep, 10,
+	    100000000, "100000"),
 };
 
 static volatile sig_atomic_t quit;

@@ -61,6 +61,7 @@ const struct route routes_table[] = {
 	{ "GET", "/v1/server-groups/{}", svc_group_show, 0, RES_GROUP, R },
 	{ "DELETE", "/v1/server-groups/{}", svc_group_delete, 0, RES_GROUP,
 	    W },
+	{ "GET", "/v1/events", svc_event_list, 0, RES_VM, R },
 	{ "POST", "/v1/agent/register", svc_agent_register, ROUTE_AGENT,
 	    RES_AGENT, W },
 	{ "POST", "/v1/agent/heartbeat", svc_agent_heartbeat,

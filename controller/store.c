@@ -52,6 +52,8 @@ static const struct {
 	[DB_SERVER_GROUPS] = { "server_groups", 0 },
 	[DB_GROUP_MEMBERS] = { "group_members", MDB_DUPSORT },
 	[DB_HOST_HA] = { "host_ha", 0 },
+	[DB_EVENTS] = { "events", 0 },
+	[DB_UNKNOWN_DOMS] = { "unknown_domains", 0 },
 };
 
 static int

@@ -42,6 +42,8 @@ enum store_db {
 	DB_SERVER_GROUPS,	/* name -> server group */
 	DB_GROUP_MEMBERS,	/* group -> vm uuid (dupsort) */
 	DB_HOST_HA,		/* host -> its HA VMs' sizes "V R D N;..." */
+	DB_EVENTS,		/* 16-hex seq -> event (time-ordered) */
+	DB_UNKNOWN_DOMS,	/* "host/domain-uuid" -> "pending SEQ"|"raised" */
 	DB_MAX
 };
 

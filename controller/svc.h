@@ -14,6 +14,7 @@
 #include "operation.h"
 #include "scheduler.h"
 #include "server_group.h"
+#include "event.h"
 #include "server.h"
 #include "store.h"
 #include "vm.h"
@@ -154,6 +155,31 @@ int svc_sched_reindex(struct store *st, struct vm_error *err);
 int svc_site_list(struct req *req, struct resp *resp);
 int svc_host_maintenance(struct req *req, struct resp *resp);
 
+/* ---- events and reconcile (svc_event.c) ---- */
+int svc_event_list(struct req *req, struct resp *resp);
+/*
+ * Append an event (vm may be NULL: a host-level one; dom_id names the
+ * domain then) and drop the oldest beyond [events] keep, in txn.
+ */
+int svc_event_add(const struct ctl *ctl, struct store_txn *txn, int type,
+    const char *host, const struct api_vm *vm, const char *dom_id,
+    struct vm_error *err, const char *fmt, ...) ATTR_PRINTF(8, 9);
+/*
+ * Heartbeat reconcile, in the heartbeat's txn. A VM whose domain is gone
+ * from its host: ha restart + desired running -> a create task re-defines
+ * and starts it (*wake = true); else it is marked error; event
+ * domain_vanished either way. vm is saved.
+ */
+int svc_reconcile_vanished(const struct ctl *ctl, struct store_txn *txn,
+    struct api_vm *vm, const char *host, bool *wake, struct vm_error *err);
+/*
+ * Domains of a full heartbeat with no VM row on that host: an event
+ * unknown_domain the second heartbeat in a row that lists one (the first
+ * may race a delete's result), once; never deleted by the controller.
+ */
+int svc_reconcile_unknown(const struct ctl *ctl, struct store_txn *txn,
+    const struct api_heartbeat *hb, struct vm_error *err);
+
 /* ---- server groups (svc_group.c) ---- */
 /*
  * A VM's server group in its create (or dry run) transaction: the group
@@ -178,6 +204,10 @@ int svc_vm_save(struct store_txn *txn, struct api_vm *vm,
 /* Remove a VM row, its index entries and its claim on its host. */
 int svc_vm_remove(struct store_txn *txn, const struct api_vm *vm,
     struct vm_error *err);
+/* New operation + agent task (action: enum api_op_action) for vm, in txn;
+ * sets vm->last_op (the caller saves vm). */
+int svc_vm_enqueue(struct store_txn *txn, struct api_vm *vm, int action,
+    struct api_operation *op, struct vm_error *err);
 /* Store an operation row (updated_at = now). */
 int svc_op_save(struct store_txn *txn, struct api_operation *op,
     struct vm_error *err);

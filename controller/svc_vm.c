@@ -186,6 +186,13 @@ vm_enqueue(struct store_txn *txn, struct api_vm *vm, int action,
 	return 0;
 }
 
+int
+svc_vm_enqueue(struct store_txn *txn, struct api_vm *vm, int action,
+    struct api_operation *op, struct vm_error *err)
+{
+	return vm_enqueue(txn, vm, action, NULL, op, err);
+}
+
 /* {"operation": op, "vm": vm} */
 static json_object *
 accepted_body(const struct api_operation *op, const struct api_vm *vm)
