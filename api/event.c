@@ -6,7 +6,7 @@ const char *const api_event_type_names[] = {
 	"unknown_domain", "domain_vanished", "state_drift", NULL
 };
 
-static const struct api_field event_fields[] = {
+static const struct api_field rec_event_fields[] = {
 	AFS("id", AF_STR, AF_RO, struct api_event, id),
 	AFT("time", AF_RO, struct api_event, time),
 	AFE("type", AF_RO, struct api_event, type, api_event_type_names),
@@ -18,6 +18,6 @@ static const struct api_field event_fields[] = {
 };
 
 const struct api_schema api_event_schema = {
-	"event", event_fields, ARRAY_SIZE(event_fields),
+	"event", rec_event_fields, ARRAY_SIZE(rec_event_fields),
 	sizeof(struct api_event), NULL
 };

@@ -113,6 +113,8 @@ GET /v1/server-groups leak:agency 200 /v1/server-groups?agency=a2 -
 POST /v1/server-groups body 201 /v1/server-groups {"name":"@UNIQ@","policy":"anti-affinity","agency":"@AG@"}
 GET /v1/server-groups/{} group 200 /v1/server-groups/@ID@ -
 DELETE /v1/server-groups/{} tmpgroup 204 /v1/server-groups/@ID@ -
+GET /v1/events - 200 /v1/events -
+GET /v1/events - 200 /v1/events?type=state_drift&limit=5 -
 POST /v1/agent/register agent 200 /v1/agent/register {"name":"@HOST@","site":"mx","uri_kind":"test","vcpus":1,"ram_mib":64,"disk_gib":1}
 POST /v1/agent/heartbeat agent 200 /v1/agent/heartbeat {"host":"@HOST@","full":true,"seq":1,"domains":[]}
 GET /v1/agent/tasks agent 200 /v1/agent/tasks?host=@HOST@&wait=0 -
