@@ -28,9 +28,10 @@ int scale_sched_read(struct http_client *c, struct scale_sched *s,
     struct vm_error *err);
 
 /*
- * GET /v1/vms?limit=1000 following "next" until the end, `reps` times:
- * the fastest and the median time in *best_s / *median_s, the items of
- * the last pass in *n.
+ * GET /v1/vms?limit=1000 following "next" until the end, `reps` times,
+ * the answers received but not parsed (server time + transfer): the
+ * fastest and the median in *best_s / *median_s; *n items (one parsed
+ * pass before).
  */
 int scale_list_time(struct http_client *c, int reps, double *best_s,
     double *median_s, size_t *n, struct vm_error *err);
