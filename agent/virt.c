@@ -243,6 +243,7 @@ LV_DOM_OP(lv_destroy, "destroy", virDomainDestroy(dom))
 LV_DOM_OP(lv_reboot, "reboot", virDomainReboot(dom, 0))
 LV_DOM_OP(lv_reset, "reset", virDomainReset(dom, 0))
 LV_DOM_OP(lv_resume, "resume", virDomainResume(dom))
+LV_DOM_OP(lv_suspend, "suspend", virDomainSuspend(dom))
 
 /* ---------------------------------------------------------------- ops */
 
@@ -498,6 +499,7 @@ static const struct virt_ops lv_ops = {
 	.vo_node_info = lv_node_info,
 	.vo_ping = lv_ping,
 	.vo_close = lv_close,
+	.vo_suspend = lv_suspend,
 };
 
 int

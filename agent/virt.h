@@ -65,6 +65,9 @@ struct virt_ops {
 	int (*vo_ping)(struct virt *v, unsigned int flags,
 	    struct vm_error *err);
 	void (*vo_close)(struct virt *v);
+	/* Pause the guest's vCPUs (vo_resume undoes it). */
+	int (*vo_suspend)(struct virt *v, const char *uuid, unsigned int flags,
+	    struct vm_error *err);
 };
 
 struct virt {

@@ -12,7 +12,8 @@ enum api_op_state { OP_PENDING, OP_RUNNING, OP_SUCCEEDED, OP_FAILED };
 extern const char *const api_op_state_names[];
 
 /* What the operation does; also the agent task's action. */
-enum api_op_action { OPA_CREATE, OPA_START, OPA_STOP, OPA_REBOOT, OPA_DELETE };
+enum api_op_action { OPA_CREATE, OPA_START, OPA_STOP, OPA_REBOOT, OPA_DELETE,
+	OPA_PAUSE, OPA_RESUME };
 extern const char *const api_op_action_names[];
 
 struct api_operation {

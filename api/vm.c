@@ -10,9 +10,11 @@ const char *const api_vm_state_names[] = {
 	"crashed", "error", "deleting", NULL
 };
 const char *const api_vm_desired_names[] = {
-	"running", "stopped", "deleted", NULL
+	"running", "stopped", "deleted", "paused", NULL
 };
-const char *const api_vm_action_names[] = { "start", "stop", "reboot", NULL };
+const char *const api_vm_action_names[] = {
+	"start", "stop", "reboot", "pause", "resume", NULL
+};
 const char *const api_vm_ha_names[] = { "restart", "none", NULL };
 
 static int
@@ -108,7 +110,8 @@ action_validate(const void *obj, struct vm_error *err)
 		    "action.timeout_s: applies only to stop");
 		return -1;
 	}
-	if (a->action == ACTION_START && a->force) {
+	if (a->action != ACTION_STOP && a->action != ACTION_REBOOT &&
+	    a->force) {
 		vm_error_set(err, API_EINVAL,
 		    "action.force: applies only to stop and reboot");
 		return -1;

@@ -27,7 +27,8 @@ enum api_vm_state {
 extern const char *const api_vm_state_names[];
 
 /* What the user asked for last. */
-enum api_vm_desired { DESIRED_RUNNING, DESIRED_STOPPED, DESIRED_DELETED };
+enum api_vm_desired { DESIRED_RUNNING, DESIRED_STOPPED, DESIRED_DELETED,
+	DESIRED_PAUSED };
 extern const char *const api_vm_desired_names[];
 
 /* Boot source: a disk image (qcow2 overlay made per VM) or kernel+initrd. */
@@ -70,7 +71,8 @@ extern const struct api_schema api_vm_schema;
 enum api_vm_ha { VM_HA_RESTART, VM_HA_NONE };
 extern const char *const api_vm_ha_names[];
 
-enum api_vm_action { ACTION_START, ACTION_STOP, ACTION_REBOOT };
+enum api_vm_action { ACTION_START, ACTION_STOP, ACTION_REBOOT, ACTION_PAUSE,
+	ACTION_RESUME };
 extern const char *const api_vm_action_names[];
 
 struct api_vm_action_req {

@@ -135,6 +135,13 @@ static const struct cli_cmd cli_cmds[] = {
 	  "                         (1-3600, default: the agent's, 60)\n"
 	  "  --force                power off at once\n"
 	  WAIT_OPTS IDEM_OPTS },
+	{ "vm", "pause", cmd_vm_action,
+	  "NAME|ID [--wait] [--idempotency-key K]",
+	  "pause a running VM (its vCPUs stop; memory is kept)",
+	  WAIT_OPTS IDEM_OPTS },
+	{ "vm", "resume", cmd_vm_action,
+	  "NAME|ID [--wait] [--idempotency-key K]",
+	  "resume a paused VM", WAIT_OPTS IDEM_OPTS },
 	{ "vm", "reboot", cmd_vm_action,
 	  "NAME|ID [--force] [--wait] [--idempotency-key K]", "reboot a VM",
 	  "  --force                reset at once instead of asking the "

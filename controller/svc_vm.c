@@ -692,6 +692,25 @@ vm_change(struct req *req, struct resp *resp, int opa,
 		vm.desired = DESIRED_DELETED;
 		vm.state = VM_DELETING;
 		break;
+	case OPA_PAUSE:
+		if (vm.state != VM_RUNNING || vm.desired != DESIRED_RUNNING) {
+			vm_error_set(&err, API_ECONFLICT,
+			    "vm %s is %s, not running: only a running VM can "
+			    "be paused", vm.name, vm.desired == DESIRED_PAUSED ?
+			    "paused" : api_vm_state_names[vm.state]);
+			goto fail;
+		}
+		vm.desired = DESIRED_PAUSED;
+		break;
+	case OPA_RESUME:
+		if (vm.state != VM_PAUSED && vm.desired != DESIRED_PAUSED) {
+			vm_error_set(&err, API_ECONFLICT,
+			    "vm %s is %s, not paused", vm.name,
+			    api_vm_state_names[vm.state]);
+			goto fail;
+		}
+		vm.desired = DESIRED_RUNNING;
+		break;
 	default:
 		vm_error_set(&err, API_EINTERNAL, "bad action");
 		goto fail;
@@ -733,6 +752,8 @@ svc_vm_action(struct req *req, struct resp *resp)
 		[ACTION_START] = OPA_START,
 		[ACTION_STOP] = OPA_STOP,
 		[ACTION_REBOOT] = OPA_REBOOT,
+		[ACTION_PAUSE] = OPA_PAUSE,
+		[ACTION_RESUME] = OPA_RESUME,
 	};
 	struct api_vm_action_req a;
 	struct vm_error err = { 0, "" };

@@ -1,0 +1,100 @@
+#!/bin/bash
+# extras.sh: lifecycle extras through vmctl on an agent on libvirt's test
+# driver: (1) pause / resume (virDomainSuspend / virDomainResume; states
+# paused and running, desired paused), refused from the wrong state with
+# 409 and nothing changed, no drift event for a paused VM.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+
+T_PORT_LO=${T_PORT_LO:-29000}
+T_PORT_HI=${T_PORT_HI:-29499}
+t_init extras
+t_require "$VMCTLD" "$VMAGENTD" "$VMCTL" || t_finish
+command -v jq >/dev/null || { fail "missing tool jq"; t_finish; }
+
+D=$T_SLOW
+KERNEL="$T_DIR/vmlinuz"
+: >"$KERNEL"
+STORE="$T_DIR/state"
+
+V() {
+	"$VMCTL" --url "$CTL_URL" --token "$ADMIN_TOKEN" \
+	    ${T_CA:+--ca-file "$T_CA"} --timeout $((60 * D)) "$@"
+}
+
+hosts_up() {
+	[ "$(V -o json host list 2>/dev/null |
+	    jq '[.[] | select(.state == "up" and .vcpus > 0)] | length')" = "$1" ]
+}
+# sd VM: "STATE DESIRED"
+sd() {
+	V -o json vm show "$1" | jq -r '"\(.state) \(.desired)"'
+}
+
+setup() {
+	local tf="$T_DIR/hv1.token"
+	bootstrap_admin "$STORE" || return 1
+	start_controller ctl "$STORE" -o limits.rate_per_s=0 || return 1
+	create_agency test || return 1
+	V -q flavor create small --vcpus 1 --ram 128 >/dev/null || return 1
+	(umask 077 && V -q host enroll hv1 --site dc >"$tf") || return 1
+	start_daemon ag "$VMAGENTD" -f -c /dev/null -o agent.host=hv1 \
+	    -o agent.site=dc -o agent.token_file="$tf" \
+	    -o agent.controller_url="$CTL_URL" \
+	    -o agent.libvirt_uri=test:///default \
+	    -o agent.state_dir="$T_DIR/ag" -o agent.heartbeat_s=1 \
+	    -o agent.vcpus=8 -o agent.ram_mib=8192 -o agent.disk_gib=100
+	wait_for $((20 * D)) hosts_up 1 || return 1
+	V -q vm create v1 --flavor small --agency test --kernel "$KERNEL" \
+	    --wait >/dev/null
+}
+if setup; then
+	pass "setup: vmctld, agent hv1 (test driver), VM v1 running"
+else
+	fail "setup"
+	t_finish
+fi
+
+# ------------------------------------------------------------ (1) pause
+
+V vm resume v1 >/dev/null 2>"$T_DIR/e"
+check_eq "1: resume a running VM: exit 1" 1 $?
+check "1: ... 'is running, not paused'" grep -q "is running, not paused" \
+    "$T_DIR/e"
+V vm pause v1 --force >/dev/null 2>"$T_DIR/e"
+check_eq "1: vm pause --force: exit 2 (no such option)" 2 $?
+out=$(api POST /v1/vms/v1/actions '{"action":"pause","force":true}')
+check_eq "1: API pause with force: 400" 400 "$(api_status)"
+check_eq "1: ... v1 still running" "running running" "$(sd v1)"
+check "1: vmctl vm pause v1 --wait" V -q vm pause v1 --wait
+check_eq "1: v1 paused, desired paused" "paused paused" "$(sd v1)"
+V vm pause v1 >/dev/null 2>"$T_DIR/e"
+check_eq "1: pause again: exit 1" 1 $?
+check "1: ... 'is paused, not running'" grep -q "is paused, not running" \
+    "$T_DIR/e"
+out=$(api POST /v1/vms/v1/actions '{"action":"pause"}')
+check_eq "1: API pause again: 409 conflict" "409 conflict" \
+    "$(api_status) $(jq -r .error.code <<<"$out")"
+sleep 2		# heartbeats see the paused domain
+check_eq "1: after heartbeats: still paused" "paused paused" "$(sd v1)"
+check_eq "1: ... and no drift event" 0 "$(V -o json event list | jq length)"
+check_eq "1: the operation is a pause" pause \
+    "$(V -o json op list --vm v1 | jq -r 'map(select(.action == "pause")) | .[0].action')"
+check "1: vmctl vm resume v1 --wait" V -q vm resume v1 --wait
+check_eq "1: v1 running again, desired running" "running running" "$(sd v1)"
+check "1: vm stop v1 --force --wait" V -q vm stop v1 --force --wait
+V vm pause v1 >/dev/null 2>"$T_DIR/e"
+check_eq "1: pause a stopped VM: exit 1" 1 $?
+check "1: ... 'is stopped, not running'" grep -q "is stopped, not running" \
+    "$T_DIR/e"
+check_eq "1: ... v1 still stopped" "stopped stopped" "$(sd v1)"
+check "1: vm start v1 --wait" V -q vm start v1 --wait
+
+# ------------------------------------------------------------ done
+
+stop_daemon ag TERM $((20 * D))
+stop_daemon ctl TERM $((20 * D))
+check_eq "vmctld exits 0 on SIGTERM" 0 "$T_RC"
+check_daemons_clean ctl ag
+t_finish
