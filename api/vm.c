@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "tags.h"
 #include "vm.h"
 
 const char *const api_vm_state_names[] = {
@@ -66,6 +67,12 @@ vm_validate(const void *obj, struct vm_error *err)
 		    "names like 'gpu,ssd'");
 		return -1;
 	}
+	if (!api_tags_valid(vm->tags)) {
+		vm_error_set(err, API_EINVAL, "vm.tags: comma-separated "
+		    "key=value like 'env=prod,tier=web' (key like a name, "
+		    "value of A-Z a-z 0-9 . _ -, at most 63; keys unique)");
+		return -1;
+	}
 	return 0;
 }
 
@@ -93,6 +100,7 @@ static const struct api_field vm_fields[] = {
 	AFT("created_at", AF_RO, struct api_vm, created_at),
 	AFT("updated_at", AF_RO, struct api_vm, updated_at),
 	AFS("server_group", AF_NAME, 0, struct api_vm, server_group),
+	AFS("tags", AF_STR, 0, struct api_vm, tags),
 };
 
 const struct api_schema api_vm_schema = {
@@ -129,4 +137,36 @@ static const struct api_field action_fields[] = {
 const struct api_schema api_vm_action_schema = {
 	"action", action_fields, ARRAY_SIZE(action_fields),
 	sizeof(struct api_vm_action_req), action_validate
+};
+
+static int
+tags_validate(const void *obj, struct vm_error *err)
+{
+	const struct api_vm_tags *t = obj;
+
+	if (t->set[0] == '\0' && t->remove[0] == '\0') {
+		vm_error_set(err, API_EINVAL, "tags: give set and/or remove");
+		return -1;
+	}
+	if (!api_tags_valid(t->set)) {
+		vm_error_set(err, API_EINVAL, "tags.set: comma-separated "
+		    "key=value like 'env=prod' (keys unique)");
+		return -1;
+	}
+	if (!api_tag_keys_valid(t->remove)) {
+		vm_error_set(err, API_EINVAL, "tags.remove: comma-separated "
+		    "keys like 'env,tier'");
+		return -1;
+	}
+	return 0;
+}
+
+static const struct api_field tags_fields[] = {
+	AFS("set", AF_STR, 0, struct api_vm_tags, set),
+	AFS("remove", AF_STR, 0, struct api_vm_tags, remove),
+};
+
+const struct api_schema api_vm_tags_schema = {
+	"tags", tags_fields, ARRAY_SIZE(tags_fields),
+	sizeof(struct api_vm_tags), tags_validate
 };

@@ -64,8 +64,16 @@ struct api_vm {
 	int64_t created_at;		/* RO */
 	int64_t updated_at;		/* RO */
 	char server_group[API_NAME_MAX];	/* optional; same agency */
+	char tags[API_TEXT_MAX];	/* "k=v,..." (api/tags.h), sorted */
 };
 extern const struct api_schema api_vm_schema;
+
+/* POST /v1/vms/{id}/tags: pairs to add or replace, keys to drop. */
+struct api_vm_tags {
+	char set[API_TEXT_MAX];		/* "k=v,..." */
+	char remove[API_TEXT_MAX];	/* "k,..." */
+};
+extern const struct api_schema api_vm_tags_schema;
 
 /* Host HA: restart elsewhere when the host is lost (counts for N+1). */
 enum api_vm_ha { VM_HA_RESTART, VM_HA_NONE };

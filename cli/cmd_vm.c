@@ -11,6 +11,7 @@
 #include "errors.h"
 #include "log.h"
 #include "operation.h"
+#include "tags.h"
 #include "vm.h"
 
 #define VM_IDEM_MAX 128
@@ -243,6 +244,7 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 		{ "idempotency-key", required_argument, NULL, 'K' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "group", required_argument, NULL, 'G' },
+		{ "tag", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct api_vm vm = { 0 };
@@ -334,6 +336,17 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 			    vm.server_group, sizeof(vm.server_group)) < 0)
 				goto cleanup;
 			break;
+		case 'T':
+			if (strchr(optarg, '=') == NULL ||
+			    strchr(optarg, ',') != NULL ||
+			    api_tags_apply(vm.tags, optarg, "", vm.tags,
+			    sizeof(vm.tags), &err) < 0) {
+				cli_usage_error(ctx, "--tag: '%s' is not "
+				    "key=value (key like a name; value of A-Z "
+				    "a-z 0-9 . _ -, at most 63)", optarg);
+				goto cleanup;
+			}
+			break;
 		default:
 			ret = cli_getopt_status(ch);
 			goto cleanup;
@@ -400,6 +413,7 @@ cmd_vm_list(struct cli_ctx *ctx, int argc, char **argv)
 		{ "agency", required_argument, NULL, 'a' },
 		{ "host", required_argument, NULL, 'H' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "tag", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 }
 	};
 	static const char *const headers[] = {
@@ -411,7 +425,7 @@ cmd_vm_list(struct cli_ctx *ctx, int argc, char **argv)
 	json_object *items = NULL;
 	struct cli_getopt g;
 	struct api_vm vm;
-	const char *host = NULL, *name = NULL, *agency = NULL;
+	const char *host = NULL, *name = NULL, *agency = NULL, *tag = NULL;
 	struct buf path = { 0 };
 	size_t i;
 	int ch, ret = CLI_ERR;
@@ -434,6 +448,12 @@ cmd_vm_list(struct cli_ctx *ctx, int argc, char **argv)
 				return CLI_USAGE;
 			name = optarg;
 			break;
+		case 'T':
+			if (!api_tag_query_valid(optarg))
+				return cli_usage_error(ctx, "--tag: '%s' is not "
+				    "key=value or key", optarg);
+			tag = optarg;
+			break;
 		default:
 			return cli_getopt_status(ch);
 		}
@@ -448,6 +468,8 @@ cmd_vm_list(struct cli_ctx *ctx, int argc, char **argv)
 		client_query_add(&path, "host", host);
 	if (name != NULL)
 		client_query_add(&path, "name", name);
+	if (tag != NULL)
+		client_query_add(&path, "tag", tag);
 	if (client_list(ctx, path.data, &items, &err) < 0)
 		goto fail;
 	t = output_table_new(headers, ARRAY_SIZE(headers));

@@ -84,7 +84,8 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "vm", "create", cmd_vm_create,
 	  "NAME --flavor F (--disk PATH | --kernel PATH [--initrd PATH] "
 	  "[--cmdline TEXT]) [--agency A] [--site S] [--az Z] [--host H] "
-	  "[--labels L] [--ha restart|none] [--group G] [--wait] "
+	  "[--labels L] [--ha restart|none] [--group G] [--tag K=V]... "
+	  "[--wait] "
 	  "[--idempotency-key K] [--dry-run]",
 	  "create a VM; the controller places it on a host",
 	  "  --flavor F             flavor giving vCPUs, RAM and disk\n"
@@ -110,6 +111,7 @@ static const struct cli_cmd cli_cmds[] = {
 	  "                         policy (affinity, anti-affinity, "
 	  "soft-anti-affinity)\n"
 	  "                         decides the host\n"
+	  "  --tag K=V              a metadata tag (repeatable)\n"
 	  WAIT_OPTS IDEM_OPTS
 	  "  --dry-run              create nothing: show which host the "
 	  "scheduler would\n"
@@ -117,11 +119,18 @@ static const struct cli_cmd cli_cmds[] = {
 	  "rejected; exit 1\n"
 	  "                         if none fits (NAME and the image may "
 	  "be left out)\n" },
-	{ "vm", "list", cmd_vm_list, "[--agency A] [--host H] [--name N]",
+	{ "vm", "list", cmd_vm_list,
+	  "[--agency A] [--host H] [--name N] [--tag K=V|K]",
 	  "list VMs",
 	  "  --agency A             only VMs of agency A\n"
 	  "  --host H               only VMs placed on host H\n"
-	  "  --name N               only the VM named N\n" },
+	  "  --name N               only the VM named N\n"
+	  "  --tag K=V|K            only VMs with this tag (K: any value)\n" },
+	{ "vm", "tag", cmd_vm_tag, "NAME|ID [K=V ...] [--remove K ...]",
+	  "set (add or replace) and remove a VM's metadata tags",
+	  "  K=V                    set tag K to V (K like a name; V of A-Z "
+	  "a-z 0-9 . _ -)\n"
+	  "  --remove K             drop tag K (repeatable)\n" },
 	{ "vm", "show", cmd_vm_show, "NAME|ID", "show a VM", NULL },
 	{ "vm", "start", cmd_vm_action,
 	  "NAME|ID [--wait] [--idempotency-key K]",

@@ -62,6 +62,7 @@ const struct route routes_table[] = {
 	{ "DELETE", "/v1/server-groups/{}", svc_group_delete, 0, RES_GROUP,
 	    W },
 	{ "GET", "/v1/events", svc_event_list, 0, RES_VM, R },
+	{ "POST", "/v1/vms/{}/tags", svc_vm_tags, 0, RES_VM, W },
 	{ "POST", "/v1/agent/register", svc_agent_register, ROUTE_AGENT,
 	    RES_AGENT, W },
 	{ "POST", "/v1/agent/heartbeat", svc_agent_heartbeat,

@@ -57,6 +57,7 @@ int svc_host_enroll(struct req *req, struct resp *resp);
 int svc_host_delete(struct req *req, struct resp *resp);
 int svc_host_token(struct req *req, struct resp *resp);
 int svc_host_patch(struct req *req, struct resp *resp);
+int svc_vm_tags(struct req *req, struct resp *resp);
 int svc_group_list(struct req *req, struct resp *resp);
 int svc_group_create(struct req *req, struct resp *resp);
 int svc_group_show(struct req *req, struct resp *resp);

@@ -9,6 +9,7 @@
 #include "json.h"
 #include "log.h"
 #include "svc.h"
+#include "tags.h"
 #include "util.h"
 
 #define IDEM_KEY_MAX 128
@@ -316,6 +317,10 @@ svc_vm_create(struct req *req, struct resp *resp)
 		    "vm.name: must not look like a uuid");
 		goto fail;
 	}
+	/* Tags in their stored form: keys sorted. */
+	if (api_tags_apply("", vm.tags, "", vm.tags, sizeof(vm.tags),
+	    &err) < 0)
+		goto fail;
 	if (req->who.scope == SCOPE_OWN) {
 		if (vm.agency[0] != '\0' &&
 		    strcmp(vm.agency, req->who.agency) != 0) {
@@ -472,6 +477,7 @@ struct vm_list_ctx {
 	bool by_index;		/* values are VM ids */
 	const char *after;	/* for index walks */
 	struct buf *raw;	/* items as stored, no decode (see below) */
+	const char *tag;	/* ?tag=k=v or ?tag=k, or NULL */
 };
 
 static int
@@ -489,7 +495,8 @@ vm_list_add(struct vm_list_ctx *c, const char *val, size_t vlen,
 		return -1;
 	str_copy(c->last, sizeof(c->last), vm.id);
 	if (!auth_scope_ok(c->who, vm.agency) ||
-	    (c->agency != NULL && strcmp(vm.agency, c->agency) != 0))
+	    (c->agency != NULL && strcmp(vm.agency, c->agency) != 0) ||
+	    (c->tag != NULL && !api_tags_match(vm.tags, c->tag)))
 		return 0;
 	json_object_array_add(c->items, api_encode(&api_vm_schema, &vm));
 	c->n++;
@@ -557,8 +564,13 @@ svc_vm_list(struct req *req, struct resp *resp)
 	memset(&c, 0, sizeof(c));
 	c.who = &req->who;
 	c.agency = agency;
+	c.tag = req_query(req, "tag");
 	if (svc_list_limit(req, &c.limit, &err) < 0)
 		goto fail;
+	if (c.tag != NULL && !api_tag_query_valid(c.tag)) {
+		vm_error_set(&err, API_EINVAL, "tag: key=value or key");
+		goto fail;
+	}
 	if ((name && !api_name_valid(name)) || (host && !api_name_valid(host)) ||
 	    (agency && !api_name_valid(agency))) {
 		vm_error_set(&err, API_EINVAL,
@@ -575,7 +587,8 @@ svc_vm_list(struct req *req, struct resp *resp)
 
 		rc = svc_vm_lookup_scoped(req, txn, name, &vm, &e2);
 		if (rc == 0 && (host == NULL || strcmp(vm.host, host) == 0) &&
-		    (agency == NULL || strcmp(vm.agency, agency) == 0))
+		    (agency == NULL || strcmp(vm.agency, agency) == 0) &&
+		    (c.tag == NULL || api_tags_match(vm.tags, c.tag)))
 			json_object_array_add(c.items,
 			    api_encode(&api_vm_schema, &vm));
 		else if (rc < 0 && e2.code != API_ENOTFOUND) {
@@ -591,7 +604,7 @@ svc_vm_list(struct req *req, struct resp *resp)
 		    DB_VMS_BY_AGENCY, host ? host : agency, vm_list_cb, &c,
 		    &err) < 0)
 			goto fail;
-	} else if (req->who.scope == SCOPE_ALL) {
+	} else if (req->who.scope == SCOPE_ALL && c.tag == NULL) {
 		/* Unfiltered list for a caller who sees every VM: the rows go
 		 * out as stored, without a decode and encode per VM (listing
 		 * 10,000 VMs is then a copy). */

@@ -2,7 +2,9 @@
 # extras.sh: lifecycle extras through vmctl on an agent on libvirt's test
 # driver: (1) pause / resume (virDomainSuspend / virDomainResume; states
 # paused and running, desired paused), refused from the wrong state with
-# 409 and nothing changed, no drift event for a paused VM.
+# 409 and nothing changed, no drift event for a paused VM; (2) tags:
+# vm create --tag, vmctl vm tag (set, replace, --remove), vm list --tag,
+# bad keys and values refused with nothing changed.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
@@ -90,6 +92,56 @@ check "1: ... 'is stopped, not running'" grep -q "is stopped, not running" \
     "$T_DIR/e"
 check_eq "1: ... v1 still stopped" "stopped stopped" "$(sd v1)"
 check "1: vm start v1 --wait" V -q vm start v1 --wait
+
+# ------------------------------------------------------------ (2) tags
+
+tags_of() {
+	V -o json vm show "$1" | jq -r '.tags // "-"'
+}
+check "2: vm create v2 --tag tier=web --tag env=prod" \
+    V -q vm create v2 --flavor small --agency test --kernel "$KERNEL" \
+    --tag tier=web --tag env=prod --wait
+check_eq "2: v2's tags, keys sorted" "env=prod,tier=web" "$(tags_of v2)"
+V vm create v3 --flavor small --agency test --kernel "$KERNEL" \
+    --tag 'env=pr od' >/dev/null 2>"$T_DIR/e"
+check_eq "2: --tag 'env=pr od': exit 2" 2 $?
+V vm create v3 --flavor small --agency test --kernel "$KERNEL" \
+    --tag env >/dev/null 2>"$T_DIR/e"
+check_eq "2: --tag env (no value): exit 2" 2 $?
+out=$(api POST /v1/vms "{\"name\":\"v3\",\"agency\":\"test\",\"flavor\":\"small\",\"tags\":\"a=1,a=2\",\"image\":{\"kernel\":\"$KERNEL\"}}")
+check_eq "2: API create with a duplicate key: 400" 400 "$(api_status)"
+check "2: ... message names vm.tags" grep -q "vm.tags" <<<"$out"
+check_eq "2: ... no v3" 2 "$(V -o json vm list | jq length)"
+check "2: vm tag v1 env=dev owner=ops" V -q vm tag v1 env=dev owner=ops
+check_eq "2: v1's tags" "env=dev,owner=ops" "$(tags_of v1)"
+check "2: vm tag v1 env=test --remove owner" \
+    V -q vm tag v1 env=test --remove owner
+check_eq "2: replaced and removed" "env=test" "$(tags_of v1)"
+V vm tag v1 >/dev/null 2>"$T_DIR/e"
+check_eq "2: vm tag with nothing to do: exit 2" 2 $?
+V vm tag v1 'bad key=1' >/dev/null 2>"$T_DIR/e"
+check_eq "2: vm tag 'bad key=1': exit 2" 2 $?
+V vm tag nosuch a=1 >/dev/null 2>"$T_DIR/e"
+check_eq "2: vm tag on an unknown VM: exit 1" 1 $?
+out=$(api POST /v1/vms/v1/tags '{}')
+check_eq "2: API tags {}: 400" 400 "$(api_status)"
+out=$(api POST /v1/vms/v1/tags '{"remove":"a=b"}')
+check_eq "2: API remove 'a=b' (not a key): 400" 400 "$(api_status)"
+check_eq "2: ... v1's tags unchanged" "env=test" "$(tags_of v1)"
+check_eq "2: vm list --tag env=prod: v2" v2 \
+    "$(V -o json vm list --tag env=prod | jq -r '[.[].name] | join(" ")')"
+check_eq "2: vm list --tag env (any value): v1 v2" "v1 v2" \
+    "$(V -o json vm list --tag env | jq -r '[.[].name] | sort | join(" ")')"
+check_eq "2: vm list --tag owner: none" 0 \
+    "$(V -o json vm list --tag owner | jq length)"
+V vm list --tag 'x=a b' >/dev/null 2>"$T_DIR/e"
+check_eq "2: vm list --tag 'x=a b': exit 2" 2 $?
+api GET '/v1/vms?tag=x%3Da%20b' >/dev/null
+check_eq "2: GET /v1/vms?tag=x=a b: 400" 400 "$(api_status)"
+check "2: the tag change is audited" \
+    grep -q "vm v1 tags env=test" <<<"$(api GET '/v1/audit?limit=1000')"
+check "2: vm show prints the tags" grep -q "^tags: env=test" \
+    <<<"$(V vm show v1)"
 
 # ------------------------------------------------------------ done
 
