@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "event.h"
+#include "vm.h"
 
 const char *const api_event_type_names[] = {
 	"unknown_domain", "domain_vanished", "state_drift", NULL
@@ -20,4 +21,16 @@ static const struct api_field rec_event_fields[] = {
 const struct api_schema api_event_schema = {
 	"event", rec_event_fields, ARRAY_SIZE(rec_event_fields),
 	sizeof(struct api_event), NULL
+};
+
+static const struct api_field transition_fields[] = {
+	AFT("time", AF_RO, struct api_vm_transition, time),
+	AFE("state", AF_RO, struct api_vm_transition, state,
+	    api_vm_state_names),
+	AFS("cause", AF_STR, AF_RO, struct api_vm_transition, cause),
+};
+
+const struct api_schema api_vm_transition_schema = {
+	"transition", transition_fields, ARRAY_SIZE(transition_fields),
+	sizeof(struct api_vm_transition), NULL
 };

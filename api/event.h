@@ -30,4 +30,13 @@ struct api_event {
 };
 extern const struct api_schema api_event_schema;
 
+/* One change of a VM's observed state (GET /v1/vms/{id}/history). */
+#define API_VM_HISTORY_MAX 20	/* transitions kept per VM */
+struct api_vm_transition {
+	int64_t time;
+	int state;			/* enum api_vm_state: the new one */
+	char cause[API_TEXT_MAX];	/* the VM's error, or what was asked */
+};
+extern const struct api_schema api_vm_transition_schema;
+
 #endif

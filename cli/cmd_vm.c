@@ -499,12 +499,7 @@ cleanup:
 	return ret;
 }
 
-int
-cmd_vm_show(struct cli_ctx *ctx, int argc, char **argv)
-{
-	return client_show_cmd(ctx, argc, argv, "/v1/vms", "NAME|ID",
-	    &api_vm_schema, cli_check_vmref);
-}
+/* cmd_vm_show: cmd_vmhistory.c (the VM and its state history). */
 
 /* vm start|stop|reboot: the verb of ctx->cmd names the action. */
 int

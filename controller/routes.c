@@ -63,6 +63,7 @@ const struct route routes_table[] = {
 	    W },
 	{ "GET", "/v1/events", svc_event_list, 0, RES_VM, R },
 	{ "POST", "/v1/vms/{}/tags", svc_vm_tags, 0, RES_VM, W },
+	{ "GET", "/v1/vms/{}/history", svc_vm_history, 0, RES_VM, R },
 	{ "POST", "/v1/agent/register", svc_agent_register, ROUTE_AGENT,
 	    RES_AGENT, W },
 	{ "POST", "/v1/agent/heartbeat", svc_agent_heartbeat,

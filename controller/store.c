@@ -54,6 +54,7 @@ static const struct {
 	[DB_HOST_HA] = { "host_ha", 0 },
 	[DB_EVENTS] = { "events", 0 },
 	[DB_UNKNOWN_DOMS] = { "unknown_domains", 0 },
+	[DB_VM_HISTORY] = { "vm_history", 0 },
 };
 
 static int

@@ -44,6 +44,7 @@ enum store_db {
 	DB_HOST_HA,		/* host -> its HA VMs' sizes "V R D N;..." */
 	DB_EVENTS,		/* 16-hex seq -> event (time-ordered) */
 	DB_UNKNOWN_DOMS,	/* "host/domain-uuid" -> "pending SEQ"|"raised" */
+	DB_VM_HISTORY,		/* vm uuid -> "TIME STATE CAUSE\n" x <= 20 */
 	DB_MAX
 };
 

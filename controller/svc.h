@@ -58,6 +58,7 @@ int svc_host_delete(struct req *req, struct resp *resp);
 int svc_host_token(struct req *req, struct resp *resp);
 int svc_host_patch(struct req *req, struct resp *resp);
 int svc_vm_tags(struct req *req, struct resp *resp);
+int svc_vm_history(struct req *req, struct resp *resp);
 int svc_group_list(struct req *req, struct resp *resp);
 int svc_group_create(struct req *req, struct resp *resp);
 int svc_group_show(struct req *req, struct resp *resp);
@@ -180,6 +181,14 @@ int svc_reconcile_vanished(const struct ctl *ctl, struct store_txn *txn,
  */
 int svc_reconcile_unknown(const struct ctl *ctl, struct store_txn *txn,
     const struct api_heartbeat *hb, struct vm_error *err);
+
+/* ---- VM state history (svc_history.c) ---- */
+/* Note vm's state in its history when it differs from the last noted
+ * (called by svc_vm_save, same txn); drop a removed VM's history. */
+int svc_history_note(struct store_txn *txn, const struct api_vm *vm,
+    struct vm_error *err);
+int svc_history_drop(struct store_txn *txn, const char *vm_id,
+    struct vm_error *err);
 
 /* ---- server groups (svc_group.c) ---- */
 /*

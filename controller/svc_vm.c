@@ -64,6 +64,8 @@ int
 svc_vm_save(struct store_txn *txn, struct api_vm *vm, struct vm_error *err)
 {
 	vm->updated_at = now_ms();
+	if (svc_history_note(txn, vm, err) < 0)
+		return -1;
 	return store_put_obj(txn, DB_VMS, vm->id, &api_vm_schema, vm, 0, err);
 }
 
@@ -84,6 +86,7 @@ svc_vm_remove(struct store_txn *txn, const struct api_vm *vm,
 	int rc;
 
 	if (store_del(txn, DB_VMS, vm->id, NULL, err) < 0 ||
+	    svc_history_drop(txn, vm->id, err) < 0 ||
 	    svc_placement_del(txn, vm->id, err) < 0 ||
 	    store_del(txn, DB_VMS_BY_NAME, vm->name, NULL, err) < 0 ||
 	    store_del(txn, DB_VMS_BY_FLAVOR, vm->flavor, vm->id, err) < 0)

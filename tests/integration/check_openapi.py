@@ -109,7 +109,7 @@ mapping = {'flavor_fields': 'Flavor', 'host_fields': 'Host',
            'whoami_fields': 'Whoami', 'event_fields': 'AuditEvent',
            'verify_fields': 'AuditVerify', 'group_fields': 'ServerGroup',
            'patch_fields': 'HostPatch', 'rec_event_fields': 'Event',
-           'tags_fields': 'VmTags'}
+           'tags_fields': 'VmTags', 'transition_fields': 'VmTransition'}
 # AF_SUB schemas (&api_..._schema) -> component schema
 subs = {'&api_image_schema': 'Image', '&api_quota_schema': 'Quota'}
 # Fields a handler sends as null although the codec would not (value 0

@@ -4,7 +4,8 @@
 # paused and running, desired paused), refused from the wrong state with
 # 409 and nothing changed, no drift event for a paused VM; (2) tags:
 # vm create --tag, vmctl vm tag (set, replace, --remove), vm list --tag,
-# bad keys and values refused with nothing changed.
+# bad keys and values refused with nothing changed; (3) state history:
+# every change of v1 with its cause in vm show, the last 20 kept.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
@@ -142,6 +143,30 @@ check "2: the tag change is audited" \
     grep -q "vm v1 tags env=test" <<<"$(api GET '/v1/audit?limit=1000')"
 check "2: vm show prints the tags" grep -q "^tags: env=test" \
     <<<"$(V vm show v1)"
+
+# ------------------------------------------------------------ (3) history
+
+check_eq "3: v1's state history, oldest first" \
+    "pending building running paused running stopping stopped running" \
+    "$(V -o json vm show v1 | jq -r '[.history[].state] | join(" ")')"
+check "3: the stop's cause names the desired state" \
+    grep -q "desired stopped" <<<"$(V -o json vm show v1 | jq -r '.history[5].cause')"
+V vm show v1 >"$T_DIR/show" 2>&1
+check "3: vmctl vm show prints the history table" \
+    grep -q "^state history" "$T_DIR/show"
+check "3: ... with a paused line" grep -qE " paused +desired paused" \
+    "$T_DIR/show"
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	V -q vm pause v2 --wait && V -q vm resume v2 --wait ||
+	    fail "3: pause/resume round $i"
+done
+h=$(api GET /v1/vms/v2/history)
+check_eq "3: after 23 changes v2 keeps the last 20" 20 \
+    "$(jq '.items | length' <<<"$h")"
+check_eq "3: ... the newest is running, the one before paused" \
+    "paused running" "$(jq -r '[.items[-2:][].state] | join(" ")' <<<"$h")"
+api GET /v1/vms/nosuch/history >/dev/null
+check_eq "3: history of an unknown VM: 404" 404 "$(api_status)"
 
 # ------------------------------------------------------------ done
 

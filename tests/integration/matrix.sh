@@ -102,6 +102,7 @@ POST /v1/vms body 202 /v1/vms {"name":"@UNIQ@","flavor":"small","agency":"@AG@",
 GET /v1/vms/{} vm 200 /v1/vms/@ID@ -
 DELETE /v1/vms/{} tmpvm 202 /v1/vms/@ID@ -
 POST /v1/vms/{}/actions tmpvm 202 /v1/vms/@ID@/actions {"action":"stop","force":true}
+GET /v1/vms/{}/history vm 200 /v1/vms/@ID@/history -
 POST /v1/vms/{}/tags vm 200 /v1/vms/@ID@/tags {"set":"matrix=1"}
 GET /v1/operations list:agency 200 /v1/operations -
 GET /v1/operations leak:agency 200 /v1/operations?vm=@VM2ID@ -
