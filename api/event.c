@@ -4,7 +4,7 @@
 #include "vm.h"
 
 const char *const api_event_type_names[] = {
-	"unknown_domain", "domain_vanished", "state_drift", NULL
+	"unknown_domain", "domain_vanished", "state_drift", "crashed", NULL
 };
 
 static const struct api_field rec_event_fields[] = {

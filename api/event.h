@@ -15,6 +15,7 @@ enum api_event_type {
 	EVENT_UNKNOWN_DOMAIN,	/* a vmctl-named domain with no VM row here */
 	EVENT_DOMAIN_VANISHED,	/* a VM's domain is gone from its host */
 	EVENT_STATE_DRIFT,	/* observed state differs, nobody asked */
+	EVENT_CRASHED,		/* the guest crashed (on_crash applied) */
 };
 extern const char *const api_event_type_names[];
 

@@ -17,6 +17,7 @@ const char *const api_vm_action_names[] = {
 	"start", "stop", "reboot", "pause", "resume", NULL
 };
 const char *const api_vm_ha_names[] = { "restart", "none", NULL };
+const char *const api_vm_on_crash_names[] = { "leave", "restart", NULL };
 
 static int
 image_validate(const void *obj, struct vm_error *err)
@@ -101,6 +102,7 @@ static const struct api_field vm_fields[] = {
 	AFT("updated_at", AF_RO, struct api_vm, updated_at),
 	AFS("server_group", AF_NAME, 0, struct api_vm, server_group),
 	AFS("tags", AF_STR, 0, struct api_vm, tags),
+	AFE("on_crash", 0, struct api_vm, on_crash, api_vm_on_crash_names),
 };
 
 const struct api_schema api_vm_schema = {

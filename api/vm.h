@@ -65,7 +65,12 @@ struct api_vm {
 	int64_t updated_at;		/* RO */
 	char server_group[API_NAME_MAX];	/* optional; same agency */
 	char tags[API_TEXT_MAX];	/* "k=v,..." (api/tags.h), sorted */
+	int on_crash;			/* enum api_vm_on_crash */
 };
+
+/* What happens when the guest crashes (seen in a heartbeat). */
+enum api_vm_on_crash { ON_CRASH_LEAVE, ON_CRASH_RESTART };
+extern const char *const api_vm_on_crash_names[];
 extern const struct api_schema api_vm_schema;
 
 /* POST /v1/vms/{id}/tags: pairs to add or replace, keys to drop. */

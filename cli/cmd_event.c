@@ -53,7 +53,7 @@ cmd_event_list(struct cli_ctx *ctx, int argc, char **argv)
 			if (api_enum_index(api_event_type_names, optarg) < 0)
 				return cli_usage_error(ctx, "--type: '%s' is not "
 				    "one of: unknown_domain, domain_vanished, "
-				    "state_drift", optarg);
+				    "state_drift, crashed", optarg);
 			type = optarg;
 			break;
 		case 'n':

@@ -245,6 +245,7 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "group", required_argument, NULL, 'G' },
 		{ "tag", required_argument, NULL, 'T' },
+		{ "on-crash", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct api_vm vm = { 0 };
@@ -344,6 +345,14 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 				cli_usage_error(ctx, "--tag: '%s' is not "
 				    "key=value (key like a name; value of A-Z "
 				    "a-z 0-9 . _ -, at most 63)", optarg);
+				goto cleanup;
+			}
+			break;
+		case 'C':
+			if ((vm.on_crash = api_enum_index(api_vm_on_crash_names,
+			    optarg)) < 0) {
+				cli_usage_error(ctx, "--on-crash: '%s' is not one "
+				    "of: leave, restart", optarg);
 				goto cleanup;
 			}
 			break;

@@ -85,6 +85,7 @@ static const struct cli_cmd cli_cmds[] = {
 	  "NAME --flavor F (--disk PATH | --kernel PATH [--initrd PATH] "
 	  "[--cmdline TEXT]) [--agency A] [--site S] [--az Z] [--host H] "
 	  "[--labels L] [--ha restart|none] [--group G] [--tag K=V]... "
+	  "[--on-crash leave|restart] "
 	  "[--wait] "
 	  "[--idempotency-key K] [--dry-run]",
 	  "create a VM; the controller places it on a host",
@@ -112,6 +113,10 @@ static const struct cli_cmd cli_cmds[] = {
 	  "soft-anti-affinity)\n"
 	  "                         decides the host\n"
 	  "  --tag K=V              a metadata tag (repeatable)\n"
+	  "  --on-crash leave|restart\n"
+	  "                         when the guest crashes: leave it "
+	  "crashed (default)\n"
+	  "                         or start it again\n"
 	  WAIT_OPTS IDEM_OPTS
 	  "  --dry-run              create nothing: show which host the "
 	  "scheduler would\n"
@@ -187,8 +192,8 @@ static const struct cli_cmd cli_cmds[] = {
 	  "vanished domains, state drift",
 	  "  --vm VM                only events of this VM (name or uuid)\n"
 	  "  --host H               only events of host H\n"
-	  "  --type T               unknown_domain, domain_vanished or "
-	  "state_drift\n"
+	  "  --type T               unknown_domain, domain_vanished, "
+	  "state_drift or crashed\n"
 	  "  --limit N              at most N events (oldest first)\n" },
 
 	{ "site", "capacity", cmd_site_capacity, "[SITE]",

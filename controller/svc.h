@@ -181,6 +181,14 @@ int svc_reconcile_vanished(const struct ctl *ctl, struct store_txn *txn,
  */
 int svc_reconcile_unknown(const struct ctl *ctl, struct store_txn *txn,
     const struct api_heartbeat *hb, struct vm_error *err);
+/*
+ * A VM whose domain a heartbeat reports crashed: on_crash restart (and
+ * desired running) -> a start task (the agent destroys and starts the
+ * crashed domain; *wake = true); else state crashed. Event crashed either
+ * way; vm is saved.
+ */
+int svc_reconcile_crashed(const struct ctl *ctl, struct store_txn *txn,
+    struct api_vm *vm, const char *host, bool *wake, struct vm_error *err);
 
 /* ---- VM state history (svc_history.c) ---- */
 /* Note vm's state in its history when it differs from the last noted

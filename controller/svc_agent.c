@@ -290,6 +290,9 @@ hb_vm_cb(const char *key, size_t klen, const char *val, size_t vlen,
 	    vm.state == VM_PAUSED || vm.state == VM_CRASHED))
 		return svc_reconcile_vanished(c->ctl, c->txn, &vm,
 		    c->hb->host, &c->wake, err);
+	if (d != NULL && d->state == DOM_CRASHED)
+		return vm.state == VM_CRASHED ? 0 : svc_reconcile_crashed(
+		    c->ctl, c->txn, &vm, c->hb->host, &c->wake, err);
 	if (reconcile_vm(&vm, d, c->hb->host)) {
 		log_info("vm %s (%s): now %s%s%s", vm.name, vm.id,
 		    api_vm_state_names[vm.state], vm.error[0] ? ": " : "",

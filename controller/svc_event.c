@@ -242,6 +242,35 @@ cleanup:
 	return ret;
 }
 
+int
+svc_reconcile_crashed(const struct ctl *ctl, struct store_txn *txn,
+    struct api_vm *vm, const char *host, bool *wake, struct vm_error *err)
+{
+	struct api_operation op;
+
+	if (vm->on_crash == ON_CRASH_RESTART &&
+	    vm->desired == DESIRED_RUNNING) {
+		vm->generation++;
+		vm->state = VM_CRASHED;
+		snprintf(vm->error, sizeof(vm->error), "guest crashed on host "
+		    "%s: restarted (on_crash restart)", host);
+		if (svc_vm_enqueue(txn, vm, OPA_START, &op, err) < 0)
+			return -1;
+		*wake = true;
+	} else {
+		vm->state = VM_CRASHED;
+		snprintf(vm->error, sizeof(vm->error), "guest crashed on host "
+		    "%s: left crashed (on_crash %s%s)", host,
+		    api_vm_on_crash_names[vm->on_crash],
+		    vm->desired == DESIRED_RUNNING ? "" : ", not desired "
+		    "running");
+	}
+	if (svc_vm_save(txn, vm, err) < 0)
+		return -1;
+	return svc_event_add(ctl, txn, EVENT_CRASHED, host, vm, NULL, err,
+	    "%s", vm->error);
+}
+
 /* ------------------------------------------------------------ list */
 
 struct list_ctx {
@@ -307,7 +336,7 @@ svc_event_list(struct req *req, struct resp *resp)
 	if ((q = req_query(req, "type")) != NULL &&
 	    (c.type = api_enum_index(api_event_type_names, q)) < 0) {
 		vm_error_set(&err, API_EINVAL, "type: one of unknown_domain, "
-		    "domain_vanished, state_drift");
+		    "domain_vanished, state_drift, crashed");
 		goto fail;
 	}
 	if ((q = req_query(req, "after")) != NULL && (strlen(q) !=

@@ -15,7 +15,9 @@
 #      (--vm, --host, --type), paging (limit/after), bad input; agency
 #      scoping: an agency member sees its VMs' events only, never the
 #      host-level ones; (5) retention: [events] keep = 10 keeps the newest
-#      10 as more come.
+#      10 as more come; (6) on_crash: a crashed guest (heartbeat state
+#      crashed) with on_crash restart gets a start task, with leave stays
+#      crashed; event crashed once either way.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
@@ -220,6 +222,41 @@ check "5: ... the oldest went first" \
     [ "$(api GET '/v1/events?limit=1' | jq -r '.items[0].id')" \> "$first" ]
 check_eq "5: ... the newest is the last unknown_domain" unknown_domain \
     "$(api GET /v1/events | jq -r '.items[-1].type')"
+
+# ------------------------------------------------------------ (6) crashes
+
+V vm create vx --flavor small --agency ag1 --kernel "$KERNEL" \
+    --on-crash sometimes >/dev/null 2>"$T_DIR/e"
+check_eq "6: --on-crash sometimes: exit 2" 2 $?
+check "6: vm create vd --on-crash restart, ve (default: leave)" \
+    V -q vm create vd --flavor small --agency ag1 --kernel "$KERNEL" \
+    --on-crash restart
+V -q vm create ve --flavor small --agency ag1 --kernel "$KERNEL" >/dev/null
+run_tasks
+DD=$(vm_id vd) E=$(vm_id ve)
+check_eq "6: on_crash of vd and ve" "restart leave" \
+    "$(V -o json vm show vd | jq -r .on_crash) $(V -o json vm show ve | jq -r .on_crash)"
+hb "$A:running" "$C:running" "$DD:crashed" "$E:crashed"
+check_eq "6: two crashed events" 2 "$(nev --type crashed)"
+check_eq "6: vd (restart) gets a start task and is crashed until it runs" \
+    crashed "$(vm_state vd)"
+TASKS_SEEN=
+run_tasks
+check_eq "6: ... the agent takes a start for it" start \
+    "$(tr -d ' ' <<<"$TASKS_SEEN")"
+check_eq "6: ... then vd runs" running "$(vm_state vd)"
+check_eq "6: ve (leave) stays crashed" crashed "$(vm_state ve)"
+hb "$A:running" "$C:running" "$DD:running" "$E:crashed"
+hb "$A:running" "$C:running" "$DD:running" "$E:crashed"
+check_eq "6: later heartbeats: ve still crashed, no new event, no drift" \
+    "crashed 2 0" \
+    "$(vm_state ve) $(nev --type crashed) $(nev --type state_drift --vm ve)"
+check "6: ve's event says left crashed (on_crash leave)" \
+    grep -q "left crashed (on_crash leave)" \
+    <<<"$(V -o json event list --vm ve | jq -r '.[].message')"
+check "6: vd's history: crashed, then running" \
+    grep -q "crashed running" \
+    <<<"$(V -o json vm show vd | jq -r '[.history[].state] | join(" ")')"
 
 stop_daemon ctl TERM $((20 * D))
 check_eq "vmctld exits 0 on SIGTERM" 0 "$T_RC"
