@@ -35,6 +35,7 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "serial.h"
 #include "taskloop.h"
 #include "util.h"
 #include "virt.h"
@@ -429,6 +430,9 @@ tl_exec(struct agent *a, const struct api_task *t, struct api_task_result *r)
 		break;
 	case OPA_DELETE:
 		rc = tl_delete(a, t, &err);
+		break;
+	case OPA_CONSOLE:
+		rc = serial_send(a, t, &err);
 		break;
 	case OPA_PAUSE:
 	case OPA_RESUME:

@@ -33,6 +33,8 @@ static const struct api_field task_fields[] = {
 	AFT("lease_until", 0, struct api_task, lease_until),
 	AFT("created_at", 0, struct api_task, created_at),
 	AFI("seq", 0, struct api_task, seq, 0, INT64_MAX),
+	AFI("console_offset", 0, struct api_task, console_offset, 0,
+	    INT64_MAX),
 };
 
 static int

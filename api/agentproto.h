@@ -41,6 +41,7 @@ struct api_task {
 	int64_t lease_until;
 	int64_t created_at;
 	int64_t seq;			/* queue order on its host */
+	int64_t console_offset;		/* console: send the log from here */
 };
 extern const struct api_schema api_task_schema;
 

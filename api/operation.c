@@ -6,7 +6,8 @@ const char *const api_op_state_names[] = {
 	"pending", "running", "succeeded", "failed", NULL
 };
 const char *const api_op_action_names[] = {
-	"create", "start", "stop", "reboot", "delete", "pause", "resume", NULL
+	"create", "start", "stop", "reboot", "delete", "pause", "resume",
+	"console", NULL
 };
 
 static const struct api_field op_fields[] = {

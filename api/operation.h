@@ -13,7 +13,8 @@ extern const char *const api_op_state_names[];
 
 /* What the operation does; also the agent task's action. */
 enum api_op_action { OPA_CREATE, OPA_START, OPA_STOP, OPA_REBOOT, OPA_DELETE,
-	OPA_PAUSE, OPA_RESUME };
+	OPA_PAUSE, OPA_RESUME,
+	OPA_CONSOLE };	/* console: a task only (no operation row), a read */
 extern const char *const api_op_action_names[];
 
 struct api_operation {

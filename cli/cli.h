@@ -316,6 +316,7 @@ int cmd_vm_show(struct cli_ctx *, int, char **);
 int cmd_vm_action(struct cli_ctx *, int, char **);	/* start stop reboot */
 int cmd_vm_delete(struct cli_ctx *, int, char **);
 int cmd_vm_tag(struct cli_ctx *, int, char **);
+int cmd_vm_console(struct cli_ctx *, int, char **);
 
 int cmd_group_create(struct cli_ctx *, int, char **);
 int cmd_group_list(struct cli_ctx *, int, char **);

@@ -131,6 +131,10 @@ static const struct cli_cmd cli_cmds[] = {
 	  "  --host H               only VMs placed on host H\n"
 	  "  --name N               only the VM named N\n"
 	  "  --tag K=V|K            only VMs with this tag (K: any value)\n" },
+	{ "vm", "console", cmd_vm_console, "NAME|ID [--follow]",
+	  "print a VM's serial console log (the newest 64 KiB)",
+	  "  --follow               then print what comes, every 0.5 s, "
+	  "until interrupted\n" },
 	{ "vm", "tag", cmd_vm_tag, "NAME|ID [K=V ...] [--remove K ...]",
 	  "set (add or replace) and remove a VM's metadata tags",
 	  "  K=V                    set tag K to V (K like a name; V of A-Z "

@@ -64,6 +64,7 @@ const struct route routes_table[] = {
 	{ "GET", "/v1/events", svc_event_list, 0, RES_VM, R },
 	{ "POST", "/v1/vms/{}/tags", svc_vm_tags, 0, RES_VM, W },
 	{ "GET", "/v1/vms/{}/history", svc_vm_history, 0, RES_VM, R },
+	{ "GET", "/v1/vms/{}/console", svc_vm_console, 0, RES_VM, R },
 	{ "POST", "/v1/agent/register", svc_agent_register, ROUTE_AGENT,
 	    RES_AGENT, W },
 	{ "POST", "/v1/agent/heartbeat", svc_agent_heartbeat,
@@ -72,6 +73,8 @@ const struct route routes_table[] = {
 	    ROUTE_AGENT | ROUTE_NOAUDIT, RES_AGENT, W },
 	{ "POST", "/v1/agent/results", svc_agent_results,
 	    ROUTE_AGENT | ROUTE_BIGBODY | ROUTE_NOAUDIT, RES_AGENT, W },
+	{ "POST", "/v1/agent/console", svc_agent_console,
+	    ROUTE_AGENT | ROUTE_NOAUDIT, RES_AGENT, W },
 };
 #undef R
 #undef W

@@ -55,6 +55,7 @@ static const struct {
 	[DB_EVENTS] = { "events", 0 },
 	[DB_UNKNOWN_DOMS] = { "unknown_domains", 0 },
 	[DB_VM_HISTORY] = { "vm_history", 0 },
+	[DB_CONSOLE] = { "console", 0 },
 };
 
 static int

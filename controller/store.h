@@ -45,6 +45,7 @@ enum store_db {
 	DB_EVENTS,		/* 16-hex seq -> event (time-ordered) */
 	DB_UNKNOWN_DOMS,	/* "host/domain-uuid" -> "pending SEQ"|"raised" */
 	DB_VM_HISTORY,		/* vm uuid -> "TIME STATE CAUSE\n" x <= 20 */
+	DB_CONSOLE,		/* vm uuid -> "START END PENDING\n" + log bytes */
 	DB_MAX
 };
 

@@ -502,6 +502,8 @@ result_apply(struct store_txn *txn, const struct principal *who,
 	if (store_del(txn, DB_TASKS_BY_HOST, t.host, idx, err) < 0 ||
 	    store_del(txn, DB_TASKS, t.id, NULL, err) < 0)
 		return -1;
+	if (t.action == OPA_CONSOLE)
+		return 0;	/* a read: the bytes came by /v1/agent/console */
 	rc = store_get_obj(txn, DB_OPS, t.op_id, &api_operation_schema, &op,
 	    err);
 	if (rc < 0)

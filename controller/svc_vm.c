@@ -87,6 +87,7 @@ svc_vm_remove(struct store_txn *txn, const struct api_vm *vm,
 
 	if (store_del(txn, DB_VMS, vm->id, NULL, err) < 0 ||
 	    svc_history_drop(txn, vm->id, err) < 0 ||
+	    svc_console_drop(txn, vm->id, err) < 0 ||
 	    svc_placement_del(txn, vm->id, err) < 0 ||
 	    store_del(txn, DB_VMS_BY_NAME, vm->name, NULL, err) < 0 ||
 	    store_del(txn, DB_VMS_BY_FLAVOR, vm->flavor, vm->id, err) < 0)

@@ -54,7 +54,7 @@ for p, item in doc['paths'].items():
 # ---- codec tables -> expectations
 NAME_RE = '^[a-z0-9][a-z0-9-]{0,62}$'
 CODECS = ('flavor', 'host', 'vm', 'operation', 'agentproto', 'agency',
-          'identity', 'audit_event', 'server_group', 'event')
+          'identity', 'audit_event', 'server_group', 'event', 'console')
 src = ''.join(open('%s/api/%s.c' % (top, f)).read() for f in CODECS)
 arrays = {}
 for m in re.finditer(r'const char \*const (\w+)\[\] = \{(.*?)\};', src, re.S):
@@ -109,7 +109,8 @@ mapping = {'flavor_fields': 'Flavor', 'host_fields': 'Host',
            'whoami_fields': 'Whoami', 'event_fields': 'AuditEvent',
            'verify_fields': 'AuditVerify', 'group_fields': 'ServerGroup',
            'patch_fields': 'HostPatch', 'rec_event_fields': 'Event',
-           'tags_fields': 'VmTags', 'transition_fields': 'VmTransition'}
+           'tags_fields': 'VmTags', 'transition_fields': 'VmTransition',
+           'console_fields': 'Console', 'line_fields': 'ConsoleLine'}
 # AF_SUB schemas (&api_..._schema) -> component schema
 subs = {'&api_image_schema': 'Image', '&api_quota_schema': 'Quota'}
 # Fields a handler sends as null although the codec would not (value 0

@@ -5,7 +5,10 @@
 # 409 and nothing changed, no drift event for a paused VM; (2) tags:
 # vm create --tag, vmctl vm tag (set, replace, --remove), vm list --tag,
 # bad keys and values refused with nothing changed; (3) state history:
-# every change of v1 with its cause in vm show, the last 20 kept.
+# every change of v1 with its cause in vm show, the last 20 kept;
+# (4) console: vmctl vm console [--follow] over the agent channel, the
+# agent's serial log file written by the test (the test driver runs no
+# guest), bad input refused.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
@@ -167,6 +170,59 @@ check_eq "3: ... the newest is running, the one before paused" \
     "paused running" "$(jq -r '[.items[-2:][].state] | join(" ")' <<<"$h")"
 api GET /v1/vms/nosuch/history >/dev/null
 check_eq "3: history of an unknown VM: 404" 404 "$(api_status)"
+
+# ------------------------------------------------------------ (4) console
+
+LOG="$T_DIR/ag/console/$(V -o json vm show v1 | jq -r .id).log"
+printf 'boot: v1 up\nhello from v1\n' >"$LOG"
+check_eq "4: vmctl vm console v1 prints the serial log" \
+    "$(printf 'boot: v1 up\nhello from v1')" "$(V vm console v1)"
+printf 'a\001b\tc\n' >>"$LOG"
+check_eq "4: control bytes become '?', tabs stay" "$(printf 'a?b\tc')" \
+    "$(V vm console v1 | tail -n 1)"
+out=$(api GET /v1/vms/v1/console)
+check_eq "4: API: offset 0, end = the log's size" "0 $(stat -c %s "$LOG")" \
+    "$(jq -r '"\(.offset) \(.end)"' <<<"$out")"
+end=$(jq -r .end <<<"$out")
+out=$(api GET "/v1/vms/v1/console?after=$end")
+check_eq "4: after=end: nothing new" 0 "$(jq '.lines | length' <<<"$out")"
+( timeout 4 "$VMCTL" --url "$CTL_URL" --token "$ADMIN_TOKEN" vm console v1 \
+    --follow >"$T_DIR/follow.out" 2>"$T_DIR/follow.err" ) &
+FPID=$!
+sleep 1
+for i in 1 2 3; do
+	printf 'tick %d\n' "$i" >>"$LOG"
+	sleep 0.6
+done
+wait "$FPID"
+check_eq "4: --follow prints the old lines, then each new one" \
+    "boot: v1 up|hello from v1|a?b	c|tick 1|tick 2|tick 3" \
+    "$(tr '\n' '|' <"$T_DIR/follow.out" | sed 's/|$//')"
+head -c 100000 /dev/zero | tr '\0' 'x' | fold -w 99 >"$LOG"
+printf '\nTHE END\n' >>"$LOG"
+check_eq "4: a log started over (100 KiB): the newest chunk, ending in its last line" \
+    "THE END" "$(V vm console v1 | tail -n 1)"
+check "4: ... at most 8 KiB of it" \
+    [ "$(V vm console v1 | wc -c)" -le 8192 ]
+V vm console nosuch >/dev/null 2>"$T_DIR/e"
+check_eq "4: console of an unknown VM: exit 1" 1 $?
+V -o json vm console v1 --follow >/dev/null 2>"$T_DIR/e"
+check_eq "4: --follow with -o json: exit 2" 2 $?
+api GET '/v1/vms/v1/console?after=-1' >/dev/null
+check_eq "4: after=-1: 400" 400 "$(api_status)"
+HT=$(cat "$T_DIR/hv1.token")
+V1ID=$(V -o json vm show v1 | jq -r .id)
+API_TOKEN=$HT api POST /v1/agent/console \
+    "{\"vm_id\":\"$V1ID\",\"offset\":0,\"end\":5,\"lines\":[{\"text\":\"ab\"}]}" \
+    >/dev/null
+check_eq "4: agent post whose lines do not add up: 400" 400 "$(api_status)"
+API_TOKEN=$HT api POST /v1/agent/console \
+    "{\"vm_id\":\"$V1ID\",\"offset\":0,\"end\":2,\"lines\":[{\"text\":\"a\u0007\"}]}" \
+    >/dev/null
+check_eq "4: agent post with a control character: 400" 400 "$(api_status)"
+api POST /v1/agent/console '{"vm_id":"'"$V1ID"'","offset":0,"end":0,"lines":[]}' \
+    >/dev/null
+check_eq "4: a user token on the agent route: 403" 403 "$(api_status)"
 
 # ------------------------------------------------------------ done
 

@@ -103,6 +103,7 @@ GET /v1/vms/{} vm 200 /v1/vms/@ID@ -
 DELETE /v1/vms/{} tmpvm 202 /v1/vms/@ID@ -
 POST /v1/vms/{}/actions tmpvm 202 /v1/vms/@ID@/actions {"action":"stop","force":true}
 GET /v1/vms/{}/history vm 200 /v1/vms/@ID@/history -
+GET /v1/vms/{}/console vm 200 /v1/vms/@ID@/console -
 POST /v1/vms/{}/tags vm 200 /v1/vms/@ID@/tags {"set":"matrix=1"}
 GET /v1/operations list:agency 200 /v1/operations -
 GET /v1/operations leak:agency 200 /v1/operations?vm=@VM2ID@ -
@@ -121,6 +122,7 @@ POST /v1/agent/register agent 200 /v1/agent/register {"name":"@HOST@","site":"mx
 POST /v1/agent/heartbeat agent 200 /v1/agent/heartbeat {"host":"@HOST@","full":true,"seq":1,"domains":[]}
 GET /v1/agent/tasks agent 200 /v1/agent/tasks?host=@HOST@&wait=0 -
 POST /v1/agent/results agentself 200 /v1/agent/results {"results":[]}
+POST /v1/agent/console agentself 200 /v1/agent/console {"vm_id":"00000000-0000-4000-8000-000000000000","offset":0,"end":0,"lines":[]}
 EOF
 )
 
