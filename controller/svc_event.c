@@ -191,6 +191,16 @@ svc_reconcile_unknown(const struct ctl *ctl, struct store_txn *txn,
 	for (i = 0; i < hb->ndomains; i++) {
 		const char *id = hb->domains[i].id;
 
+		/* The placement row ("HOST ...") says where a VM is without
+		 * decoding the VM; a VM with none is looked at whole. */
+		free(mark);
+		mark = NULL;
+		vrc = store_get(txn, DB_PLACEMENTS, id, &mark, NULL, err);
+		if (vrc < 0)
+			goto cleanup;
+		if (vrc == 0 && strncmp(mark, hb->host, strlen(hb->host)) == 0 &&
+		    mark[strlen(hb->host)] == ' ')
+			continue;
 		vrc = store_get_obj(txn, DB_VMS, id, &api_vm_schema, &vm, err);
 		if (vrc < 0)
 			goto cleanup;
