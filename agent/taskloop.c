@@ -39,6 +39,7 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "serial.h"
 #include "taskloop.h"
 #include "util.h"
 #include "virt.h"
@@ -214,6 +215,29 @@ tl_destroy(struct virt *v, const char *uuid, struct vm_error *err)
 		return 0;
 	}
 	return -1;
+}
+
+/*
+ * Pause a running domain (or resume a paused one); done already is fine
+ * (a task may be delivered twice), any other state is an error.
+ */
+static int
+tl_pause(struct virt *v, const char *uuid, bool pause, struct vm_error *err)
+{
+	int st;
+
+	if (v->ops->vo_state(v, uuid, &st, NULL, 0, err) < 0)
+		return -1;
+	if (st == (pause ? DOM_PAUSED : DOM_RUNNING))
+		return 0;
+	if (st != (pause ? DOM_RUNNING : DOM_PAUSED)) {
+		vm_error_set(err, API_ECONFLICT, "domain %s is %s, not %s",
+		    uuid, api_dom_state_names[st], pause ? "running" :
+		    "paused");
+		return -1;
+	}
+	return pause ? v->ops->vo_suspend(v, uuid, 0, err) :
+	    v->ops->vo_resume(v, uuid, 0, err);
 }
 
 /* Make an existing domain run: start, resume, or restart a crashed one. */
@@ -505,6 +529,13 @@ tl_exec(struct agent *a, const struct api_task *t, struct api_task_result *r)
 		break;
 	case OPA_VOL_DELETE:
 		rc = vols_delete(a, t, &err);
+		break;
+	case OPA_CONSOLE:
+		rc = serial_send(a, t, &err);
+		break;
+	case OPA_PAUSE:
+	case OPA_RESUME:
+		rc = tl_pause(a->virt, t->vm_id, t->action == OPA_PAUSE, &err);
 		break;
 	default:
 		vm_error_set(&err, API_EINVAL, "unknown action %d", t->action);

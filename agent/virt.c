@@ -247,6 +247,7 @@ LV_DOM_OP(lv_destroy, "destroy", virDomainDestroy(dom))
 LV_DOM_OP(lv_reboot, "reboot", virDomainReboot(dom, 0))
 LV_DOM_OP(lv_reset, "reset", virDomainReset(dom, 0))
 LV_DOM_OP(lv_resume, "resume", virDomainResume(dom))
+LV_DOM_OP(lv_suspend, "suspend", virDomainSuspend(dom))
 
 /* ---------------------------------------------------------------- ops */
 
@@ -712,6 +713,7 @@ static const struct virt_ops lv_ops = {
 	.vo_xml = lv_xml,
 	.vo_attach = lv_attach,
 	.vo_detach = lv_detach,
+	.vo_suspend = lv_suspend,
 };
 
 int

@@ -90,6 +90,9 @@ struct virt_ops {
 	    unsigned int flags, struct vm_error *err);
 	int (*vo_detach)(struct virt *v, const char *uuid, const char *xml,
 	    unsigned int flags, struct vm_error *err);
+	/* Pause the guest's vCPUs (vo_resume undoes it). */
+	int (*vo_suspend)(struct virt *v, const char *uuid, unsigned int flags,
+	    struct vm_error *err);
 };
 
 /* vo_migrate flags */

@@ -76,6 +76,8 @@ static const struct api_field task_fields[] = {
 	AFS("vol_dev", AF_STR, 0, struct api_task, vol_dev),
 	AFSUB("cloud_init", 0, struct api_task, cloud_init,
 	    &api_cloudinit_schema),
+	AFI("console_offset", 0, struct api_task, console_offset, 0,
+	    INT64_MAX),
 };
 
 static int

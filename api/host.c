@@ -110,3 +110,19 @@ const struct api_schema api_host_schema = {
 	"host", host_fields, ARRAY_SIZE(host_fields), sizeof(struct api_host),
 	host_validate
 };
+
+static int
+patch_validate(const void *obj, struct vm_error *err)
+{
+	return labels_check(((const struct api_host_patch *)obj)->labels, err);
+}
+
+static const struct api_field patch_fields[] = {
+	AFS("az", AF_NAME, 0, struct api_host_patch, az),
+	AFS("labels", AF_STR, 0, struct api_host_patch, labels),
+};
+
+const struct api_schema api_host_patch_schema = {
+	"host", patch_fields, ARRAY_SIZE(patch_fields),
+	sizeof(struct api_host_patch), patch_validate
+};

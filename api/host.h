@@ -58,4 +58,12 @@ struct api_host_maintenance {
 extern const struct api_schema api_host_maintenance_schema;
 extern const struct api_schema api_host_enroll_schema;
 
+/* PATCH /v1/hosts/{name}: aggregates after enrollment. An absent field is
+ * kept, null clears it (the handler tells them apart). */
+struct api_host_patch {
+	char az[API_NAME_MAX];
+	char labels[API_TEXT_MAX];
+};
+extern const struct api_schema api_host_patch_schema;
+
 #endif

@@ -4,6 +4,7 @@
 
 #include "errors.h"
 #include "image.h"
+#include "tags.h"
 #include "vm.h"
 
 const char *const api_vm_state_names[] = {
@@ -11,12 +12,13 @@ const char *const api_vm_state_names[] = {
 	"crashed", "error", "deleting", "migrating", NULL
 };
 const char *const api_vm_desired_names[] = {
-	"running", "stopped", "deleted", NULL
+	"running", "stopped", "deleted", "paused", NULL
 };
 const char *const api_vm_action_names[] = {
-	"start", "stop", "reboot", "migrate", NULL
+	"start", "stop", "reboot", "migrate", "pause", "resume", NULL
 };
 const char *const api_vm_ha_names[] = { "restart", "none", NULL };
+const char *const api_vm_on_crash_names[] = { "leave", "restart", NULL };
 
 static int
 image_validate(const void *obj, struct vm_error *err)
@@ -91,6 +93,12 @@ vm_validate(const void *obj, struct vm_error *err)
 		    "names like 'gpu,ssd'");
 		return -1;
 	}
+	if (!api_tags_valid(vm->tags)) {
+		vm_error_set(err, API_EINVAL, "vm.tags: comma-separated "
+		    "key=value like 'env=prod,tier=web' (key like a name, "
+		    "value of A-Z a-z 0-9 . _ -, at most 63; keys unique)");
+		return -1;
+	}
 	return 0;
 }
 
@@ -120,6 +128,9 @@ static const struct api_field vm_fields[] = {
 	AFS("migrate_to", AF_NAME, AF_RO, struct api_vm, migrate_to),
 	AFS("drain_op", AF_UUID, AF_RO, struct api_vm, drain_op),
 	AFA("nics", 0, struct api_vm, nics, &api_nic_schema),
+	AFS("server_group", AF_NAME, 0, struct api_vm, server_group),
+	AFS("tags", AF_STR, 0, struct api_vm, tags),
+	AFE("on_crash", 0, struct api_vm, on_crash, api_vm_on_crash_names),
 };
 
 const struct api_schema api_vm_schema = {
@@ -137,7 +148,7 @@ action_validate(const void *obj, struct vm_error *err)
 		    "action.timeout_s: applies only to stop");
 		return -1;
 	}
-	if ((a->action == ACTION_START || a->action == ACTION_MIGRATE) &&
+	if (a->action != ACTION_STOP && a->action != ACTION_REBOOT &&
 	    a->force) {
 		vm_error_set(err, API_EINVAL,
 		    "action.force: applies only to stop and reboot");
@@ -162,4 +173,36 @@ static const struct api_field action_fields[] = {
 const struct api_schema api_vm_action_schema = {
 	"action", action_fields, ARRAY_SIZE(action_fields),
 	sizeof(struct api_vm_action_req), action_validate
+};
+
+static int
+tags_validate(const void *obj, struct vm_error *err)
+{
+	const struct api_vm_tags *t = obj;
+
+	if (t->set[0] == '\0' && t->remove[0] == '\0') {
+		vm_error_set(err, API_EINVAL, "tags: give set and/or remove");
+		return -1;
+	}
+	if (!api_tags_valid(t->set)) {
+		vm_error_set(err, API_EINVAL, "tags.set: comma-separated "
+		    "key=value like 'env=prod' (keys unique)");
+		return -1;
+	}
+	if (!api_tag_keys_valid(t->remove)) {
+		vm_error_set(err, API_EINVAL, "tags.remove: comma-separated "
+		    "keys like 'env,tier'");
+		return -1;
+	}
+	return 0;
+}
+
+static const struct api_field tags_fields[] = {
+	AFS("set", AF_STR, 0, struct api_vm_tags, set),
+	AFS("remove", AF_STR, 0, struct api_vm_tags, remove),
+};
+
+const struct api_schema api_vm_tags_schema = {
+	"tags", tags_fields, ARRAY_SIZE(tags_fields),
+	sizeof(struct api_vm_tags), tags_validate
 };

@@ -30,7 +30,8 @@ enum api_vm_state {
 extern const char *const api_vm_state_names[];
 
 /* What the user asked for last. */
-enum api_vm_desired { DESIRED_RUNNING, DESIRED_STOPPED, DESIRED_DELETED };
+enum api_vm_desired { DESIRED_RUNNING, DESIRED_STOPPED, DESIRED_DELETED,
+	DESIRED_PAUSED };
 extern const char *const api_vm_desired_names[];
 
 /* Boot source: a disk image (qcow2 overlay made per VM) or kernel+initrd. */
@@ -76,14 +77,29 @@ struct api_vm {
 	char migrate_to[API_NAME_MAX];	/* RO: planned or claimed target */
 	char drain_op[API_UUID_LEN];	/* RO: the drain moving it, if any */
 	struct api_nic nics[API_NICS_MAX];	/* ip and mac set by IPAM */
+	char server_group[API_NAME_MAX];	/* optional; same agency */
+	char tags[API_TEXT_MAX];	/* "k=v,..." (api/tags.h), sorted */
+	int on_crash;			/* enum api_vm_on_crash */
 };
+
+/* What happens when the guest crashes (seen in a heartbeat). */
+enum api_vm_on_crash { ON_CRASH_LEAVE, ON_CRASH_RESTART };
+extern const char *const api_vm_on_crash_names[];
 extern const struct api_schema api_vm_schema;
+
+/* POST /v1/vms/{id}/tags: pairs to add or replace, keys to drop. */
+struct api_vm_tags {
+	char set[API_TEXT_MAX];		/* "k=v,..." */
+	char remove[API_TEXT_MAX];	/* "k,..." */
+};
+extern const struct api_schema api_vm_tags_schema;
 
 /* Host HA: restart elsewhere when the host is lost (counts for N+1). */
 enum api_vm_ha { VM_HA_RESTART, VM_HA_NONE };
 extern const char *const api_vm_ha_names[];
 
-enum api_vm_action { ACTION_START, ACTION_STOP, ACTION_REBOOT, ACTION_MIGRATE };
+enum api_vm_action { ACTION_START, ACTION_STOP, ACTION_REBOOT, ACTION_MIGRATE,
+	ACTION_PAUSE, ACTION_RESUME };
 extern const char *const api_vm_action_names[];
 
 struct api_vm_action_req {

@@ -294,6 +294,7 @@ int cmd_host_enroll(struct cli_ctx *, int, char **);
 int cmd_host_token(struct cli_ctx *, int, char **);
 int cmd_host_delete(struct cli_ctx *, int, char **);
 int cmd_host_maintenance(struct cli_ctx *, int, char **);
+int cmd_host_set(struct cli_ctx *, int, char **);
 
 int cmd_site_capacity(struct cli_ctx *, int, char **);	/* also list */
 
@@ -327,6 +328,15 @@ int cmd_vm_show(struct cli_ctx *, int, char **);
 int cmd_vm_action(struct cli_ctx *, int, char **);	/* start stop reboot
 							 * migrate */
 int cmd_vm_delete(struct cli_ctx *, int, char **);
+int cmd_vm_tag(struct cli_ctx *, int, char **);
+int cmd_vm_console(struct cli_ctx *, int, char **);
+
+int cmd_group_create(struct cli_ctx *, int, char **);
+int cmd_group_list(struct cli_ctx *, int, char **);
+int cmd_group_show(struct cli_ctx *, int, char **);
+int cmd_group_delete(struct cli_ctx *, int, char **);
+
+int cmd_event_list(struct cli_ctx *, int, char **);
 
 int cmd_network_create(struct cli_ctx *, int, char **);
 int cmd_network_list(struct cli_ctx *, int, char **);

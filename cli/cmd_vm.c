@@ -12,6 +12,7 @@
 #include "errors.h"
 #include "log.h"
 #include "operation.h"
+#include "tags.h"
 #include "vm.h"
 
 #define VM_IDEM_MAX 128
@@ -156,6 +157,8 @@ vm_dry_run(struct cli_ctx *ctx, const struct api_vm *vm)
 	if (vm->labels[0] != '\0')
 		client_query_add(&path, "labels", vm->labels);
 	client_query_add(&path, "ha", api_vm_ha_names[vm->ha]);
+	if (vm->server_group[0] != '\0')
+		client_query_add(&path, "group", vm->server_group);
 	if (client_call(ctx, "GET", path.data, NULL, NULL, &ans, &err) < 0)
 		goto fail;
 	if (ans == NULL || !json_object_object_get_ex(ans, "hosts", &hosts) ||
@@ -245,6 +248,9 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 		{ "network", required_argument, NULL, 'N' },
 		{ "user-data", required_argument, NULL, 'U' },
 		{ "ssh-key", required_argument, NULL, 'S' },
+		{ "group", required_argument, NULL, 'G' },
+		{ "tag", required_argument, NULL, 'T' },
+		{ "on-crash", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct api_vm vm = { 0 };
@@ -351,6 +357,30 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 			    optarg, ci)) < 0)
 				goto cleanup;
 			break;
+		case 'G':
+			if (cli_opt_name(ctx, "--group", optarg,
+			    vm.server_group, sizeof(vm.server_group)) < 0)
+				goto cleanup;
+			break;
+		case 'T':
+			if (strchr(optarg, '=') == NULL ||
+			    strchr(optarg, ',') != NULL ||
+			    api_tags_apply(vm.tags, optarg, "", vm.tags,
+			    sizeof(vm.tags), &err) < 0) {
+				cli_usage_error(ctx, "--tag: '%s' is not "
+				    "key=value (key like a name; value of A-Z "
+				    "a-z 0-9 . _ -, at most 63)", optarg);
+				goto cleanup;
+			}
+			break;
+		case 'C':
+			if ((vm.on_crash = api_enum_index(api_vm_on_crash_names,
+			    optarg)) < 0) {
+				cli_usage_error(ctx, "--on-crash: '%s' is not one "
+				    "of: leave, restart", optarg);
+				goto cleanup;
+			}
+			break;
 		default:
 			ret = cli_getopt_status(ch);
 			goto cleanup;
@@ -437,6 +467,7 @@ cmd_vm_list(struct cli_ctx *ctx, int argc, char **argv)
 		{ "agency", required_argument, NULL, 'a' },
 		{ "host", required_argument, NULL, 'H' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "tag", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 }
 	};
 	static const char *const headers[] = {
@@ -448,7 +479,7 @@ cmd_vm_list(struct cli_ctx *ctx, int argc, char **argv)
 	json_object *items = NULL;
 	struct cli_getopt g;
 	struct api_vm vm;
-	const char *host = NULL, *name = NULL, *agency = NULL;
+	const char *host = NULL, *name = NULL, *agency = NULL, *tag = NULL;
 	struct buf path = { 0 };
 	size_t i;
 	int ch, ret = CLI_ERR;
@@ -471,6 +502,12 @@ cmd_vm_list(struct cli_ctx *ctx, int argc, char **argv)
 				return CLI_USAGE;
 			name = optarg;
 			break;
+		case 'T':
+			if (!api_tag_query_valid(optarg))
+				return cli_usage_error(ctx, "--tag: '%s' is not "
+				    "key=value or key", optarg);
+			tag = optarg;
+			break;
 		default:
 			return cli_getopt_status(ch);
 		}
@@ -485,6 +522,8 @@ cmd_vm_list(struct cli_ctx *ctx, int argc, char **argv)
 		client_query_add(&path, "host", host);
 	if (name != NULL)
 		client_query_add(&path, "name", name);
+	if (tag != NULL)
+		client_query_add(&path, "tag", tag);
 	if (client_list(ctx, path.data, &items, &err) < 0)
 		goto fail;
 	t = output_table_new(headers, ARRAY_SIZE(headers));
@@ -514,12 +553,7 @@ cleanup:
 	return ret;
 }
 
-int
-cmd_vm_show(struct cli_ctx *ctx, int argc, char **argv)
-{
-	return client_show_cmd(ctx, argc, argv, "/v1/vms", "NAME|ID",
-	    &api_vm_schema, cli_check_vmref);
-}
+/* cmd_vm_show: cmd_vmhistory.c (the VM and its state history). */
 
 /* vm start|stop|reboot|migrate: the verb of ctx->cmd names the action. */
 int

@@ -97,6 +97,13 @@ static const struct cli_cmd cli_cmds[] = {
 	  "  --force                on: move what can move even if some VMs "
 	  "cannot\n"
 	  WAIT_OPTS },
+	{ "host", "set", cmd_host_set, "NAME [--labels LABELS] [--az ZONE]",
+	  "change a host's aggregate labels or zone; placements see it at "
+	  "once",
+	  "  --labels LABELS        the new labels, comma-separated; '' "
+	  "clears them\n"
+	  "  --az ZONE              the new availability zone; '' clears "
+	  "it\n" },
 	{ "host", "token", cmd_host_token, "NAME",
 	  "revoke a host's tokens and print a new one (shown once)", NULL },
 	{ "host", "delete", cmd_host_delete, "NAME",
@@ -105,7 +112,8 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "vm", "create", cmd_vm_create,
 	  "NAME --flavor F (--image NAME | --disk PATH | --kernel PATH "
 	  "[--initrd PATH] [--cmdline TEXT]) [--agency A] [--site S] [--az Z] "
-	  "[--host H] [--labels L] [--ha restart|none] "
+	  "[--host H] [--labels L] [--ha restart|none] [--group G] "
+	  "[--tag K=V]... [--on-crash leave|restart] "
 	  "[--network NET[,ip=IP]]... [--user-data FILE] [--ssh-key FILE]... "
 	  "[--wait] [--idempotency-key K] [--dry-run]",
 	  "create a VM; the controller places it on a host",
@@ -135,6 +143,16 @@ static const struct cli_cmd cli_cmds[] = {
 	  "KiB)\n"
 	  "  --ssh-key FILE         OpenSSH public keys for the guest "
 	  "(repeatable)\n"
+	  "  --group G              join server group G (of the same "
+	  "agency): its\n"
+	  "                         policy (affinity, anti-affinity, "
+	  "soft-anti-affinity)\n"
+	  "                         decides the host\n"
+	  "  --tag K=V              a metadata tag (repeatable)\n"
+	  "  --on-crash leave|restart\n"
+	  "                         when the guest crashes: leave it "
+	  "crashed (default)\n"
+	  "                         or start it again\n"
 	  WAIT_OPTS IDEM_OPTS
 	  "  --dry-run              create nothing: show which host the "
 	  "scheduler would\n"
@@ -142,11 +160,22 @@ static const struct cli_cmd cli_cmds[] = {
 	  "rejected; exit 1\n"
 	  "                         if none fits (NAME and the image may "
 	  "be left out)\n" },
-	{ "vm", "list", cmd_vm_list, "[--agency A] [--host H] [--name N]",
+	{ "vm", "list", cmd_vm_list,
+	  "[--agency A] [--host H] [--name N] [--tag K=V|K]",
 	  "list VMs",
 	  "  --agency A             only VMs of agency A\n"
 	  "  --host H               only VMs placed on host H\n"
-	  "  --name N               only the VM named N\n" },
+	  "  --name N               only the VM named N\n"
+	  "  --tag K=V|K            only VMs with this tag (K: any value)\n" },
+	{ "vm", "console", cmd_vm_console, "NAME|ID [--follow]",
+	  "print a VM's serial console log (the newest 64 KiB)",
+	  "  --follow               then print what comes, every 0.5 s, "
+	  "until interrupted\n" },
+	{ "vm", "tag", cmd_vm_tag, "NAME|ID [K=V ...] [--remove K ...]",
+	  "set (add or replace) and remove a VM's metadata tags",
+	  "  K=V                    set tag K to V (K like a name; V of A-Z "
+	  "a-z 0-9 . _ -)\n"
+	  "  --remove K             drop tag K (repeatable)\n" },
 	{ "vm", "show", cmd_vm_show, "NAME|ID", "show a VM", NULL },
 	{ "vm", "start", cmd_vm_action,
 	  "NAME|ID [--wait] [--idempotency-key K]",
@@ -160,6 +189,13 @@ static const struct cli_cmd cli_cmds[] = {
 	  "                         (1-3600, default: the agent's, 60)\n"
 	  "  --force                power off at once\n"
 	  WAIT_OPTS IDEM_OPTS },
+	{ "vm", "pause", cmd_vm_action,
+	  "NAME|ID [--wait] [--idempotency-key K]",
+	  "pause a running VM (its vCPUs stop; memory is kept)",
+	  WAIT_OPTS IDEM_OPTS },
+	{ "vm", "resume", cmd_vm_action,
+	  "NAME|ID [--wait] [--idempotency-key K]",
+	  "resume a paused VM", WAIT_OPTS IDEM_OPTS },
 	{ "vm", "reboot", cmd_vm_action,
 	  "NAME|ID [--force] [--wait] [--idempotency-key K]", "reboot a VM",
 	  "  --force                reset at once instead of asking the "
@@ -213,6 +249,36 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "volume", "delete", cmd_volume_delete, "NAME [--wait]",
 	  "delete a detached volume and its file",
 	  "  --wait                 wait until its file is removed\n" },
+	{ "group", "create", cmd_group_create,
+	  "NAME --policy affinity|anti-affinity|soft-anti-affinity "
+	  "[--agency A]",
+	  "create a server group: VMs created with --group NAME follow "
+	  "its policy",
+	  "  --policy P             affinity: all members on one host;\n"
+	  "                         anti-affinity: no two members on one "
+	  "host;\n"
+	  "                         soft-anti-affinity: spread them as far "
+	  "as possible\n"
+	  "  --agency A             agency owning it (admin and operator "
+	  "must give it;\n"
+	  "                         others get their own)\n" },
+	{ "group", "list", cmd_group_list, "[--agency A]",
+	  "list server groups",
+	  "  --agency A             only groups of agency A\n" },
+	{ "group", "show", cmd_group_show, "NAME",
+	  "show a server group and where its members run", NULL },
+	{ "group", "delete", cmd_group_delete, "NAME",
+	  "delete a server group with no members", NULL },
+
+	{ "event", "list", cmd_event_list,
+	  "[--vm VM] [--host H] [--type T] [--limit N]",
+	  "list what the controller noticed on hosts: unknown domains, "
+	  "vanished domains, state drift",
+	  "  --vm VM                only events of this VM (name or uuid)\n"
+	  "  --host H               only events of host H\n"
+	  "  --type T               unknown_domain, domain_vanished, "
+	  "state_drift or crashed\n"
+	  "  --limit N              at most N events (oldest first)\n" },
 
 	{ "site", "capacity", cmd_site_capacity, "[SITE]",
 	  "show each site's capacity, allocation and N+1 reserve", NULL },

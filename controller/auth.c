@@ -15,7 +15,8 @@
 
 const char *const auth_res_names[] = {
 	"public", "agent", "self", "flavor", "host", "vm", "agency",
-	"quota-write", "user", "audit", "image", "network", "volume", NULL
+	"quota-write", "user", "audit", "image", "network", "volume",
+	"server-group", NULL
 };
 
 /*
@@ -39,6 +40,7 @@ static const unsigned char auth_rules[ROLE_MAX][RES_MAX][2] = {
 		[RES_USER] = { A, A }, [RES_AUDIT] = { A, N },
 		[RES_IMAGE] = { A, A },
 		[RES_NETWORK] = { A, A }, [RES_VOLUME] = { A, A },
+		[RES_GROUP] = { A, A },
 	},
 	[ROLE_OPERATOR] = {
 		[RES_SELF] = { A, A }, [RES_FLAVOR] = { A, A },
@@ -47,6 +49,7 @@ static const unsigned char auth_rules[ROLE_MAX][RES_MAX][2] = {
 		[RES_USER] = { N, N }, [RES_AUDIT] = { A, N },
 		[RES_IMAGE] = { A, A },
 		[RES_NETWORK] = { A, A }, [RES_VOLUME] = { A, A },
+		[RES_GROUP] = { A, A },
 	},
 	[ROLE_AGENCY_ADMIN] = {
 		[RES_SELF] = { A, A }, [RES_FLAVOR] = { A, N },
@@ -55,6 +58,7 @@ static const unsigned char auth_rules[ROLE_MAX][RES_MAX][2] = {
 		[RES_USER] = { O, O }, [RES_AUDIT] = { N, N },
 		[RES_IMAGE] = { O, O },
 		[RES_NETWORK] = { O, O }, [RES_VOLUME] = { O, O },
+		[RES_GROUP] = { O, O },
 	},
 	[ROLE_MEMBER] = {
 		[RES_SELF] = { A, A }, [RES_FLAVOR] = { A, N },
@@ -63,6 +67,7 @@ static const unsigned char auth_rules[ROLE_MAX][RES_MAX][2] = {
 		[RES_USER] = { N, N }, [RES_AUDIT] = { N, N },
 		[RES_IMAGE] = { O, O },
 		[RES_NETWORK] = { O, O }, [RES_VOLUME] = { O, O },
+		[RES_GROUP] = { O, O },
 	},
 	[ROLE_VIEWER] = {
 		[RES_SELF] = { A, A }, [RES_FLAVOR] = { A, N },
@@ -71,6 +76,7 @@ static const unsigned char auth_rules[ROLE_MAX][RES_MAX][2] = {
 		[RES_USER] = { N, N }, [RES_AUDIT] = { G, N },
 		[RES_IMAGE] = { O, N },
 		[RES_NETWORK] = { O, N }, [RES_VOLUME] = { O, N },
+		[RES_GROUP] = { O, N },
 	},
 };
 #undef N

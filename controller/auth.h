@@ -31,6 +31,7 @@ enum auth_res {
 	RES_IMAGE,	/* the image store */
 	RES_NETWORK,	/* networks: agency's own, shared ones readable */
 	RES_VOLUME,	/* volumes and their attachments */
+	RES_GROUP,	/* server groups (agency-owned) */
 	RES_MAX
 };
 extern const char *const auth_res_names[];

@@ -37,17 +37,32 @@ struct ctl_config {
 	int tls_require_agent_cert;	/* agents need a cert, CN = host */
 	char images_dir[API_PATH_MAX];	/* "" = "images" beside the store */
 	int64_t images_max_size_mib;	/* largest file of an upload */
+	int64_t events_keep;		/* [events] keep: newest kept */
 };
 
 struct store;
 struct server;
 struct images;
 
+/* Scheduler timing for /metrics; updated with __atomic builtins by any
+ * request thread (svc_vm_create), read by svc_metrics. */
+struct ctl_sched_stats {
+	uint64_t placements;		/* sched runs of POST /v1/vms */
+	uint64_t load_us;		/* sum: snapshot read in the txn */
+	uint64_t place_us;		/* sum: filters, weights, N+1 */
+};
+
+struct sched_cache;		/* svc_sched.c: decoded host rows */
+
 struct ctl {
 	struct ctl_config cfg;		/* immutable after startup */
 	struct store *store;		/* owned */
 	struct server *server;		/* owned */
 	struct images *images;		/* owned (svc_image.c); own lock */
+	struct ctl_sched_stats *sched_stats; /* owned by main(); never NULL
+					 * while serving */
+	struct sched_cache *sched_cache; /* owned by main() (svc_sched_cache_new);
+					 * NULL = no cache */
 };
 
 #endif

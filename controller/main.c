@@ -81,6 +81,8 @@ static const struct conf_item ctl_conf[] = {
 	CONF_ITEM_STR("images", "dir", struct ctl_config, images_dir, ""),
 	CONF_ITEM_INT("images", "max_size_mib", struct ctl_config,
 	    images_max_size_mib, 1, 1048576, "20480"),
+	CONF_ITEM_INT("events", "keep", struct ctl_config, events_keep, 10,
+	    100000000, "100000"),
 };
 
 static volatile sig_atomic_t quit;
@@ -204,6 +206,7 @@ int
 main(int argc, char **argv)
 {
 	struct ctl ctl;
+	struct ctl_sched_stats sched_stats;
 	struct vm_error err = { 0, "" };
 	const char *path = SYSCONFDIR "/vmctl/vmctld.conf";
 	bool explicit_conf = false, foreground = false, check = false;
@@ -220,6 +223,9 @@ main(int argc, char **argv)
 	int ch, ret = 1;
 
 	memset(&ctl, 0, sizeof(ctl));
+	memset(&sched_stats, 0, sizeof(sched_stats));
+	ctl.sched_stats = &sched_stats;
+	ctl.sched_cache = svc_sched_cache_new();
 	overrides = xcalloc((size_t)argc, sizeof(*overrides));
 	while ((ch = getopt_long(argc, argv, "Bc:dfhno:", longopts,
 	    NULL)) != -1) {
@@ -323,7 +329,7 @@ main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 
 	if (store_open(ctl.cfg.store_path, ctl.cfg.map_size_mib, &ctl.store,
-	    &err) < 0) {
+	    &err) < 0 || svc_sched_reindex(ctl.store, &err) < 0) {
 		log_error("%s", err.message);
 		goto cleanup;
 	}
@@ -349,6 +355,7 @@ cleanup:
 	server_stop(ctl.server);
 	svc_image_fini(&ctl);
 	store_close(ctl.store);
+	svc_sched_cache_free(ctl.sched_cache);
 	free(overrides);
 	return ret;
 }

@@ -55,6 +55,16 @@ const struct route routes_table[] = {
 	{ "GET", "/v1/operations/{}", svc_op_show, 0, RES_VM, R },
 	{ "GET", "/v1/audit", svc_audit_list, 0, RES_AUDIT, R },
 	{ "GET", "/v1/audit/verify", svc_audit_verify, 0, RES_AUDIT, R },
+	{ "PATCH", "/v1/hosts/{}", svc_host_patch, 0, RES_HOST, W },
+	{ "GET", "/v1/server-groups", svc_group_list, 0, RES_GROUP, R },
+	{ "POST", "/v1/server-groups", svc_group_create, 0, RES_GROUP, W },
+	{ "GET", "/v1/server-groups/{}", svc_group_show, 0, RES_GROUP, R },
+	{ "DELETE", "/v1/server-groups/{}", svc_group_delete, 0, RES_GROUP,
+	    W },
+	{ "GET", "/v1/events", svc_event_list, 0, RES_VM, R },
+	{ "POST", "/v1/vms/{}/tags", svc_vm_tags, 0, RES_VM, W },
+	{ "GET", "/v1/vms/{}/history", svc_vm_history, 0, RES_VM, R },
+	{ "GET", "/v1/vms/{}/console", svc_vm_console, 0, RES_VM, R },
 	{ "POST", "/v1/agent/register", svc_agent_register, ROUTE_AGENT,
 	    RES_AGENT, W },
 	{ "POST", "/v1/agent/heartbeat", svc_agent_heartbeat,
@@ -81,6 +91,8 @@ const struct route routes_table[] = {
 	    W },
 	{ "POST", "/v1/volumes/{}/detach", svc_volume_detach, 0, RES_VOLUME,
 	    W },
+	{ "POST", "/v1/agent/console", svc_agent_console,
+	    ROUTE_AGENT | ROUTE_NOAUDIT, RES_AGENT, W },
 };
 #undef R
 #undef W

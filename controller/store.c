@@ -90,6 +90,13 @@ static const struct {
 	[DB_VOLUMES] = { "volumes", 0 },
 	[DB_VOLS_BY_VM] = { "vols_by_vm", MDB_DUPSORT },
 	[DB_CLOUDINIT] = { "cloudinit", 0 },
+	[DB_SERVER_GROUPS] = { "server_groups", 0 },
+	[DB_GROUP_MEMBERS] = { "group_members", MDB_DUPSORT },
+	[DB_HOST_HA] = { "host_ha", 0 },
+	[DB_EVENTS] = { "events", 0 },
+	[DB_UNKNOWN_DOMS] = { "unknown_domains", 0 },
+	[DB_VM_HISTORY] = { "vm_history", 0 },
+	[DB_CONSOLE] = { "console", 0 },
 };
 
 static void store_release(struct store *st, bool committed);

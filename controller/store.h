@@ -38,7 +38,7 @@ enum store_db {
 	DB_TOKEN_HASHES,	/* sha256 hex -> token uuid */
 	DB_AUDIT,		/* 16-hex seq -> audit event (hash chain) */
 	DB_VM_LIFETIMES,	/* vm uuid -> lifetime (chargeback) */
-	DB_PLACEMENTS,		/* vm uuid -> "host ha vcpus ram disk" */
+	DB_PLACEMENTS,		/* vm uuid -> "host ha vcpus ram disk [group]" */
 	DB_IMAGES,		/* name -> image (image store record) */
 	DB_VMS_BY_IMAGE,	/* image name -> vm uuid (dupsort) */
 	DB_NETWORKS,		/* name -> network */
@@ -47,6 +47,13 @@ enum store_db {
 	DB_VOLUMES,		/* name -> volume */
 	DB_VOLS_BY_VM,		/* vm uuid -> volume name (dupsort) */
 	DB_CLOUDINIT,		/* vm uuid -> cloud-init (user-data, keys) */
+	DB_SERVER_GROUPS,	/* name -> server group */
+	DB_GROUP_MEMBERS,	/* group -> vm uuid (dupsort) */
+	DB_HOST_HA,		/* host -> its HA VMs' sizes "V R D N;..." */
+	DB_EVENTS,		/* 16-hex seq -> event (time-ordered) */
+	DB_UNKNOWN_DOMS,	/* "host/domain-uuid" -> "pending SEQ"|"raised" */
+	DB_VM_HISTORY,		/* vm uuid -> "TIME STATE CAUSE\n" x <= 20 */
+	DB_CONSOLE,		/* vm uuid -> "START END PENDING\n" + log bytes */
 	DB_MAX
 };
 

@@ -13,6 +13,8 @@
 #include "host.h"
 #include "operation.h"
 #include "scheduler.h"
+#include "server_group.h"
+#include "event.h"
 #include "server.h"
 #include "store.h"
 #include "vm.h"
@@ -67,6 +69,18 @@ int svc_volume_show(struct req *req, struct resp *resp);
 int svc_volume_delete(struct req *req, struct resp *resp);
 int svc_volume_attach(struct req *req, struct resp *resp);
 int svc_volume_detach(struct req *req, struct resp *resp);
+int svc_host_patch(struct req *req, struct resp *resp);
+int svc_vm_tags(struct req *req, struct resp *resp);
+int svc_vm_history(struct req *req, struct resp *resp);
+int svc_vm_console(struct req *req, struct resp *resp);
+int svc_agent_console(struct req *req, struct resp *resp);
+/* Drop a removed VM's console window (svc_console.c). */
+int svc_console_drop(struct store_txn *txn, const char *vm_id,
+    struct vm_error *err);
+int svc_group_list(struct req *req, struct resp *resp);
+int svc_group_create(struct req *req, struct resp *resp);
+int svc_group_show(struct req *req, struct resp *resp);
+int svc_group_delete(struct req *req, struct resp *resp);
 
 /* ---- shared helpers (svc_host.c) ---- */
 
@@ -136,7 +150,22 @@ struct sched_snap {
 void svc_sched_config(const struct ctl *ctl, struct sched_config *cfg);
 int svc_sched_load(const struct ctl *ctl, struct store_txn *txn,
     struct sched_snap *s, struct vm_error *err);
+/*
+ * The same with every placed VM one by one (vm_ids set, server groups
+ * named): O(VMs), for the rare callers that must know which VM is where
+ * (live migration and the drain planner), not for creates.
+ */
+int svc_sched_load_full(const struct ctl *ctl, struct store_txn *txn,
+    struct sched_snap *s, struct vm_error *err);
 void svc_sched_free(struct sched_snap *s);
+/* Monotonic microseconds; and the scheduler timing of one create (t0
+ * before the snapshot, t1 after it, t2 after sched_place) for /metrics. */
+int64_t svc_sched_clock_us(void);
+/* The decoded-host cache behind svc_sched_load (one per controller). */
+struct sched_cache *svc_sched_cache_new(void);
+void svc_sched_cache_free(struct sched_cache *c);
+void svc_sched_account(const struct ctl *ctl, int64_t t0, int64_t t1,
+    int64_t t2);
 void svc_sched_request(const struct api_vm *vm, const struct api_flavor *fl,
     struct sched_request *r);
 /* The compact placement row of vm (host, HA, sizes) used by N+1. */
@@ -145,6 +174,12 @@ int svc_placement_put(struct store_txn *txn, const struct api_vm *vm,
 int svc_placement_del(struct store_txn *txn, const char *vm_id,
     struct vm_error *err);
 int svc_placement_dryrun(struct req *req, struct resp *resp);
+/* Add the placed members of server group `group` to s (for its filter). */
+int svc_sched_load_group(struct store_txn *txn, struct sched_snap *s,
+    const char *group, struct vm_error *err);
+/* Build the per-host HA sizes from the placements when a store lacks them
+ * (one write txn at start-up; nothing to do on a current store). */
+int svc_sched_reindex(struct store *st, struct vm_error *err);
 int svc_site_list(struct req *req, struct resp *resp);
 int svc_host_maintenance(struct req *req, struct resp *resp);
 
@@ -167,6 +202,59 @@ char *svc_image_blob_path(const struct ctl *ctl, const char *sha);
  */
 int svc_image_resolve(struct req *req, struct store_txn *txn,
     struct api_vm *vm, struct vm_error *err);
+/* ---- events and reconcile (svc_event.c) ---- */
+int svc_event_list(struct req *req, struct resp *resp);
+/*
+ * Append an event (vm may be NULL: a host-level one; dom_id names the
+ * domain then) and drop the oldest beyond [events] keep, in txn.
+ */
+int svc_event_add(const struct ctl *ctl, struct store_txn *txn, int type,
+    const char *host, const struct api_vm *vm, const char *dom_id,
+    struct vm_error *err, const char *fmt, ...) ATTR_PRINTF(8, 9);
+/*
+ * Heartbeat reconcile, in the heartbeat's txn. A VM whose domain is gone
+ * from its host: ha restart + desired running -> a create task re-defines
+ * and starts it (*wake = true); else it is marked error; event
+ * domain_vanished either way. vm is saved.
+ */
+int svc_reconcile_vanished(const struct ctl *ctl, struct store_txn *txn,
+    struct api_vm *vm, const char *host, bool *wake, struct vm_error *err);
+/*
+ * Domains of a full heartbeat with no VM row on that host: an event
+ * unknown_domain the second heartbeat in a row that lists one (the first
+ * may race a delete's result), once; never deleted by the controller.
+ */
+int svc_reconcile_unknown(const struct ctl *ctl, struct store_txn *txn,
+    const struct api_heartbeat *hb, struct vm_error *err);
+/*
+ * A VM whose domain a heartbeat reports crashed: on_crash restart (and
+ * desired running) -> a start task (the agent destroys and starts the
+ * crashed domain; *wake = true); else state crashed. Event crashed either
+ * way; vm is saved.
+ */
+int svc_reconcile_crashed(const struct ctl *ctl, struct store_txn *txn,
+    struct api_vm *vm, const char *host, bool *wake, struct vm_error *err);
+
+/* ---- VM state history (svc_history.c) ---- */
+/* Note vm's state in its history when it differs from the last noted
+ * (called by svc_vm_save, same txn); drop a removed VM's history. */
+int svc_history_note(struct store_txn *txn, const struct api_vm *vm,
+    struct vm_error *err);
+int svc_history_drop(struct store_txn *txn, const char *vm_id,
+    struct vm_error *err);
+
+/* ---- server groups (svc_group.c) ---- */
+/*
+ * A VM's server group in its create (or dry run) transaction: the group
+ * must exist and, when agency is not NULL, belong to it (else 400); its
+ * placed members join s and r gets the group's policy.
+ */
+/* The scheduler policy of server group `group` (SCHED_GROUP_NONE when
+ * there is no such group or group is ""). */
+int svc_group_policy(struct store_txn *txn, const char *group);
+int svc_group_prepare(struct store_txn *txn, const char *group,
+    const char *agency, struct sched_snap *s, struct sched_request *r,
+    struct vm_error *err);
 
 /* ---- shared helpers (svc_vm.c) ---- */
 
@@ -182,12 +270,13 @@ int svc_vm_save(struct store_txn *txn, struct api_vm *vm,
 /* Remove a VM row, its index entries and its claim on its host. */
 int svc_vm_remove(struct store_txn *txn, const struct api_vm *vm,
     struct vm_error *err);
+/* New operation + agent task (action: enum api_op_action) for vm, in txn;
+ * sets vm->last_op (the caller saves vm). */
+int svc_vm_enqueue(struct store_txn *txn, struct api_vm *vm, int action,
+    struct api_operation *op, struct vm_error *err);
 /* Store an operation row (updated_at = now). */
 int svc_op_save(struct store_txn *txn, struct api_operation *op,
     struct vm_error *err);
-/* New operation + agent task (on vm->host) for vm, in txn. */
-int svc_vm_enqueue(struct store_txn *txn, struct api_vm *vm, int action,
-    struct api_operation *op, struct vm_error *err);
 
 /* ---- migration and drain (svc_migrate.c) ---- */
 /* vm migrate: plan (host "" = scheduler), claim on the target, state

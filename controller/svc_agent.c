@@ -251,6 +251,8 @@ struct hb_ctx {
 	struct store_txn *txn;
 	const struct api_heartbeat *hb;
 	const struct busy_set *busy;
+	const struct ctl *ctl;
+	bool wake;			/* a task was queued for the host */
 };
 
 static int
@@ -286,13 +288,26 @@ hb_vm_cb(const char *key, size_t klen, const char *val, size_t vlen,
 	    sizeof(*c->hb->domains), domain_cmp);
 	if (d == NULL && !c->hb->full)
 		return 0;
+	if (c->hb->seq > vm.obs_seq)
+		vm.obs_seq = c->hb->seq;
+	if (d == NULL && (vm.state == VM_RUNNING || vm.state == VM_STOPPED ||
+	    vm.state == VM_PAUSED || vm.state == VM_CRASHED))
+		return svc_reconcile_vanished(c->ctl, c->txn, &vm,
+		    c->hb->host, &c->wake, err);
+	if (d != NULL && d->state == DOM_CRASHED)
+		return vm.state == VM_CRASHED ? 0 : svc_reconcile_crashed(
+		    c->ctl, c->txn, &vm, c->hb->host, &c->wake, err);
 	if (reconcile_vm(&vm, d, c->hb->host)) {
 		log_info("vm %s (%s): now %s%s%s", vm.name, vm.id,
 		    api_vm_state_names[vm.state], vm.error[0] ? ": " : "",
 		    vm.error);
-		if (c->hb->seq > vm.obs_seq)
-			vm.obs_seq = c->hb->seq;
 		if (svc_vm_save(c->txn, &vm, err) < 0)
+			return -1;
+		if (vm.desired == DESIRED_RUNNING && (vm.state == VM_STOPPED ||
+		    vm.state == VM_PAUSED) && svc_event_add(c->ctl, c->txn,
+		    EVENT_STATE_DRIFT, c->hb->host, &vm, NULL, err,
+		    "desired running, observed %s without a request",
+		    api_dom_state_names[d->state]) < 0)
 			return -1;
 	}
 	return 0;
@@ -307,6 +322,7 @@ svc_agent_heartbeat(struct req *req, struct resp *resp)
 	struct api_heartbeat hb;
 	struct api_host h;
 	json_object *o = NULL;
+	bool wake = false;
 	size_t i;
 	int rc;
 
@@ -349,16 +365,20 @@ svc_agent_heartbeat(struct req *req, struct resp *resp)
 	    &err) < 0)
 		goto fail;
 	{
-		struct hb_ctx c = { txn, &hb, &w.busy };
+		struct hb_ctx c = { txn, &hb, &w.busy, req->ctl, false };
 
 		if (store_iter_dups(txn, DB_VMS_BY_HOST, h.name, hb_vm_cb, &c,
-		    &err) < 0)
+		    &err) < 0 ||
+		    svc_reconcile_unknown(req->ctl, txn, &hb, &err) < 0)
 			goto fail;
+		wake = c.wake;
 	}
 	rc = store_txn_commit(txn, &err);
 	txn = NULL;
 	if (rc < 0)
 		goto fail;
+	if (wake)
+		server_wake(req->ctl->server, h.name);
 	json_object_put(o);
 	api_heartbeat_free(&hb);
 	free(w.busy.ids);
@@ -486,6 +506,8 @@ result_apply(struct store_txn *txn, const struct principal *who,
 	if (store_del(txn, DB_TASKS_BY_HOST, t.host, idx, err) < 0 ||
 	    store_del(txn, DB_TASKS, t.id, NULL, err) < 0)
 		return -1;
+	if (t.action == OPA_CONSOLE)
+		return 0;	/* a read: the bytes came by /v1/agent/console */
 	rc = store_get_obj(txn, DB_OPS, t.op_id, &api_operation_schema, &op,
 	    err);
 	if (rc < 0)

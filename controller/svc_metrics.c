@@ -215,6 +215,25 @@ svc_metrics(struct req *req, struct resp *resp)
 	    "Group commits (fsyncs) that carried them.");
 	buf_printf(&out, "vmctl_store_batches_total %llu\n",
 	    (unsigned long long)batches);
+	if (req->ctl->sched_stats != NULL) {
+		const struct ctl_sched_stats *st = req->ctl->sched_stats;
+
+		help(&out, "vmctl_sched_placements_total", "counter",
+		    "Scheduler runs of POST /v1/vms (placed or refused).");
+		buf_printf(&out, "vmctl_sched_placements_total %llu\n",
+		    (unsigned long long)__atomic_load_n(&st->placements,
+		    __ATOMIC_RELAXED));
+		help(&out, "vmctl_sched_seconds_total", "counter",
+		    "Time of those runs: phase load = reading hosts, HA sizes "
+		    "and group members in the create txn; place = filters, "
+		    "weights, N+1.");
+		buf_printf(&out, "vmctl_sched_seconds_total{phase=\"load\"} "
+		    "%.6f\n", (double)__atomic_load_n(&st->load_us,
+		    __ATOMIC_RELAXED) / 1e6);
+		buf_printf(&out, "vmctl_sched_seconds_total{phase=\"place\"} "
+		    "%.6f\n", (double)__atomic_load_n(&st->place_us,
+		    __ATOMIC_RELAXED) / 1e6);
+	}
 	server_metrics(req->ctl->server, &out);
 
 	buf_free(&m.hostbuf);

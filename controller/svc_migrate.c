@@ -80,7 +80,8 @@ snap_vm_index(const struct sched_snap *s, const char *id)
 }
 
 static void
-drain_vm_fill(struct drain_vm *d, size_t idx, const struct api_vm *vm)
+drain_vm_fill(struct store_txn *txn, struct drain_vm *d, size_t idx,
+    const struct api_vm *vm)
 {
 	memset(d, 0, sizeof(*d));
 	d->vm = idx;
@@ -89,7 +90,7 @@ drain_vm_fill(struct drain_vm *d, size_t idx, const struct api_vm *vm)
 	str_copy(d->site, sizeof(d->site), vm->site);
 	str_copy(d->az, sizeof(d->az), vm->az);
 	str_copy(d->labels, sizeof(d->labels), vm->labels);
-	d->group_policy = SCHED_GROUP_NONE;
+	d->group_policy = svc_group_policy(txn, vm->server_group);
 }
 
 /* A target must say how its libvirtd is reached. */
@@ -138,14 +139,14 @@ svc_migrate_begin(const struct ctl *ctl, struct store_txn *txn,
 		    "%s", vm->name, vm->host);
 		goto cleanup;
 	}
-	if (svc_sched_load(ctl, txn, &snap, err) < 0)
+	if (svc_sched_load_full(ctl, txn, &snap, err) < 0)
 		goto cleanup;
 	if ((idx = snap_vm_index(&snap, vm->id)) == (size_t)-1) {
 		vm_error_set(err, API_ECONFLICT, "vm %s has no placement yet",
 		    vm->name);
 		goto cleanup;
 	}
-	drain_vm_fill(&d, idx, vm);
+	drain_vm_fill(txn, &d, idx, vm);
 	o.source = vm->host;
 	o.target = host;
 	o.maintenance = false;
@@ -458,7 +459,7 @@ svc_drain_begin(struct req *req, struct store_txn *txn,
 	memset(&plan, 0, sizeof(plan));
 	w.txn = txn;
 	if (store_iter_dups(txn, DB_VMS_BY_HOST, h->name, drain_walk_cb, &w,
-	    err) < 0 || svc_sched_load(req->ctl, txn, &snap, err) < 0)
+	    err) < 0 || svc_sched_load_full(req->ctl, txn, &snap, err) < 0)
 		goto cleanup;
 	dv = xcalloc(w.n ? w.n : 1, sizeof(*dv));
 	dvm = xcalloc(w.n ? w.n : 1, sizeof(*dvm));
@@ -477,7 +478,7 @@ svc_drain_begin(struct req *req, struct store_txn *txn,
 			nstuck++;
 			continue;
 		}
-		drain_vm_fill(&dv[nd], idx, vm);
+		drain_vm_fill(txn, &dv[nd], idx, vm);
 		dvm[nd++] = vm;
 	}
 	ninelig = nstuck;

@@ -9,9 +9,11 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "errors.h"
 #include "json.h"
@@ -28,6 +30,80 @@ svc_sched_config(const struct ctl *ctl, struct sched_config *cfg)
 	cfg->disk_ratio = ctl->cfg.sched_disk_ratio;
 	cfg->weigher = ctl->cfg.sched_weigher;
 	cfg->tolerate_host_failures = (int)ctl->cfg.sched_tolerate;
+}
+
+/*
+ * Decoded host rows by position in the last walk of DB_HOSTS, with the
+ * stored text they came from: a row whose text did not change since is
+ * copied, not decoded again (decoding every host row was most of a
+ * create's scheduler time at 200 hosts). Content-addressed, so nothing
+ * has to invalidate it; a host added or removed shifts the slots and
+ * costs one decode each. Shared by the request threads: mu.
+ */
+struct sched_cache {
+	pthread_mutex_t mu;
+	struct cache_slot {
+		char *raw;		/* owned */
+		size_t len;
+		struct api_host h;
+	} *slot;
+	size_t n;
+};
+
+struct sched_cache *
+svc_sched_cache_new(void)
+{
+	struct sched_cache *c = xcalloc(1, sizeof(*c));
+
+	pthread_mutex_init(&c->mu, NULL);
+	return c;
+}
+
+void
+svc_sched_cache_free(struct sched_cache *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->n; i++)
+		free(c->slot[i].raw);
+	free(c->slot);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+/* Decode host row val (the idx-th of the walk) into h, through the cache. */
+static int
+host_decode_cached(struct sched_cache *c, size_t idx, const char *val,
+    size_t vlen, struct api_host *h, struct vm_error *err)
+{
+	struct cache_slot *sl;
+	int rc = 0;
+
+	if (c == NULL)
+		return api_decode_text(&api_host_schema, val, vlen, h,
+		    API_STORED, err);
+	pthread_mutex_lock(&c->mu);
+	if (idx >= c->n) {
+		c->slot = xrealloc(c->slot, (idx + 1) * sizeof(*c->slot));
+		memset(&c->slot[c->n], 0, (idx + 1 - c->n) * sizeof(*c->slot));
+		c->n = idx + 1;
+	}
+	sl = &c->slot[idx];
+	if (sl->raw != NULL && sl->len == vlen &&
+	    memcmp(sl->raw, val, vlen) == 0) {
+		*h = sl->h;
+	} else if ((rc = api_decode_text(&api_host_schema, val, vlen, h,
+	    API_STORED, err)) == 0) {
+		free(sl->raw);
+		sl->raw = xmalloc(vlen);
+		memcpy(sl->raw, val, vlen);
+		sl->len = vlen;
+		sl->h = *h;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return rc;
 }
 
 static int
@@ -47,7 +123,7 @@ snap_host_cb(const char *key, size_t klen, const char *val, size_t vlen,
 		    s->caphosts * sizeof(*s->shosts));
 	}
 	h = &s->hosts[s->nhosts];
-	if (api_decode_text(&api_host_schema, val, vlen, h, API_STORED,
+	if (host_decode_cached(s->ctl->sched_cache, s->nhosts, val, vlen, h,
 	    err) < 0)
 		return -1;
 	svc_host_state(s->ctl, h);
@@ -69,26 +145,11 @@ snap_host_cb(const char *key, size_t klen, const char *val, size_t vlen,
 	return 0;
 }
 
-/* Placement rows are "HOST HA VCPUS RAM DISK" (cheap to parse: one per VM
- * is read on every create). */
-static int
-snap_vm_cb(const char *key, size_t klen, const char *val, size_t vlen,
-    void *arg, struct vm_error *err)
+static struct sched_vm *
+snap_vm_add(struct sched_snap *s)
 {
-	struct sched_snap *s = arg;
 	struct sched_vm *v;
-	char text[160];
-	long long vc, ram, disk;
-	int ha;
 
-	(void)key;
-	(void)klen;
-	if (vlen >= sizeof(text)) {
-		vm_error_set(err, API_EINTERNAL, "store: bad placement row");
-		return -1;
-	}
-	memcpy(text, val, vlen);
-	text[vlen] = '\0';
 	if (s->nvms == s->capvms) {
 		s->capvms = s->capvms ? s->capvms * 2 : 64;
 		s->vms = xrealloc(s->vms, s->capvms * sizeof(*s->vms));
@@ -96,20 +157,137 @@ snap_vm_cb(const char *key, size_t klen, const char *val, size_t vlen,
 		    s->capvms * sizeof(*s->vm_ids));
 	}
 	memset(s->vm_ids[s->nvms], 0, API_UUID_LEN);
-	memcpy(s->vm_ids[s->nvms], key, klen < API_UUID_LEN ? klen :
-	    API_UUID_LEN - 1);
-	v = &s->vms[s->nvms];
+	v = &s->vms[s->nvms++];
 	memset(v, 0, sizeof(*v));
-	if (sscanf(text, "%63s %d %lld %lld %lld", v->host, &ha, &vc, &ram,
-	    &disk) != 5) {
-		vm_error_set(err, API_EINTERNAL, "store: bad placement row");
+	return v;
+}
+
+/*
+ * DB_HOST_HA rows: per host, the sizes of its HA VMs as "V R D N" entries
+ * separated by ';' (N VMs of that size), kept by svc_placement_put/_del.
+ * The snapshot expands them into HA sched_vms for N+1: a create reads one
+ * short row per host, never one row per VM.
+ */
+struct ha_hist {
+	struct ha_size {
+		int64_t v, r, d, n;
+	} *e;
+	size_t n, cap;
+};
+
+static int
+ha_hist_parse(const char *val, size_t vlen, struct ha_hist *hh,
+    struct vm_error *err)
+{
+	char text[32];
+	size_t i = 0, j;
+
+	hh->n = 0;
+	while (i < vlen) {
+		struct ha_size e;
+
+		for (j = i; j < vlen && val[j] != ';'; j++)
+			;
+		if (j - i >= sizeof(text))
+			goto bad;
+		memcpy(text, val + i, j - i);
+		text[j - i] = '\0';
+		if (sscanf(text, "%" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64,
+		    &e.v, &e.r, &e.d, &e.n) != 4 || e.n < 0)
+			goto bad;
+		if (hh->n == hh->cap) {
+			hh->cap = hh->cap ? hh->cap * 2 : 8;
+			hh->e = xrealloc(hh->e, hh->cap * sizeof(*hh->e));
+		}
+		hh->e[hh->n++] = e;
+		i = j + 1;
+	}
+	return 0;
+bad:
+	vm_error_set(err, API_EINTERNAL, "store: bad host_ha row");
+	return -1;
+}
+
+/* Add delta VMs of size (v, r, d) to host's HA row in txn. */
+static int
+ha_hist_adjust(struct store_txn *txn, const char *host, int64_t v, int64_t r,
+    int64_t d, int delta, struct vm_error *err)
+{
+	struct ha_hist hh = { NULL, 0, 0 };
+	struct buf out = { NULL, 0, 0 };
+	char *val = NULL;
+	size_t len = 0, i;
+	int rc = -1, g;
+
+	g = store_get(txn, DB_HOST_HA, host, &val, &len, err);
+	if (g < 0 || (g == 0 && ha_hist_parse(val, len, &hh, err) < 0))
+		goto cleanup;
+	for (i = 0; i < hh.n; i++)
+		if (hh.e[i].v == v && hh.e[i].r == r && hh.e[i].d == d)
+			break;
+	if (i == hh.n) {
+		if (delta < 0) {
+			log_warnx("host %s: no HA VM of %" PRId64 "/%" PRId64
+			    "/%" PRId64 " to release", host, v, r, d);
+			rc = 0;
+			goto cleanup;
+		}
+		if (hh.n == hh.cap) {
+			hh.cap = hh.cap ? hh.cap * 2 : 8;
+			hh.e = xrealloc(hh.e, hh.cap * sizeof(*hh.e));
+		}
+		hh.e[hh.n].v = v;
+		hh.e[hh.n].r = r;
+		hh.e[hh.n].d = d;
+		hh.e[hh.n++].n = 0;
+	}
+	hh.e[i].n += delta;
+	if (hh.e[i].n < 0)
+		hh.e[i].n = 0;
+	for (i = 0; i < hh.n; i++)
+		if (hh.e[i].n > 0)
+			buf_printf(&out, "%s%" PRId64 " %" PRId64 " %" PRId64
+			    " %" PRId64, out.len ? ";" : "", hh.e[i].v,
+			    hh.e[i].r, hh.e[i].d, hh.e[i].n);
+	if (out.len == 0)
+		rc = store_del(txn, DB_HOST_HA, host, NULL, err) < 0 ? -1 : 0;
+	else
+		rc = store_put(txn, DB_HOST_HA, host, out.data, out.len, 0,
+		    err) < 0 ? -1 : 0;
+cleanup:
+	buf_free(&out);
+	free(hh.e);
+	free(val);
+	return rc;
+}
+
+static int
+snap_ha_cb(const char *key, size_t klen, const char *val, size_t vlen,
+    void *arg, struct vm_error *err)
+{
+	struct sched_snap *s = arg;
+	struct ha_hist hh = { NULL, 0, 0 };
+	struct sched_vm *v;
+	size_t i;
+	int64_t k;
+
+	if (klen >= API_NAME_MAX || ha_hist_parse(val, vlen, &hh, err) < 0) {
+		free(hh.e);
+		if (err->code == 0)
+			vm_error_set(err, API_EINTERNAL, "store: bad host_ha key");
 		return -1;
 	}
-	v->ha = ha != 0;
-	v->vcpus = vc;
-	v->ram_mib = ram;
-	v->disk_gib = disk;
-	s->nvms++;
+	for (i = 0; i < hh.n; i++)
+		for (k = 0; k < hh.e[i].n; k++) {
+			v = snap_vm_add(s);
+			memcpy(v->host, key, klen);
+			v->host[klen] = '\0';
+			v->ha = true;
+			v->vcpus = hh.e[i].v;
+			v->ram_mib = hh.e[i].r;
+			v->disk_gib = hh.e[i].d;
+		}
+	free(hh.e);
 	return 0;
 }
 
@@ -121,9 +299,153 @@ svc_sched_load(const struct ctl *ctl, struct store_txn *txn,
 	s->ctl = ctl;
 	svc_sched_config(ctl, &s->cfg);
 	if (store_iter(txn, DB_HOSTS, NULL, snap_host_cb, s, err) < 0 ||
-	    store_iter(txn, DB_PLACEMENTS, NULL, snap_vm_cb, s, err) < 0)
+	    store_iter(txn, DB_HOST_HA, NULL, snap_ha_cb, s, err) < 0)
 		return -1;
 	return 0;
+}
+
+/* A placement row "HOST HA VCPUS RAM DISK [GROUP]" into its parts. */
+struct placement {
+	char host[API_NAME_MAX];
+	char group[API_NAME_MAX];
+	int ha;
+	int64_t vcpus, ram_mib, disk_gib;
+};
+
+static int
+placement_parse(const char *val, size_t vlen, struct placement *p,
+    struct vm_error *err)
+{
+	char text[256];
+	int n;
+
+	memset(p, 0, sizeof(*p));
+	if (vlen >= sizeof(text))
+		goto bad;
+	memcpy(text, val, vlen);
+	text[vlen] = '\0';
+	n = sscanf(text, "%63s %d %" SCNd64 " %" SCNd64 " %" SCNd64 " %63s",
+	    p->host, &p->ha, &p->vcpus, &p->ram_mib, &p->disk_gib, p->group);
+	if (n == 5 || n == 6)
+		return 0;
+bad:
+	vm_error_set(err, API_EINTERNAL, "store: bad placement row");
+	return -1;
+}
+
+/* Every placement row, with its VM id and group (svc_sched_load_full). */
+static int
+snap_full_cb(const char *key, size_t klen, const char *val, size_t vlen,
+    void *arg, struct vm_error *err)
+{
+	struct sched_snap *s = arg;
+	struct placement p;
+	struct sched_vm *v;
+
+	if (klen >= API_UUID_LEN) {
+		vm_error_set(err, API_EINTERNAL, "store: bad placement key");
+		return -1;
+	}
+	if (placement_parse(val, vlen, &p, err) < 0)
+		return -1;
+	v = snap_vm_add(s);
+	memcpy(s->vm_ids[s->nvms - 1], key, klen);
+	str_copy(v->host, sizeof(v->host), p.host);
+	str_copy(v->server_group, sizeof(v->server_group), p.group);
+	v->ha = p.ha != 0;
+	v->vcpus = p.vcpus;
+	v->ram_mib = p.ram_mib;
+	v->disk_gib = p.disk_gib;
+	return 0;
+}
+
+int
+svc_sched_load_full(const struct ctl *ctl, struct store_txn *txn,
+    struct sched_snap *s, struct vm_error *err)
+{
+	memset(s, 0, sizeof(*s));
+	s->ctl = ctl;
+	svc_sched_config(ctl, &s->cfg);
+	if (store_iter(txn, DB_HOSTS, NULL, snap_host_cb, s, err) < 0 ||
+	    store_iter(txn, DB_PLACEMENTS, NULL, snap_full_cb, s, err) < 0)
+		return -1;
+	return 0;
+}
+
+struct member_ctx {
+	struct store_txn *txn;
+	struct sched_snap *s;
+	const char *group;
+};
+
+static int
+snap_member_cb(const char *key, size_t klen, const char *val, size_t vlen,
+    void *arg, struct vm_error *err)
+{
+	struct member_ctx *m = arg;
+	struct placement p;
+	struct sched_vm *v;
+	char id[API_UUID_LEN], *row = NULL;
+	size_t len = 0;
+	int rc;
+
+	(void)key;
+	(void)klen;
+	if (vlen >= sizeof(id)) {
+		vm_error_set(err, API_EINTERNAL, "store: bad group member");
+		return -1;
+	}
+	memcpy(id, val, vlen);
+	id[vlen] = '\0';
+	rc = store_get(m->txn, DB_PLACEMENTS, id, &row, &len, err);
+	if (rc != 0) {
+		free(row);
+		return rc < 0 ? -1 : 0;	/* not placed: not on any host */
+	}
+	rc = placement_parse(row, len, &p, err);
+	free(row);
+	if (rc < 0)
+		return -1;
+	v = snap_vm_add(m->s);
+	str_copy(v->host, sizeof(v->host), p.host);
+	str_copy(v->server_group, sizeof(v->server_group), m->group);
+	v->vcpus = p.vcpus;
+	v->ram_mib = p.ram_mib;
+	v->disk_gib = p.disk_gib;
+	return 0;
+}
+
+int
+svc_sched_load_group(struct store_txn *txn, struct sched_snap *s,
+    const char *group, struct vm_error *err)
+{
+	struct member_ctx m = { txn, s, group };
+
+	return store_iter_dups(txn, DB_GROUP_MEMBERS, group, snap_member_cb,
+	    &m, err);
+}
+
+int64_t
+svc_sched_clock_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void
+svc_sched_account(const struct ctl *ctl, int64_t t0, int64_t t1, int64_t t2)
+{
+	struct ctl_sched_stats *st = ctl->sched_stats;
+
+	if (st == NULL)
+		return;
+	__atomic_add_fetch(&st->placements, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&st->load_us, (uint64_t)(t1 - t0),
+	    __ATOMIC_RELAXED);
+	__atomic_add_fetch(&st->place_us, (uint64_t)(t2 - t1),
+	    __ATOMIC_RELAXED);
 }
 
 void
@@ -152,23 +474,126 @@ svc_sched_request(const struct api_vm *vm, const struct api_flavor *fl,
 	r->group_policy = SCHED_GROUP_NONE;
 }
 
+/* Group row's member count += delta. */
+static int
+group_count_adjust(struct store_txn *txn, const char *group, int delta,
+    struct vm_error *err)
+{
+	struct api_server_group g;
+	int rc;
+
+	rc = store_get_obj(txn, DB_SERVER_GROUPS, group,
+	    &api_server_group_schema, &g, err);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	g.members += delta;
+	if (g.members < 0)
+		g.members = 0;
+	return store_put_obj(txn, DB_SERVER_GROUPS, group,
+	    &api_server_group_schema, &g, 0, err);
+}
+
+/*
+ * The placement row of a VM and what hangs off it: its host's HA sizes
+ * (DB_HOST_HA) and its server group's members (DB_GROUP_MEMBERS and the
+ * group's count). Putting again replaces the old row's share first, so a
+ * re-placement (migration) moves it.
+ */
 int
 svc_placement_put(struct store_txn *txn, const struct api_vm *vm,
     struct vm_error *err)
 {
-	char row[160];
+	char row[256];
 
-	snprintf(row, sizeof(row), "%s %d %lld %lld %lld", vm->host,
+	if (svc_placement_del(txn, vm->id, err) < 0)
+		return -1;
+	snprintf(row, sizeof(row), "%s %d %lld %lld %lld%s%s", vm->host,
 	    vm->ha == VM_HA_RESTART, (long long)vm->vcpus,
-	    (long long)vm->ram_mib, (long long)vm->disk_gib);
-	return store_put(txn, DB_PLACEMENTS, vm->id, row, strlen(row), 0, err);
+	    (long long)vm->ram_mib, (long long)vm->disk_gib,
+	    vm->server_group[0] ? " " : "", vm->server_group);
+	if (store_put(txn, DB_PLACEMENTS, vm->id, row, strlen(row), 0,
+	    err) < 0)
+		return -1;
+	if (vm->ha == VM_HA_RESTART && ha_hist_adjust(txn, vm->host,
+	    vm->vcpus, vm->ram_mib, vm->disk_gib, 1, err) < 0)
+		return -1;
+	if (vm->server_group[0] != '\0' && (store_put(txn, DB_GROUP_MEMBERS,
+	    vm->server_group, vm->id, strlen(vm->id), 0, err) < 0 ||
+	    group_count_adjust(txn, vm->server_group, 1, err) < 0))
+		return -1;
+	return 0;
 }
 
 int
 svc_placement_del(struct store_txn *txn, const char *vm_id,
     struct vm_error *err)
 {
-	return store_del(txn, DB_PLACEMENTS, vm_id, NULL, err) < 0 ? -1 : 0;
+	struct placement p;
+	char *row = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = store_get(txn, DB_PLACEMENTS, vm_id, &row, &len, err);
+	if (rc != 0) {
+		free(row);
+		return rc < 0 ? -1 : 0;
+	}
+	rc = placement_parse(row, len, &p, err);
+	free(row);
+	if (rc < 0 || store_del(txn, DB_PLACEMENTS, vm_id, NULL, err) < 0)
+		return -1;
+	if (p.ha && ha_hist_adjust(txn, p.host, p.vcpus, p.ram_mib,
+	    p.disk_gib, -1, err) < 0)
+		return -1;
+	if (p.group[0] != '\0') {
+		rc = store_del(txn, DB_GROUP_MEMBERS, p.group, vm_id, err);
+		if (rc < 0 || (rc == 0 && group_count_adjust(txn, p.group, -1,
+		    err) < 0))
+			return -1;
+	}
+	return 0;
+}
+
+static int
+reindex_cb(const char *key, size_t klen, const char *val, size_t vlen,
+    void *arg, struct vm_error *err)
+{
+	struct store_txn *txn = arg;
+	struct placement p;
+	char host[API_NAME_MAX];
+
+	(void)key;
+	(void)klen;
+	if (placement_parse(val, vlen, &p, err) < 0)
+		return -1;
+	if (!p.ha)
+		return 0;
+	str_copy(host, sizeof(host), p.host);
+	return ha_hist_adjust(txn, host, p.vcpus, p.ram_mib, p.disk_gib, 1,
+	    err);
+}
+
+int
+svc_sched_reindex(struct store *st, struct vm_error *err)
+{
+	struct store_txn *txn = NULL;
+	size_t nha = 0, npl = 0;
+
+	if (store_txn_begin(st, true, &txn, err) < 0 ||
+	    store_count(txn, DB_HOST_HA, &nha, err) < 0 ||
+	    store_count(txn, DB_PLACEMENTS, &npl, err) < 0)
+		goto fail;
+	if (nha > 0 || npl == 0) {
+		store_txn_abort(txn);
+		return 0;
+	}
+	if (store_iter(txn, DB_PLACEMENTS, NULL, reindex_cb, txn, err) < 0)
+		goto fail;
+	log_info("store: per-host HA sizes rebuilt from %zu placements", npl);
+	return store_txn_commit(txn, err);
+fail:
+	store_txn_abort(txn);
+	return -1;
 }
 
 /* ------------------------------------------------------------ dry run */
@@ -199,7 +624,7 @@ verdicts_json(const struct sched_result *res)
 }
 
 /*
- * GET /v1/placement?flavor=F[&site=&az=&host=&labels=&ha=] — where would
+ * GET /v1/placement?flavor=F[&site=&az=&host=&labels=&ha=&group=] — where would
  * a VM of this shape go now, and why not elsewhere. Changes nothing.
  */
 int
@@ -259,9 +684,18 @@ svc_placement_dryrun(struct req *req, struct resp *resp)
 	}
 	if (svc_sched_load(req->ctl, txn, &snap, &err) < 0)
 		goto fail;
+	svc_sched_request(&vm, &fl, &r);
+	if ((q = req_query(req, "group")) != NULL && (!api_name_valid(q) ||
+	    str_copy(vm.server_group, sizeof(vm.server_group), q) < 0 ||
+	    svc_group_prepare(txn, vm.server_group, NULL, &snap, &r,
+	    &err) < 0)) {
+		if (err.code == 0)
+			vm_error_set(&err, API_EINVAL,
+			    "group: a server group name");
+		goto fail;
+	}
 	store_txn_abort(txn);
 	txn = NULL;
-	svc_sched_request(&vm, &fl, &r);
 	rc = sched_place(&snap.cfg, snap.shosts, snap.nhosts, snap.vms,
 	    snap.nvms, &r, &res, &perr);
 	o = json_object_new_object();

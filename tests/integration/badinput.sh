@@ -413,7 +413,7 @@ bad "form Content-Type (curl -d)" 415 unsupported_media_type \
     'application/json' POST $F -d '{"name":"t1","vcpus":1,"ram_mib":64}'
 bad "unknown path" 404 not_found 'no such path' GET /v1/nosuch
 bad "unknown path under a resource" 404 not_found 'no such path' \
-    GET "$V/web-1/console"
+    GET "$V/web-1/snapshots"
 bad "unversioned path" 404 not_found 'no such path' GET /vms
 bad "wrong method (PUT)" 405 method_not_allowed 'PUT' \
     PUT $F -H "$CT" --data-binary '{}'

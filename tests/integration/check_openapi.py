@@ -55,7 +55,7 @@ for p, item in doc['paths'].items():
 NAME_RE = '^[a-z0-9][a-z0-9-]{0,62}$'
 CODECS = ('flavor', 'host', 'vm', 'operation', 'agentproto', 'agency',
           'identity', 'audit_event', 'image', 'network', 'volume',
-          'cloudinit')
+          'cloudinit', 'server_group', 'event', 'console')
 src = ''.join(open('%s/api/%s.c' % (top, f)).read() for f in CODECS)
 arrays = {}
 for m in re.finditer(r'const char \*const (\w+)\[\] = \{(.*?)\};', src, re.S):
@@ -112,7 +112,11 @@ mapping = {'flavor_fields': 'Flavor', 'host_fields': 'Host',
            'network_fields': 'Network',
            'nic_fields': 'Nic', 'task_nic_fields': 'TaskNic',
            'volume_fields': 'Volume', 'attach_fields': 'VolumeAttach',
-           'cloudinit_fields': 'CloudInit'}
+           'cloudinit_fields': 'CloudInit',
+           'group_fields': 'ServerGroup',
+           'patch_fields': 'HostPatch', 'rec_event_fields': 'Event',
+           'tags_fields': 'VmTags', 'transition_fields': 'VmTransition',
+           'console_fields': 'Console', 'line_fields': 'ConsoleLine'}
 # AF_SUB schemas (&api_..._schema) -> component schema
 subs = {'&api_image_schema': 'Image', '&api_quota_schema': 'Quota',
         '&api_nic_schema': 'Nic', '&api_task_nic_schema': 'TaskNic',

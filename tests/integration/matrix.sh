@@ -46,9 +46,9 @@ mkdir -p "$C"
 #                for tokens: own tokens only unless admin), and some
 #   leak:FIELD   a list filtered on agency a2's objects: scoped callers
 #                must get no item, callers who see all at least one
-#   agency user vm op network volume
+#   agency user vm op network volume group
 #                an existing object of a1 (own) and of a2 (other)
-#   tmpuser tmpvm tmptoken tmpnetwork tmpvolume
+#   tmpuser tmpvm tmptoken tmpnetwork tmpvolume tmpgroup
 #                a throwaway object of a1/the caller (own) and of a2
 #                (other), made by admin just before the request
 #   body         the body names agency @AG@: a1 (own), a2 (other; a
@@ -91,6 +91,7 @@ GET /v1/hosts - 200 /v1/hosts -
 POST /v1/hosts - 201 /v1/hosts {"name":"@UNIQ@","site":"mx"}
 GET /v1/hosts/{} host 200 /v1/hosts/@ID@ -
 DELETE /v1/hosts/{} tmphost 204 /v1/hosts/@ID@ -
+PATCH /v1/hosts/{} tmphost 200 /v1/hosts/@ID@ {"labels":"mx"}
 POST /v1/hosts/{}/token tmphost 201 /v1/hosts/@ID@/token -
 POST /v1/hosts/{}/maintenance tmphost 200 /v1/hosts/@ID@/maintenance {"maintenance":true}
 POST /v1/hosts/{}/maintenance host 200 /v1/hosts/@ID@/maintenance {"maintenance":false}
@@ -105,12 +106,22 @@ POST /v1/vms body 202 /v1/vms {"name":"@UNIQ@","flavor":"small","agency":"@AG@",
 GET /v1/vms/{} vm 200 /v1/vms/@ID@ -
 DELETE /v1/vms/{} tmpvm 202 /v1/vms/@ID@ -
 POST /v1/vms/{}/actions tmpvm 202 /v1/vms/@ID@/actions {"action":"stop","force":true}
+GET /v1/vms/{}/history vm 200 /v1/vms/@ID@/history -
+GET /v1/vms/{}/console vm 200 /v1/vms/@ID@/console -
+POST /v1/vms/{}/tags vm 200 /v1/vms/@ID@/tags {"set":"matrix=1"}
 GET /v1/operations list:agency 200 /v1/operations -
 GET /v1/operations leak:agency 200 /v1/operations?vm=@VM2ID@ -
 GET /v1/operations vm 200 /v1/operations?vm=@ID@ -
 GET /v1/operations/{} op 200 /v1/operations/@ID@ -
 GET /v1/audit - 200 /v1/audit?limit=5 -
 GET /v1/audit/verify - 200 /v1/audit/verify -
+GET /v1/server-groups list:agency 200 /v1/server-groups -
+GET /v1/server-groups leak:agency 200 /v1/server-groups?agency=a2 -
+POST /v1/server-groups body 201 /v1/server-groups {"name":"@UNIQ@","policy":"anti-affinity","agency":"@AG@"}
+GET /v1/server-groups/{} group 200 /v1/server-groups/@ID@ -
+DELETE /v1/server-groups/{} tmpgroup 204 /v1/server-groups/@ID@ -
+GET /v1/events - 200 /v1/events -
+GET /v1/events - 200 /v1/events?type=state_drift&limit=5 -
 POST /v1/agent/register agent 200 /v1/agent/register {"name":"@HOST@","site":"mx","uri_kind":"test","vcpus":1,"ram_mib":64,"disk_gib":1}
 POST /v1/agent/heartbeat agent 200 /v1/agent/heartbeat {"host":"@HOST@","full":true,"seq":1,"domains":[]}
 GET /v1/agent/tasks agent 200 /v1/agent/tasks?host=@HOST@&wait=0 -
@@ -130,6 +141,7 @@ GET /v1/volumes/{} volume 200 /v1/volumes/@ID@ -
 DELETE /v1/volumes/{} tmpvolume 204 /v1/volumes/@ID@ -
 POST /v1/volumes/{}/attach tmpvolume 202 /v1/volumes/@ID@/attach {"vm":"vm-@AG@"}
 POST /v1/volumes/{}/detach volume 409 /v1/volumes/@ID@/detach -
+POST /v1/agent/console agentself 200 /v1/agent/console {"vm_id":"00000000-0000-4000-8000-000000000000","offset":0,"end":0,"lines":[]}
 EOF
 )
 
@@ -228,6 +240,8 @@ setup() {
 		mk POST /v1/networks "{\"name\":\"net-$r\",\"agency\":\"$r\",\"cidr\":\"10.9.0.0/24\"}" \
 		    .name >/dev/null &&
 		    mk POST /v1/volumes "{\"name\":\"vol-$r\",\"agency\":\"$r\",\"size_gib\":1}" \
+		    .name >/dev/null &&
+		    mk POST /v1/server-groups "{\"name\":\"sg-$r\",\"policy\":\"soft-anti-affinity\",\"agency\":\"$r\"}" \
 		    .name >/dev/null || return 1
 	done
 	OP1=$(cut -d' ' -f2 "$T_DIR/vm-a1")
@@ -375,6 +389,8 @@ tmp_obj() {
 		mk POST /v1/networks "{\"name\":\"tn-$n\",\"agency\":\"$ag\",\"cidr\":\"$(cidr_of "$n")\"}" .name ;;
 	tmpvolume)
 		mk POST /v1/volumes "{\"name\":\"tvol-$n\",\"agency\":\"$ag\",\"size_gib\":1}" .name ;;
+	tmpgroup)
+		mk POST /v1/server-groups "{\"name\":\"tg-$n\",\"policy\":\"affinity\",\"agency\":\"$ag\"}" .name ;;
 	esac
 }
 
@@ -402,6 +418,8 @@ obj_id() {
 	"volume other") echo vol-a2 ;;
 	"flavor "*) echo small ;;
 	"host "*) echo hv1 ;;
+	"group own") echo sg-a1 ;;
+	"group other") echo sg-a2 ;;
 	*) echo "" ;;
 	esac
 }
@@ -427,7 +445,7 @@ while read -r m p kind ok path body; do
 	[ -n "${RRES[$key]:-}" ] || continue
 	case $kind in
 	agency | user | vm | op | tmpuser | tmpvm | tmptoken | body | agent | \
-	    image | network | volume | tmpnetwork | tmpvolume)
+	    image | network | volume | tmpnetwork | tmpvolume | group | tmpgroup)
 		variants="own other" ;;
 	*) variants="-" ;;
 	esac

@@ -483,8 +483,9 @@ test_bad_enums(void **state)
 {
 	static const struct bad_case cases[] = {
 		{ &api_vm_action_schema, ACTION_OK, API_INPUT, "action",
-		  "\"pause\"",
-		  "action.action: 'pause' is not one of: start, stop, reboot" },
+		  "\"hibernate\"",
+		  "action.action: 'hibernate' is not one of: start, stop, reboot, "
+		  "pause, resume" },
 		{ &api_vm_action_schema, ACTION_OK, API_INPUT, "action",
 		  "\"STOP\"", "is not one of: start, stop, reboot" },
 		{ &api_vm_action_schema, ACTION_OK, API_INPUT, "action",
@@ -497,7 +498,7 @@ test_bad_enums(void **state)
 		{ &api_vm_schema, VM_STORED, API_STORED, "state", "\"gone\"",
 		  "vm.state: 'gone' is not one of: pending, building" },
 		{ &api_vm_schema, VM_STORED, API_STORED, "desired",
-		  "\"paused\"", "vm.desired: 'paused' is not one of" },
+		  "\"suspended\"", "vm.desired: 'suspended' is not one of" },
 		{ &api_operation_schema, OP_OK, API_STORED, "state", "\"done\"",
 		  "operation.state: 'done' is not one of: pending, running, "
 		  "succeeded, failed" },

@@ -1,0 +1,46 @@
+/*
+ * console: a VM's serial log as it travels agent -> controller -> user.
+ * Bytes are carried as lines (the codec refuses control characters in
+ * strings): each {text, nl}, nl = a newline ended it; the agent turns
+ * other control bytes and non-ASCII into '?'. offset/end are positions
+ * in the agent's log file. api_console_lines() allocates; the caller
+ * frees (free()); the rest is codec only.
+ */
+#ifndef VMCTL_API_CONSOLE_H
+#define VMCTL_API_CONSOLE_H
+
+#include <json-c/json.h>
+
+#include "codec.h"
+
+#define API_CONSOLE_LINE_MAX 1024	/* text of one line + NUL */
+#define API_CONSOLE_CHUNK (8 * 1024)	/* bytes the agent sends at most */
+#define API_CONSOLE_KEEP (64 * 1024)	/* bytes the controller keeps */
+#define API_CONSOLE_LINES_MAX (API_CONSOLE_KEEP + 1)
+
+struct api_console_line {
+	char text[API_CONSOLE_LINE_MAX];
+	bool nl;
+};
+extern const struct api_schema api_console_line_schema;
+
+/*
+ * POST /v1/agent/console (agent) and GET /v1/vms/{id}/console (answer):
+ * plus a "lines" array of api_console_line.
+ */
+struct api_console {
+	char vm_id[API_UUID_LEN];
+	int64_t offset;			/* log position of the first byte */
+	int64_t end;			/* position after the last byte */
+	bool pending;			/* answer: a refresh is on its way */
+};
+extern const struct api_schema api_console_schema;
+
+/* Split buf[0..n) into lines (*out owned by the caller); their count. */
+size_t api_console_lines(const char *buf, size_t n,
+    struct api_console_line **out);
+/* obj + "lines" as one JSON object (caller owns). */
+json_object *api_console_encode(const struct api_console *c,
+    const struct api_console_line *lines, size_t n);
+
+#endif

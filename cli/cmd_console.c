@@ -1,0 +1,165 @@
+/*
+ * vmctl vm console VM [--follow]: the VM's serial log through the
+ * controller (GET /v1/vms/{id}/console). Each request also asks the
+ * VM's agent for the bytes after what the controller has; the answer
+ * comes with the next request. One-shot: wait (at most 3 s) until that
+ * refresh is in, then print the newest log the controller keeps (64 KiB).
+ * --follow: then ask again every 0.5 s for what came after, until
+ * interrupted.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agentproto.h"
+#include "cli.h"
+#include "console.h"
+#include "errors.h"
+
+#define CONSOLE_POLL_MS		200	/* one-shot: waiting for the refresh */
+#define CONSOLE_WAIT_MS		3000
+#define CONSOLE_FOLLOW_MS	500
+
+static void
+console_sleep(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* GET the console after `after`; *ans owned by the caller. */
+static int
+console_get(struct cli_ctx *ctx, const char *ref, int64_t after,
+    json_object **ans, struct api_console *c, struct api_console_line **lines,
+    size_t *n, struct vm_error *err)
+{
+	char *path = xasprintf("/v1/vms/%s/console?after=%lld", ref,
+	    (long long)after);
+	json_object *copy = NULL;
+	void *items = NULL;
+	int ret = -1;
+
+	*ans = NULL;
+	*lines = NULL;
+	*n = 0;
+	if (client_call(ctx, "GET", path, NULL, NULL, ans, err) < 0)
+		goto cleanup;
+	if (*ans == NULL || api_decode_array(*ans, "lines",
+	    &api_console_line_schema, API_CONSOLE_LINES_MAX, &items, n,
+	    err) < 0)
+		goto bad;
+	json_object_deep_copy(*ans, &copy, NULL);
+	json_object_object_del(copy, "lines");
+	if (client_decode(&api_console_schema, copy, c, err) < 0)
+		goto bad;
+	*lines = items;
+	items = NULL;
+	ret = 0;
+	goto cleanup;
+bad:
+	if (err->code == 0)
+		vm_error_set(err, API_EINTERNAL, "unexpected answer from "
+		    "vmctld: no console lines");
+cleanup:
+	free(items);
+	json_object_put(copy);
+	free(path);
+	return ret;
+}
+
+static void
+console_print(const struct api_console_line *l, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		fputs(l[i].text, stdout);
+		if (l[i].nl)
+			fputc('\n', stdout);
+	}
+	fflush(stdout);
+}
+
+int
+cmd_vm_console(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "follow", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct vm_error err = { 0 };
+	struct api_console_line *lines = NULL;
+	struct api_console c;
+	json_object *ans = NULL;
+	struct cli_getopt g;
+	const char *ref;
+	bool follow = false;
+	size_t n = 0;
+	long waited = 0;
+	int ch, ret = CLI_ERR;
+
+	cli_getopt_init(&g, ctx, "", longopts);
+	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
+		switch (ch) {
+		case 'f':
+			follow = true;
+			break;
+		default:
+			return cli_getopt_status(ch);
+		}
+	}
+	if (cli_want_args(ctx, argc, argv, 1, "NAME|ID") < 0 ||
+	    cli_check_vmref(ctx, "NAME|ID", argv[optind]) < 0)
+		return CLI_USAGE;
+	ref = argv[optind];
+	if (follow && ctx->output == OUT_JSON)
+		return cli_usage_error(ctx, "--follow prints text: leave out "
+		    "-o json");
+	/* The first answer asks the agent; wait for its bytes to arrive. */
+	for (;;) {
+		if (console_get(ctx, ref, 0, &ans, &c, &lines, &n, &err) < 0)
+			goto fail;
+		if (!c.pending || waited >= CONSOLE_WAIT_MS)
+			break;
+		json_object_put(ans);
+		free(lines);
+		ans = NULL;
+		lines = NULL;
+		console_sleep(CONSOLE_POLL_MS);
+		waited += CONSOLE_POLL_MS;
+	}
+	if (c.pending && !ctx->quiet)
+		fprintf(stderr, "vmctl: the agent has not answered in %d s: "
+		    "showing what the controller had\n", CONSOLE_WAIT_MS / 1000);
+	if (ctx->output == OUT_JSON)
+		output_json(ans);
+	else
+		console_print(lines, n);
+	while (follow) {
+		int64_t end = c.end;
+
+		json_object_put(ans);
+		free(lines);
+		ans = NULL;
+		lines = NULL;
+		console_sleep(CONSOLE_FOLLOW_MS);
+		if (console_get(ctx, ref, end, &ans, &c, &lines, &n, &err) < 0)
+			goto fail;
+		if (c.offset < end && !ctx->quiet)
+			fprintf(stderr, "vmctl: [console log started over or "
+			    "fell out of the controller's window]\n");
+		console_print(lines, n);
+	}
+	ret = CLI_OK;
+	goto cleanup;
+fail:
+	client_error_print(ctx, &err);
+cleanup:
+	json_object_put(ans);
+	free(lines);
+	return ret;
+}

@@ -1,0 +1,218 @@
+/*
+ * vmctl group create|list|show|delete: /v1/server-groups. A VM joins a
+ * group at creation (vmctl vm create --group G).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "errors.h"
+#include "server_group.h"
+
+int
+cmd_group_create(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "policy", required_argument, NULL, 'p' },
+		{ "agency", required_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct api_server_group grp = { 0 };
+	struct vm_error err = { 0 };
+	json_object *body = NULL, *ans = NULL;
+	struct cli_getopt g;
+	bool have_policy = false;
+	int ch, ret = CLI_USAGE;
+
+	cli_getopt_init(&g, ctx, "", longopts);
+	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
+		switch (ch) {
+		case 'p':
+			grp.policy = api_enum_index(api_group_policy_names,
+			    optarg);
+			if (grp.policy < 0) {
+				cli_usage_error(ctx, "--policy: '%s' is not one "
+				    "of: affinity, anti-affinity, "
+				    "soft-anti-affinity", optarg);
+				goto cleanup;
+			}
+			have_policy = true;
+			break;
+		case 'a':
+			if (cli_opt_name(ctx, "--agency", optarg, grp.agency,
+			    sizeof(grp.agency)) < 0)
+				goto cleanup;
+			break;
+		default:
+			ret = cli_getopt_status(ch);
+			goto cleanup;
+		}
+	}
+	if (cli_want_args(ctx, argc, argv, 1, "NAME") < 0 ||
+	    cli_opt_name(ctx, "NAME", argv[optind], grp.name,
+	    sizeof(grp.name)) < 0)
+		goto cleanup;
+	if (!have_policy) {
+		cli_usage_error(ctx, "missing --policy affinity|anti-affinity|"
+		    "soft-anti-affinity");
+		goto cleanup;
+	}
+	if ((body = client_encode_input(&api_server_group_schema, &grp,
+	    &err)) == NULL) {
+		cli_usage_error(ctx, "%s", err.message);
+		goto cleanup;
+	}
+	ret = CLI_ERR;
+	if (client_call(ctx, "POST", "/v1/server-groups", body, NULL, &ans,
+	    &err) < 0 || client_decode(&api_server_group_schema, ans, &grp,
+	    &err) < 0) {
+		client_error_print(ctx, &err);
+		goto cleanup;
+	}
+	output_show(ctx, ans);
+	ret = CLI_OK;
+cleanup:
+	json_object_put(body);
+	json_object_put(ans);
+	return ret;
+}
+
+int
+cmd_group_list(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "agency", required_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static const char *const headers[] = {
+		"NAME", "POLICY", "AGENCY", "MEMBERS", "CREATED"
+	};
+	struct vm_error err = { 0 };
+	struct output_table *t = NULL;
+	json_object *items = NULL;
+	struct cli_getopt g;
+	struct api_server_group grp;
+	struct buf path = { 0 };
+	const char *agency = NULL;
+	size_t i;
+	char ts[32];
+	int ch, ret = CLI_ERR;
+
+	cli_getopt_init(&g, ctx, "", longopts);
+	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
+		switch (ch) {
+		case 'a':
+			if (cli_check_name(ctx, "--agency", optarg) < 0)
+				return CLI_USAGE;
+			agency = optarg;
+			break;
+		default:
+			return cli_getopt_status(ch);
+		}
+	}
+	if (cli_want_args(ctx, argc, argv, 0, "") < 0)
+		return CLI_USAGE;
+
+	buf_printf(&path, "/v1/server-groups");
+	if (agency != NULL)
+		client_query_add(&path, "agency", agency);
+	if (client_list(ctx, path.data, &items, &err) < 0)
+		goto fail;
+	t = output_table_new(headers, ARRAY_SIZE(headers));
+	for (i = 0; i < json_object_array_length(items); i++) {
+		if (client_decode(&api_server_group_schema,
+		    json_object_array_get_idx(items, i), &grp, &err) < 0)
+			goto fail;
+		output_cell(t, "%s", grp.name);
+		output_cell(t, "%s", api_group_policy_names[grp.policy]);
+		output_cell(t, "%s", output_str(grp.agency));
+		output_cell(t, "%lld", (long long)grp.members);
+		output_cell(t, "%s", output_time(grp.created_at, ts));
+	}
+	output_list(ctx, items, t);
+	ret = CLI_OK;
+	goto cleanup;
+fail:
+	client_error_print(ctx, &err);
+cleanup:
+	output_table_free(t);
+	json_object_put(items);
+	buf_free(&path);
+	return ret;
+}
+
+/* The group as "key: value" lines, then a table of its members. */
+int
+cmd_group_show(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const char *const headers[] = { "VM", "ID", "HOST", "STATE" };
+	struct vm_error err = { 0 };
+	struct output_table *t = NULL;
+	struct api_server_group grp;
+	json_object *ans = NULL, *vms = NULL, *bare = NULL;
+	struct cli_getopt g;
+	char *path = NULL;
+	size_t i;
+	int ch, ret = CLI_ERR;
+
+	cli_getopt_init(&g, ctx, "", NULL);
+	if ((ch = cli_getopt_next(&g, argc, argv)) != -1)
+		return cli_getopt_status(ch);
+	if (cli_want_args(ctx, argc, argv, 1, "NAME") < 0 ||
+	    cli_check_name(ctx, "NAME", argv[optind]) < 0)
+		return CLI_USAGE;
+	path = xasprintf("/v1/server-groups/%s", argv[optind]);
+	if (client_call(ctx, "GET", path, NULL, NULL, &ans, &err) < 0)
+		goto fail;
+	if (ans == NULL || !json_object_object_get_ex(ans, "vms", &vms) ||
+	    !json_object_is_type(vms, json_type_array)) {
+		vm_error_set(&err, API_EINTERNAL, "unexpected answer from "
+		    "vmctld: no member list");
+		goto fail;
+	}
+	json_object_deep_copy(ans, &bare, NULL);
+	json_object_object_del(bare, "vms");
+	if (client_decode(&api_server_group_schema, bare, &grp, &err) < 0)
+		goto fail;
+	if (ctx->output == OUT_JSON) {
+		output_json(ans);
+		ret = CLI_OK;
+		goto cleanup;
+	}
+	output_kv(bare);
+	t = output_table_new(headers, ARRAY_SIZE(headers));
+	for (i = 0; i < json_object_array_length(vms); i++) {
+		json_object *m = json_object_array_get_idx(vms, i), *v;
+		static const char *const keys[] = { "name", "id", "host",
+		    "state" };
+		size_t k;
+
+		for (k = 0; k < ARRAY_SIZE(keys); k++)
+			output_cell(t, "%s", m != NULL &&
+			    json_object_object_get_ex(m, keys[k], &v) &&
+			    v != NULL ? json_object_get_string(v) : "-");
+	}
+	if (json_object_array_length(vms) > 0) {
+		printf("\n");
+		output_table_print(ctx, t);
+	}
+	ret = CLI_OK;
+	goto cleanup;
+fail:
+	client_error_print(ctx, &err);
+cleanup:
+	output_table_free(t);
+	json_object_put(bare);
+	json_object_put(ans);
+	free(path);
+	return ret;
+}
+
+int
+cmd_group_delete(struct cli_ctx *ctx, int argc, char **argv)
+{
+	return client_delete_cmd(ctx, argc, argv, "/v1/server-groups",
+	    "group", "");
+}

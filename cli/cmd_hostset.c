@@ -1,0 +1,88 @@
+/*
+ * vmctl host set NAME [--labels L] [--az Z]: PATCH /v1/hosts/{name}, a
+ * host's aggregates after enrollment. An empty value clears one.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "host.h"
+
+int
+cmd_host_set(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "labels", required_argument, NULL, 'l' },
+		{ "az", required_argument, NULL, 'z' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct api_host_patch p = { "", "" };
+	struct api_host h;
+	struct vm_error err = { 0 };
+	json_object *body = NULL, *ans = NULL;
+	struct cli_getopt g;
+	bool set_labels = false, set_az = false;
+	char *path = NULL;
+	int ch, ret = CLI_USAGE;
+
+	cli_getopt_init(&g, ctx, "", longopts);
+	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
+		switch (ch) {
+		case 'l':
+			if (optarg[0] != '\0' &&
+			    cli_check_labels(ctx, "--labels", optarg) < 0)
+				goto cleanup;
+			str_copy(p.labels, sizeof(p.labels), optarg);
+			set_labels = true;
+			break;
+		case 'z':
+			if (optarg[0] != '\0' && cli_opt_name(ctx, "--az",
+			    optarg, p.az, sizeof(p.az)) < 0)
+				goto cleanup;
+			set_az = true;
+			break;
+		default:
+			ret = cli_getopt_status(ch);
+			goto cleanup;
+		}
+	}
+	if (cli_want_args(ctx, argc, argv, 1, "NAME") < 0 ||
+	    cli_check_name(ctx, "NAME", argv[optind]) < 0)
+		goto cleanup;
+	if (!set_labels && !set_az) {
+		cli_usage_error(ctx, "nothing to set: give --labels and/or --az "
+		    "(an empty value clears it)");
+		goto cleanup;
+	}
+	if ((body = client_encode_input(&api_host_patch_schema, &p, &err)) ==
+	    NULL) {
+		cli_usage_error(ctx, "%s", err.message);
+		goto cleanup;
+	}
+	/* Absent = keep; null = clear. */
+	if (!set_labels)
+		json_object_object_del(body, "labels");
+	else if (p.labels[0] == '\0')
+		json_object_object_add(body, "labels", NULL);
+	if (!set_az)
+		json_object_object_del(body, "az");
+	else if (p.az[0] == '\0')
+		json_object_object_add(body, "az", NULL);
+
+	ret = CLI_ERR;
+	path = xasprintf("/v1/hosts/%s", argv[optind]);
+	if (client_call(ctx, "PATCH", path, body, NULL, &ans, &err) < 0 ||
+	    client_decode(&api_host_schema, ans, &h, &err) < 0) {
+		client_error_print(ctx, &err);
+		goto cleanup;
+	}
+	output_show(ctx, ans);
+	ret = CLI_OK;
+cleanup:
+	json_object_put(body);
+	json_object_put(ans);
+	free(path);
+	return ret;
+}
