@@ -518,7 +518,8 @@ result_apply(struct store_txn *txn, const struct principal *who,
 		if (svc_op_save(txn, &op, err) < 0)
 			return -1;
 	}
-	if (t.action >= OPA_VOL_ATTACH) {
+	if (t.action == OPA_VOL_ATTACH || t.action == OPA_VOL_DETACH ||
+	    t.action == OPA_VOL_DELETE) {
 		*applied = true;
 		return svc_volume_result(txn, &t, r, err);
 	}

@@ -485,7 +485,7 @@ test_bad_enums(void **state)
 		{ &api_vm_action_schema, ACTION_OK, API_INPUT, "action",
 		  "\"hibernate\"",
 		  "action.action: 'hibernate' is not one of: start, stop, reboot, "
-		  "pause, resume" },
+		  "migrate, pause, resume" },
 		{ &api_vm_action_schema, ACTION_OK, API_INPUT, "action",
 		  "\"STOP\"", "is not one of: start, stop, reboot" },
 		{ &api_vm_action_schema, ACTION_OK, API_INPUT, "action",
