@@ -76,6 +76,7 @@ static const struct api_field task_fields[] = {
 	AFS("vol_dev", AF_STR, 0, struct api_task, vol_dev),
 	AFSUB("cloud_init", 0, struct api_task, cloud_init,
 	    &api_cloudinit_schema),
+	AFB("start", 0, struct api_task, start),
 };
 
 static int

@@ -65,6 +65,7 @@ struct api_task {
 	int64_t vol_size_gib;
 	char vol_dev[API_DEV_MAX];	/* attach/detach: vdb, ... */
 	struct api_cloudinit cloud_init;	/* create: user-data, keys */
+	bool start;			/* rebuild: start the domain after */
 };
 extern const struct api_schema api_task_schema;
 

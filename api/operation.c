@@ -7,7 +7,7 @@ const char *const api_op_state_names[] = {
 };
 const char *const api_op_action_names[] = {
 	"create", "start", "stop", "reboot", "delete", "migrate", "drain",
-	"attach", "detach", "volume-delete", NULL
+	"attach", "detach", "volume-delete", "rebuild", "resize", NULL
 };
 
 static const struct api_field op_fields[] = {

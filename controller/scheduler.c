@@ -796,6 +796,16 @@ sched_filter(const struct sched_ctx *c, size_t i,
 	    label, sizeof(label)))
 		REJECT("labels", "labels: lacks label %.64s (host has: %.200s)",
 		    label, h->labels[0] ? h->labels : "none");
+	if (str_set(req->arch) && h->arch[0] != '\0' &&
+	    strcmp(req->arch, h->arch) != 0)
+		REJECT("image", "image: %.64s is built for %.32s, the host is "
+		    "%.32s", str_set(req->image) ? req->image : "the image",
+		    req->arch, h->arch);
+	if (str_set(req->image_labels) && label_missing(h->labels,
+	    req->image_labels, label, sizeof(label)))
+		REJECT("image", "image: %.64s needs host label %.64s (host "
+		    "has: %.200s)", str_set(req->image) ? req->image :
+		    "the image", label, h->labels[0] ? h->labels : "none");
 	if (g->name != NULL && g->policy == SCHED_GROUP_AFFINITY &&
 	    g->total > 0 && g->members[i] == 0)
 		REJECT("affinity", "affinity: none of the %zu members of group "
@@ -882,8 +892,8 @@ ranked_cmp(const void *a, const void *b)
 /* ------------------------------------------------------------ summary */
 
 static const char *const sched_filters[] = {
-	"hint", "up", "maintenance", "site", "az", "labels", "affinity",
-	"anti-affinity", "vcpus", "ram", "disk", "n+1",
+	"hint", "up", "maintenance", "site", "az", "labels", "image",
+	"affinity", "anti-affinity", "vcpus", "ram", "disk", "n+1",
 };
 #define NFILTERS ARRAY_SIZE(sched_filters)
 

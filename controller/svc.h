@@ -167,6 +167,14 @@ char *svc_image_blob_path(const struct ctl *ctl, const char *sha);
  */
 int svc_image_resolve(struct req *req, struct store_txn *txn,
     struct api_vm *vm, struct vm_error *err);
+/*
+ * The checks and copies of svc_image_resolve() without the index (dry
+ * runs, rebuild): the image must be visible to the caller and, unless
+ * any_agency, public or of vm->agency. Fills vm->image's RO fields,
+ * arch and required_labels included.
+ */
+int svc_image_lookup(struct req *req, struct store_txn *txn,
+    struct api_vm *vm, bool any_agency, struct vm_error *err);
 
 /* ---- shared helpers (svc_vm.c) ---- */
 

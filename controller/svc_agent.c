@@ -61,6 +61,7 @@ svc_agent_register(struct req *req, struct resp *resp)
 	h.uri_kind = in.uri_kind;
 	str_copy(h.migrate_uri, sizeof(h.migrate_uri), in.migrate_uri);
 	str_copy(h.migrate_listen, sizeof(h.migrate_listen), in.migrate_listen);
+	str_copy(h.arch, sizeof(h.arch), in.arch);
 	h.vcpus = in.vcpus;
 	h.ram_mib = in.ram_mib;
 	h.disk_gib = in.disk_gib;
@@ -496,7 +497,7 @@ result_apply(struct store_txn *txn, const struct principal *who,
 		if (svc_op_save(txn, &op, err) < 0)
 			return -1;
 	}
-	if (t.action >= OPA_VOL_ATTACH) {
+	if (t.action >= OPA_VOL_ATTACH && t.action <= OPA_VOL_DELETE) {
 		*applied = true;
 		return svc_volume_result(txn, &t, r, err);
 	}

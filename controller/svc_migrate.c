@@ -90,6 +90,10 @@ drain_vm_fill(struct drain_vm *d, size_t idx, const struct api_vm *vm)
 	str_copy(d->az, sizeof(d->az), vm->az);
 	str_copy(d->labels, sizeof(d->labels), vm->labels);
 	d->group_policy = SCHED_GROUP_NONE;
+	str_copy(d->image, sizeof(d->image), vm->image.name);
+	str_copy(d->arch, sizeof(d->arch), vm->image.arch);
+	str_copy(d->image_labels, sizeof(d->image_labels),
+	    vm->image.required_labels);
 }
 
 /* A target must say how its libvirtd is reached. */

@@ -390,6 +390,10 @@ svc_vm_create(struct req *req, struct resp *resp)
 		if (svc_quota_claim(txn, vm.agency, &d, &err) < 0)
 			goto fail;
 	}
+	/* The image first: its arch and labels are a filter. */
+	uuid_new(vm.id);
+	if (svc_image_resolve(req, txn, &vm, &err) < 0)
+		goto fail;
 	if (svc_sched_load(req->ctl, txn, &snap, &err) < 0)
 		goto fail;
 	svc_sched_request(&vm, &fl, &sreq);
@@ -405,9 +409,6 @@ svc_vm_create(struct req *req, struct resp *resp)
 	    &err) < 0)
 		goto fail;
 
-	uuid_new(vm.id);
-	if (svc_image_resolve(req, txn, &vm, &err) < 0)
-		goto fail;
 	str_copy(vm.host, sizeof(vm.host), h->name);
 	vm.vcpus = fl.vcpus;
 	vm.ram_mib = fl.ram_mib;
