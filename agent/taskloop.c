@@ -35,6 +35,7 @@
 #include "netxml.h"
 #include "seed.h"
 #include "vols.h"
+#include "rebuild.h"
 #include "errors.h"
 #include "http.h"
 #include "json.h"
@@ -505,6 +506,12 @@ tl_exec(struct agent *a, const struct api_task *t, struct api_task_result *r)
 		break;
 	case OPA_VOL_DELETE:
 		rc = vols_delete(a, t, &err);
+		break;
+	case OPA_REBUILD:
+		rc = rebuild_run(a, t, &err);
+		break;
+	case OPA_RESIZE:
+		rc = rebuild_resize(a, t, &err);
 		break;
 	default:
 		vm_error_set(&err, API_EINVAL, "unknown action %d", t->action);

@@ -120,6 +120,11 @@ int sched_place(const struct sched_config *cfg,
     struct vm_error *err);
 void sched_result_free(struct sched_result *res);
 
+/* The "image" filter alone (rebuild on the VM's host): true if h can boot
+ * req's image; else false with "image: ..." in reason[len]. */
+bool sched_image_ok(const struct sched_host *h, const struct sched_request *req,
+    char *reason, size_t len);
+
 /*
  * N+1 state of one site now: 0 if every loss of tolerate hosts is
  * absorbed; else 1 and the first host (or pair) whose loss is not, in

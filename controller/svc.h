@@ -176,6 +176,20 @@ int svc_image_resolve(struct req *req, struct store_txn *txn,
 int svc_image_lookup(struct req *req, struct store_txn *txn,
     struct api_vm *vm, bool any_agency, struct vm_error *err);
 
+/* ---- rebuild and offline resize (svc_rebuild.c) ---- */
+/* vm rebuild: checks (state, image visible and of the same kind, the
+ * VM's host can boot it), vms_by_image moved, vm->image replaced when
+ * image is set and differs. The caller bumps the generation and
+ * enqueues OPA_REBUILD in the same txn. */
+int svc_rebuild_begin(struct req *req, struct store_txn *txn,
+    struct api_vm *vm, const char *image, struct vm_error *err);
+/* vm resize: a stopped VM to flavor: quota delta, the new size placed on
+ * its own host (capacity, N+1), claims, placement and vms_by_flavor
+ * rewritten, vm's size and flavor updated. 409 for a running VM or a
+ * smaller disk. */
+int svc_resize_begin(struct req *req, struct store_txn *txn,
+    struct api_vm *vm, const char *flavor, struct vm_error *err);
+
 /* ---- shared helpers (svc_vm.c) ---- */
 
 /* Look a VM up by uuid or name: 0 found, -1 err (404 when absent). */

@@ -197,6 +197,8 @@ vm_enqueue(struct store_txn *txn, struct api_vm *vm, int action,
 	}
 	if (action == OPA_MIGRATE && svc_migrate_task(txn, vm, &t, err) < 0)
 		return -1;
+	if (action == OPA_REBUILD)
+		t.start = vm->desired == DESIRED_RUNNING;
 	t.state = TASK_QUEUED;
 	t.created_at = now_ms();
 	if (store_seq_next(txn, "tasks", &seq, err) < 0)
@@ -685,6 +687,14 @@ vm_change(struct req *req, struct resp *resp, int opa,
 		    &err) < 0)
 			goto fail;
 		break;
+	case OPA_REBUILD:
+		if (svc_rebuild_begin(req, txn, &vm, areq->image, &err) < 0)
+			goto fail;
+		break;
+	case OPA_RESIZE:
+		if (svc_resize_begin(req, txn, &vm, areq->flavor, &err) < 0)
+			goto fail;
+		break;
 	default:
 		vm_error_set(&err, API_EINTERNAL, "bad action");
 		goto fail;
@@ -727,6 +737,8 @@ svc_vm_action(struct req *req, struct resp *resp)
 		[ACTION_STOP] = OPA_STOP,
 		[ACTION_REBOOT] = OPA_REBOOT,
 		[ACTION_MIGRATE] = OPA_MIGRATE,
+		[ACTION_REBUILD] = OPA_REBUILD,
+		[ACTION_RESIZE] = OPA_RESIZE,
 	};
 	struct api_vm_action_req a;
 	struct vm_error err = { 0, "" };
