@@ -156,6 +156,8 @@ vm_dry_run(struct cli_ctx *ctx, const struct api_vm *vm)
 	if (vm->labels[0] != '\0')
 		client_query_add(&path, "labels", vm->labels);
 	client_query_add(&path, "ha", api_vm_ha_names[vm->ha]);
+	if (vm->image.name[0] != '\0')
+		client_query_add(&path, "image", vm->image.name);
 	if (client_call(ctx, "GET", path.data, NULL, NULL, &ans, &err) < 0)
 		goto fail;
 	if (ans == NULL || !json_object_object_get_ex(ans, "hosts", &hosts) ||
@@ -521,7 +523,8 @@ cmd_vm_show(struct cli_ctx *ctx, int argc, char **argv)
 	    &api_vm_schema, cli_check_vmref);
 }
 
-/* vm start|stop|reboot|migrate: the verb of ctx->cmd names the action. */
+/* vm start|stop|reboot|migrate|rebuild|resize: the verb of ctx->cmd names
+ * the action. */
 int
 cmd_vm_action(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -534,6 +537,18 @@ cmd_vm_action(struct cli_ctx *ctx, int argc, char **argv)
 	};
 	static const struct option migrate_opts[] = {
 		{ "host", required_argument, NULL, 'H' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "idempotency-key", required_argument, NULL, 'K' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static const struct option rebuild_opts[] = {
+		{ "image", required_argument, NULL, 'I' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "idempotency-key", required_argument, NULL, 'K' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static const struct option resize_opts[] = {
+		{ "flavor", required_argument, NULL, 'f' },
 		{ "wait", no_argument, NULL, 'w' },
 		{ "idempotency-key", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 }
@@ -557,6 +572,10 @@ cmd_vm_action(struct cli_ctx *ctx, int argc, char **argv)
 		longopts = stop_opts + 1;	/* --force */
 	else if (req.action == ACTION_MIGRATE)
 		longopts = migrate_opts;
+	else if (req.action == ACTION_REBUILD)
+		longopts = rebuild_opts;
+	else if (req.action == ACTION_RESIZE)
+		longopts = resize_opts;
 	cli_getopt_init(&g, ctx, "", longopts);
 	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
 		switch (ch) {
@@ -572,6 +591,16 @@ cmd_vm_action(struct cli_ctx *ctx, int argc, char **argv)
 			if (cli_check_name(ctx, "--host", optarg) < 0)
 				goto cleanup;
 			str_copy(req.host, sizeof(req.host), optarg);
+			break;
+		case 'I':
+			if (cli_check_name(ctx, "--image", optarg) < 0)
+				goto cleanup;
+			str_copy(req.image, sizeof(req.image), optarg);
+			break;
+		case 'f':
+			if (cli_check_name(ctx, "--flavor", optarg) < 0)
+				goto cleanup;
+			str_copy(req.flavor, sizeof(req.flavor), optarg);
 			break;
 		case 'w':
 			wait = true;
