@@ -410,3 +410,28 @@ disks_tool(char *const argv[], struct vm_error *err)
 	buf_free(&eout);
 	return rc == 0 ? 0 : -1;
 }
+
+int
+disks_grow(const char *path, int64_t disk_gib, struct vm_error *err)
+{
+	char fmt[16], size[32];
+	int64_t vsize;
+
+	if (disks_base_info(path, fmt, sizeof(fmt), &vsize, err) < 0)
+		return -1;
+	if (disk_gib * GIB <= vsize) {
+		log_debug("disks: %s already %" PRId64 " bytes", path, vsize);
+		return 0;
+	}
+	snprintf(size, sizeof(size), "%" PRId64 "G", disk_gib);
+	{
+		char *argv[] = { (char *)(uintptr_t)QEMU_IMG_PATH,
+		    (char *)"resize", (char *)"-q", (char *)(uintptr_t)path,
+		    size, NULL };
+
+		if (disks_tool(argv, err) < 0)
+			return -1;
+	}
+	log_info("disks: %s grown to %s", path, size);
+	return 0;
+}

@@ -25,6 +25,10 @@ char *disks_console_path(const char *state_dir, const char *uuid);
 int disks_prepare(const char *state_dir, const char *uuid, const char *base,
     int64_t disk_gib, char **path_out, struct vm_error *err);
 
+/* Grow the image at path to disk_gib (qemu-img resize) when its virtual
+ * size is smaller; never shrinks. */
+int disks_grow(const char *path, int64_t disk_gib, struct vm_error *err);
+
 /* Remove the overlay (and a leftover temporary) and the console log;
  * files already gone are fine. */
 int disks_remove(const char *state_dir, const char *uuid,

@@ -35,6 +35,7 @@
 #include "netxml.h"
 #include "seed.h"
 #include "vols.h"
+#include "rebuild.h"
 #include "errors.h"
 #include "http.h"
 #include "json.h"
@@ -536,6 +537,12 @@ tl_exec(struct agent *a, const struct api_task *t, struct api_task_result *r)
 	case OPA_PAUSE:
 	case OPA_RESUME:
 		rc = tl_pause(a->virt, t->vm_id, t->action == OPA_PAUSE, &err);
+		break;
+	case OPA_REBUILD:
+		rc = rebuild_run(a, t, &err);
+		break;
+	case OPA_RESIZE:
+		rc = rebuild_resize(a, t, &err);
 		break;
 	default:
 		vm_error_set(&err, API_EINVAL, "unknown action %d", t->action);

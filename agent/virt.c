@@ -19,6 +19,8 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
 
 #include "errors.h"
 #include "log.h"
@@ -413,12 +415,42 @@ cleanup:
 	return ret;
 }
 
+/* <capabilities><host><cpu><arch>x86_64</arch> into arch ("" if not). */
+static void
+lv_caps_arch(const char *caps, char *arch, size_t len)
+{
+	xmlDocPtr doc;
+	xmlNodePtr n;
+	const char *const path[] = { "host", "cpu", "arch" };
+	xmlChar *text;
+	size_t i;
+
+	arch[0] = '\0';
+	doc = xmlReadMemory(caps, (int)strlen(caps), "capabilities.xml", NULL,
+	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (doc == NULL)
+		return;
+	n = xmlDocGetRootElement(doc);
+	for (i = 0; n != NULL && i < ARRAY_SIZE(path); i++) {
+		for (n = n->children; n != NULL; n = n->next)
+			if (n->type == XML_ELEMENT_NODE && xmlStrcmp(n->name,
+			    (const xmlChar *)path[i]) == 0)
+				break;
+	}
+	if (n != NULL && (text = xmlNodeGetContent(n)) != NULL) {
+		str_copy(arch, len, (const char *)text);
+		xmlFree(text);
+	}
+	xmlFreeDoc(doc);
+}
+
 static int
 lv_node_info(struct virt *v, struct virt_node *node, unsigned int flags,
     struct vm_error *err)
 {
 	struct virt_lv *lv = LV(v);
 	virNodeInfo info;
+	char *caps = NULL;
 	int ret = -1;
 
 	(void)flags;
@@ -431,9 +463,14 @@ lv_node_info(struct virt *v, struct virt_node *node, unsigned int flags,
 	}
 	node->vn_vcpus = info.cpus;
 	node->vn_ram_mib = (int64_t)(info.memory / 1024);
+	if ((caps = virConnectGetCapabilities(lv->lv_conn)) != NULL)
+		lv_caps_arch(caps, node->vn_arch, sizeof(node->vn_arch));
+	else
+		log_warnx("virt: capabilities: %s", virGetLastErrorMessage());
 	ret = 0;
 cleanup:
 	pthread_rwlock_unlock(&lv->lv_lock);
+	free(caps);
 	return ret;
 }
 

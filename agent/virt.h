@@ -23,6 +23,7 @@ struct virt;
 struct virt_node {
 	int64_t vn_vcpus;
 	int64_t vn_ram_mib;
+	char vn_arch[64];		/* capabilities host/cpu/arch; "" = none */
 };
 
 /* Called from the event loop thread on every domain lifecycle event. */

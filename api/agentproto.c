@@ -78,6 +78,7 @@ static const struct api_field task_fields[] = {
 	    &api_cloudinit_schema),
 	AFI("console_offset", 0, struct api_task, console_offset, 0,
 	    INT64_MAX),
+	AFB("start", 0, struct api_task, start),
 };
 
 static int

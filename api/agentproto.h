@@ -66,6 +66,7 @@ struct api_task {
 	char vol_dev[API_DEV_MAX];	/* attach/detach: vdb, ... */
 	struct api_cloudinit cloud_init;	/* create: user-data, keys */
 	int64_t console_offset;		/* console: send the log from here */
+	bool start;			/* rebuild: start the domain after */
 };
 extern const struct api_schema api_task_schema;
 

@@ -4,6 +4,7 @@
 
 #include "errors.h"
 #include "host.h"
+#include "image.h"
 
 const char *const api_uri_kind_names[] = {
 	"qemu-system", "qemu-embed", "test", "other", NULL
@@ -33,6 +34,7 @@ static const struct api_field host_fields[] = {
 	AFT("registered_at", AF_RO, struct api_host, registered_at),
 	AFS("migrate_uri", AF_STR, 0, struct api_host, migrate_uri),
 	AFS("migrate_listen", AF_STR, 0, struct api_host, migrate_listen),
+	AFS("arch", AF_STR, 0, struct api_host, arch),
 };
 
 static int
@@ -81,6 +83,11 @@ host_validate(const void *obj, struct vm_error *err)
 	    uri_check("migrate_uri", h->migrate_uri, err) < 0 ||
 	    uri_check("migrate_listen", h->migrate_listen, err) < 0)
 		return -1;
+	if (!api_arch_valid(h->arch)) {
+		vm_error_set(err, API_EINVAL, "host.arch: like x86_64 or "
+		    "aarch64 (a-z, 0-9, _)");
+		return -1;
+	}
 	return 0;
 }
 

@@ -38,6 +38,10 @@ struct api_host {
 	 * "" = cannot be a migration target. */
 	char migrate_uri[API_TEXT_MAX];
 	char migrate_listen[API_TEXT_MAX];
+	/* CPU architecture the agent reports (libvirt capabilities
+	 * host/cpu/arch, or agent.arch); "" = not reported (matches any
+	 * image). */
+	char arch[API_NAME_MAX];
 };
 
 extern const struct api_schema api_host_schema;

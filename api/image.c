@@ -35,15 +35,10 @@ img_validate(const void *obj, struct vm_error *err)
 			return -1;
 		}
 	}
-	for (i = 0; im->arch[i] != '\0'; i++) {
-		char c = im->arch[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '_')) {
-			vm_error_set(err, API_EINVAL, "image.arch: like x86_64 "
-			    "or aarch64 (a-z, 0-9, _)");
-			return -1;
-		}
+	if (!api_arch_valid(im->arch)) {
+		vm_error_set(err, API_EINVAL, "image.arch: like x86_64 "
+		    "or aarch64 (a-z, 0-9, _)");
+		return -1;
 	}
 	if (!api_labels_valid(im->required_labels)) {
 		vm_error_set(err, API_EINVAL, "image.required_labels: "
@@ -75,3 +70,15 @@ const struct api_schema api_img_schema = {
 	"image", img_fields, ARRAY_SIZE(img_fields), sizeof(struct api_img),
 	img_validate
 };
+
+bool
+api_arch_valid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return false;
+	return true;
+}

@@ -36,6 +36,8 @@ struct api_img {
 };
 extern const struct api_schema api_img_schema;
 
+/* "" or a CPU architecture name: a-z, 0-9, _ ("x86_64", "aarch64"). */
+bool api_arch_valid(const char *s);
 /* 64 lower-case hex digits? */
 bool api_sha256_valid(const char *s);
 

@@ -7,7 +7,8 @@ const char *const api_op_state_names[] = {
 };
 const char *const api_op_action_names[] = {
 	"create", "start", "stop", "reboot", "delete", "migrate", "drain",
-	"attach", "detach", "volume-delete", "pause", "resume", "console", NULL
+	"attach", "detach", "volume-delete", "pause", "resume", "console",
+	"rebuild", "resize", NULL
 };
 
 static const struct api_field op_fields[] = {

@@ -17,7 +17,9 @@ enum api_op_action { OPA_CREATE, OPA_START, OPA_STOP, OPA_REBOOT, OPA_DELETE,
 	OPA_DRAIN,		/* host maintenance drain: no task, no VM */
 	OPA_VOL_ATTACH, OPA_VOL_DETACH, OPA_VOL_DELETE,
 	OPA_PAUSE, OPA_RESUME,
-	OPA_CONSOLE	/* console: a task only (no operation row), a read */
+	OPA_CONSOLE,	/* console: a task only (no operation row), a read */
+	OPA_REBUILD,		/* fresh overlay on the VM's (new) image */
+	OPA_RESIZE,		/* stopped VM: new vCPUs, RAM, bigger disk */
 };
 extern const char *const api_op_action_names[];
 

@@ -15,7 +15,8 @@ const char *const api_vm_desired_names[] = {
 	"running", "stopped", "deleted", "paused", NULL
 };
 const char *const api_vm_action_names[] = {
-	"start", "stop", "reboot", "migrate", "pause", "resume", NULL
+	"start", "stop", "reboot", "migrate", "pause", "resume", "rebuild",
+	"resize", NULL
 };
 const char *const api_vm_ha_names[] = { "restart", "none", NULL };
 const char *const api_vm_on_crash_names[] = { "leave", "restart", NULL };
@@ -76,6 +77,9 @@ static const struct api_field image_fields[] = {
 	AFS("disk_sha256", AF_STR, AF_RO, struct api_image, disk_sha256),
 	AFS("kernel_sha256", AF_STR, AF_RO, struct api_image, kernel_sha256),
 	AFS("initrd_sha256", AF_STR, AF_RO, struct api_image, initrd_sha256),
+	AFS("arch", AF_STR, AF_RO, struct api_image, arch),
+	AFS("required_labels", AF_STR, AF_RO, struct api_image,
+	    required_labels),
 };
 
 const struct api_schema api_image_schema = {
@@ -159,6 +163,27 @@ action_validate(const void *obj, struct vm_error *err)
 		    "action.host: applies only to migrate");
 		return -1;
 	}
+	if ((a->action == ACTION_REBUILD || a->action == ACTION_RESIZE) &&
+	    a->force) {
+		vm_error_set(err, API_EINVAL,
+		    "action.force: applies only to stop and reboot");
+		return -1;
+	}
+	if (a->action != ACTION_REBUILD && a->image[0] != '\0') {
+		vm_error_set(err, API_EINVAL,
+		    "action.image: applies only to rebuild");
+		return -1;
+	}
+	if (a->action != ACTION_RESIZE && a->flavor[0] != '\0') {
+		vm_error_set(err, API_EINVAL,
+		    "action.flavor: applies only to resize");
+		return -1;
+	}
+	if (a->action == ACTION_RESIZE && a->flavor[0] == '\0') {
+		vm_error_set(err, API_EINVAL,
+		    "action.flavor: resize needs the new flavor");
+		return -1;
+	}
 	return 0;
 }
 
@@ -168,6 +193,8 @@ static const struct api_field action_fields[] = {
 	AFI("timeout_s", 0, struct api_vm_action_req, timeout_s, 0, 3600),
 	AFB("force", 0, struct api_vm_action_req, force),
 	AFS("host", AF_NAME, 0, struct api_vm_action_req, host),
+	AFS("image", AF_NAME, 0, struct api_vm_action_req, image),
+	AFS("flavor", AF_NAME, 0, struct api_vm_action_req, flavor),
 };
 
 const struct api_schema api_vm_action_schema = {

@@ -48,6 +48,10 @@ struct api_image {
 	char disk_sha256[65];		/* RO: blob the agent fetches */
 	char kernel_sha256[65];		/* RO */
 	char initrd_sha256[65];		/* RO */
+	/* RO: the store image's constraints, kept so migration, drains and
+	 * rebuilds place the VM where it can boot (filter "image"). */
+	char arch[API_NAME_MAX];
+	char required_labels[API_TEXT_MAX];
 };
 extern const struct api_schema api_image_schema;
 
@@ -99,7 +103,10 @@ enum api_vm_ha { VM_HA_RESTART, VM_HA_NONE };
 extern const char *const api_vm_ha_names[];
 
 enum api_vm_action { ACTION_START, ACTION_STOP, ACTION_REBOOT, ACTION_MIGRATE,
-	ACTION_PAUSE, ACTION_RESUME };
+	ACTION_PAUSE, ACTION_RESUME,
+	ACTION_REBUILD,		/* fresh overlay on the (new) image */
+	ACTION_RESIZE,		/* stopped VM to another flavor */
+};
 extern const char *const api_vm_action_names[];
 
 struct api_vm_action_req {
@@ -107,6 +114,8 @@ struct api_vm_action_req {
 	int64_t timeout_s;	/* stop: graceful shutdown timeout; 0 = default */
 	bool force;		/* stop: power off at once; reboot: reset */
 	char host[API_NAME_MAX];	/* migrate: target; "" = scheduler */
+	char image[API_NAME_MAX];	/* rebuild: new store image; "" = same */
+	char flavor[API_NAME_MAX];	/* resize: the new flavor */
 };
 extern const struct api_schema api_vm_action_schema;
 

@@ -159,6 +159,8 @@ vm_dry_run(struct cli_ctx *ctx, const struct api_vm *vm)
 	client_query_add(&path, "ha", api_vm_ha_names[vm->ha]);
 	if (vm->server_group[0] != '\0')
 		client_query_add(&path, "group", vm->server_group);
+	if (vm->image.name[0] != '\0')
+		client_query_add(&path, "image", vm->image.name);
 	if (client_call(ctx, "GET", path.data, NULL, NULL, &ans, &err) < 0)
 		goto fail;
 	if (ans == NULL || !json_object_object_get_ex(ans, "hosts", &hosts) ||
@@ -555,7 +557,8 @@ cleanup:
 
 /* cmd_vm_show: cmd_vmhistory.c (the VM and its state history). */
 
-/* vm start|stop|reboot|migrate: the verb of ctx->cmd names the action. */
+/* vm start|stop|reboot|migrate|rebuild|resize: the verb of ctx->cmd names
+ * the action. */
 int
 cmd_vm_action(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -568,6 +571,18 @@ cmd_vm_action(struct cli_ctx *ctx, int argc, char **argv)
 	};
 	static const struct option migrate_opts[] = {
 		{ "host", required_argument, NULL, 'H' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "idempotency-key", required_argument, NULL, 'K' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static const struct option rebuild_opts[] = {
+		{ "image", required_argument, NULL, 'I' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "idempotency-key", required_argument, NULL, 'K' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static const struct option resize_opts[] = {
+		{ "flavor", required_argument, NULL, 'f' },
 		{ "wait", no_argument, NULL, 'w' },
 		{ "idempotency-key", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 }
@@ -591,6 +606,10 @@ cmd_vm_action(struct cli_ctx *ctx, int argc, char **argv)
 		longopts = stop_opts + 1;	/* --force */
 	else if (req.action == ACTION_MIGRATE)
 		longopts = migrate_opts;
+	else if (req.action == ACTION_REBUILD)
+		longopts = rebuild_opts;
+	else if (req.action == ACTION_RESIZE)
+		longopts = resize_opts;
 	cli_getopt_init(&g, ctx, "", longopts);
 	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
 		switch (ch) {
@@ -606,6 +625,16 @@ cmd_vm_action(struct cli_ctx *ctx, int argc, char **argv)
 			if (cli_check_name(ctx, "--host", optarg) < 0)
 				goto cleanup;
 			str_copy(req.host, sizeof(req.host), optarg);
+			break;
+		case 'I':
+			if (cli_check_name(ctx, "--image", optarg) < 0)
+				goto cleanup;
+			str_copy(req.image, sizeof(req.image), optarg);
+			break;
+		case 'f':
+			if (cli_check_name(ctx, "--flavor", optarg) < 0)
+				goto cleanup;
+			str_copy(req.flavor, sizeof(req.flavor), optarg);
 			break;
 		case 'w':
 			wait = true;

@@ -207,6 +207,19 @@ static const struct cli_cmd cli_cmds[] = {
 	  "  --host HOST            target host (default: the scheduler "
 	  "chooses)\n"
 	  WAIT_OPTS IDEM_OPTS },
+	{ "vm", "rebuild", cmd_vm_action,
+	  "NAME|ID [--image NAME] [--wait] [--idempotency-key K]",
+	  "reinstall a VM: a fresh disk from its image (or another)",
+	  "  --image NAME           rebuild from this image of the store "
+	  "(same kind:\n"
+	  "                         disk or kernel; default: the VM's "
+	  "image)\n"
+	  WAIT_OPTS IDEM_OPTS },
+	{ "vm", "resize", cmd_vm_action,
+	  "NAME|ID --flavor F [--wait] [--idempotency-key K]",
+	  "give a stopped VM another flavor (a disk only grows)",
+	  "  --flavor F             the new flavor\n"
+	  WAIT_OPTS IDEM_OPTS },
 	{ "vm", "delete", cmd_vm_delete,
 	  "NAME|ID [--wait] [--idempotency-key K]",
 	  "destroy a VM and remove its disks", WAIT_OPTS IDEM_OPTS },

@@ -95,16 +95,18 @@ units_build(const struct sched_vm *vms, const struct drain_vm *dvms,
 	return u;
 }
 
-/* Append the members' labels (comma-separated) to out; false if too long. */
+/* Append the members' labels (comma-separated; their images' required
+ * labels when image) to out; false if too long. */
 static bool
 unit_labels(const struct drain_unit *u, const struct drain_vm *dvms,
-    char *out, size_t len)
+    bool image, char *out, size_t len)
 {
 	size_t k, used;
 
 	out[0] = '\0';
 	for (k = 0; k < u->n; k++) {
-		const char *l = dvms[u->members[k]].labels;
+		const char *l = image ? dvms[u->members[k]].image_labels :
+		    dvms[u->members[k]].labels;
 
 		if (l[0] == '\0')
 			continue;
@@ -146,18 +148,36 @@ plan_unit(const struct sched_config *cfg, struct sched_host *hs,
 	struct sched_result res = { -1, NULL, 0 };
 	struct sched_request r;
 	struct vm_error e = { 0, "" };
-	char labels[API_TEXT_MAX];
+	char labels[API_TEXT_MAX], ilabels[API_TEXT_MAX];
+	const char *arch = "", *image = "";
 	size_t k, t;
 	bool ha = false;
 
 	for (k = 0; k < u->n; k++)
 		ha = ha || vs[dvms[u->members[k]].vm].ha;
-	if (!unit_labels(u, dvms, labels, sizeof(labels))) {
+	if (!unit_labels(u, dvms, false, labels, sizeof(labels)) ||
+	    !unit_labels(u, dvms, true, ilabels, sizeof(ilabels))) {
 		for (k = 0; k < u->n; k++)
 			plan_stuck(p, u->members[k], "affinity group %s: the "
 			    "members' labels are too long together",
 			    fv->server_group);
 		return;
+	}
+	/* A unit lands on one host: its images must agree on the arch. */
+	for (k = 0; k < u->n; k++) {
+		const struct drain_vm *d = &dvms[u->members[k]];
+
+		if (d->arch[0] == '\0')
+			continue;
+		if (arch[0] != '\0' && strcmp(arch, d->arch) != 0) {
+			for (k = 0; k < u->n; k++)
+				plan_stuck(p, u->members[k], "affinity group "
+				    "%s: its members' images need different "
+				    "architectures", fv->server_group);
+			return;
+		}
+		arch = d->arch;
+		image = d->image;
 	}
 	memset(&r, 0, sizeof(r));
 	r.vcpus = u->v;
@@ -167,6 +187,9 @@ plan_unit(const struct sched_config *cfg, struct sched_host *hs,
 	r.site = first->site[0] ? first->site : hs[src].site;
 	r.az = first->az;
 	r.labels = labels;
+	r.image = image;
+	r.arch = arch;
+	r.image_labels = ilabels;
 	r.host_hint = opts->target;
 	r.exclude = opts->source;
 	r.server_group = fv->server_group;

@@ -31,6 +31,9 @@ struct drain_vm {
 	char az[API_NAME_MAX];		/* "" = any */
 	char labels[API_TEXT_MAX];	/* required host labels */
 	int group_policy;		/* enum sched_group_policy of its group */
+	char image[API_NAME_MAX];	/* boot image (filter "image"); "" = */
+	char arch[API_NAME_MAX];	/* none, or a path image */
+	char image_labels[API_TEXT_MAX];
 };
 
 struct drain_opts {

@@ -762,6 +762,29 @@ cap_reason(char *out, size_t len, const char *what, const char *unit,
 	    (long long)need);
 }
 
+bool
+sched_image_ok(const struct sched_host *h, const struct sched_request *req,
+    char *reason, size_t len)
+{
+	const char *img = str_set(req->image) ? req->image : "the image";
+	char label[API_TEXT_MAX];
+
+	if (str_set(req->arch) && h->arch[0] != '\0' &&
+	    strcmp(req->arch, h->arch) != 0) {
+		snprintf(reason, len, "image: %.64s is built for %.32s, the "
+		    "host is %.32s", img, req->arch, h->arch);
+		return false;
+	}
+	if (str_set(req->image_labels) && label_missing(h->labels,
+	    req->image_labels, label, sizeof(label))) {
+		snprintf(reason, len, "image: %.64s needs host label %.64s "
+		    "(host has: %.200s)", img, label,
+		    h->labels[0] ? h->labels : "none");
+		return false;
+	}
+	return true;
+}
+
 /* The first filter that rejects host i, into v; false if none does. */
 static bool
 sched_filter(const struct sched_ctx *c, size_t i,
@@ -796,6 +819,10 @@ sched_filter(const struct sched_ctx *c, size_t i,
 	    label, sizeof(label)))
 		REJECT("labels", "labels: lacks label %.64s (host has: %.200s)",
 		    label, h->labels[0] ? h->labels : "none");
+	if (!sched_image_ok(h, req, v->reason, sizeof(v->reason))) {
+		str_copy(v->filter, sizeof(v->filter), "image");
+		return true;
+	}
 	if (g->name != NULL && g->policy == SCHED_GROUP_AFFINITY &&
 	    g->total > 0 && g->members[i] == 0)
 		REJECT("affinity", "affinity: none of the %zu members of group "
@@ -882,8 +909,8 @@ ranked_cmp(const void *a, const void *b)
 /* ------------------------------------------------------------ summary */
 
 static const char *const sched_filters[] = {
-	"hint", "up", "maintenance", "site", "az", "labels", "affinity",
-	"anti-affinity", "vcpus", "ram", "disk", "n+1",
+	"hint", "up", "maintenance", "site", "az", "labels", "image",
+	"affinity", "anti-affinity", "vcpus", "ram", "disk", "n+1",
 };
 #define NFILTERS ARRAY_SIZE(sched_filters)
 

@@ -8,7 +8,8 @@
  *
  * Pipeline (each stage is a function in scheduler.c with its unit tests):
  *   filters  -> up, not in maintenance, site, availability zone, labels
- *               (aggregates), server group (affinity / anti-affinity),
+ *               (aggregates), image (arch and the image's required
+ *               labels), server group (affinity / anti-affinity),
  *               capacity (vCPU, RAM, disk with the overcommit ratios)
  *   weights  -> spread (most free RAM, then vCPU) or pack (least free);
  *               soft-anti-affinity as a penalty; ties broken by name
@@ -48,6 +49,8 @@ struct sched_host {
 	bool maintenance;
 	int64_t vcpus, ram_mib, disk_gib;		/* physical capacity */
 	int64_t alloc_vcpus, alloc_ram_mib, alloc_disk_gib;	/* claimed */
+	char arch[API_NAME_MAX];	/* CPU architecture; "" = unknown
+					 * (matches any image) */
 };
 
 /* A VM already placed (for N+1 and server groups). */
@@ -77,13 +80,19 @@ struct sched_request {
 	int group_policy;		/* enum sched_group_policy */
 	const char *exclude;		/* "" or NULL = none: a host never
 					 * chosen (a migrating VM's source) */
+	/* Image compatibility (filter "image"): the boot image's name (for
+	 * the reason text), its architecture and the host labels it needs;
+	 * "" or NULL = no constraint. */
+	const char *image;
+	const char *arch;
+	const char *image_labels;
 };
 
 /* Why a host was not chosen (or "chosen"). */
 struct sched_verdict {
 	char host[API_NAME_MAX];
 	char filter[32];		/* "hint", "up", "maintenance", "site", "az",
-					 * "labels", "affinity",
+					 * "labels", "image", "affinity",
 					 * "anti-affinity", "vcpus", "ram",
 					 * "disk", "n+1"; "" = passed */
 	char reason[API_TEXT_MAX];	/* human text with the numbers */
@@ -110,6 +119,11 @@ int sched_place(const struct sched_config *cfg,
     const struct sched_request *req, struct sched_result *res,
     struct vm_error *err);
 void sched_result_free(struct sched_result *res);
+
+/* The "image" filter alone (rebuild on the VM's host): true if h can boot
+ * req's image; else false with "image: ..." in reason[len]. */
+bool sched_image_ok(const struct sched_host *h, const struct sched_request *req,
+    char *reason, size_t len);
 
 /*
  * N+1 state of one site now: 0 if every loss of tolerate hosts is

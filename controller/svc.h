@@ -255,6 +255,28 @@ int svc_group_policy(struct store_txn *txn, const char *group);
 int svc_group_prepare(struct store_txn *txn, const char *group,
     const char *agency, struct sched_snap *s, struct sched_request *r,
     struct vm_error *err);
+/*
+ * The checks and copies of svc_image_resolve() without the index (dry
+ * runs, rebuild): the image must be visible to the caller and, unless
+ * any_agency, public or of vm->agency. Fills vm->image's RO fields,
+ * arch and required_labels included.
+ */
+int svc_image_lookup(struct req *req, struct store_txn *txn,
+    struct api_vm *vm, bool any_agency, struct vm_error *err);
+
+/* ---- rebuild and offline resize (svc_rebuild.c) ---- */
+/* vm rebuild: checks (state, image visible and of the same kind, the
+ * VM's host can boot it), vms_by_image moved, vm->image replaced when
+ * image is set and differs. The caller bumps the generation and
+ * enqueues OPA_REBUILD in the same txn. */
+int svc_rebuild_begin(struct req *req, struct store_txn *txn,
+    struct api_vm *vm, const char *image, struct vm_error *err);
+/* vm resize: a stopped VM to flavor: quota delta, the new size placed on
+ * its own host (capacity, N+1), claims, placement and vms_by_flavor
+ * rewritten, vm's size and flavor updated. 409 for a running VM or a
+ * smaller disk. */
+int svc_resize_begin(struct req *req, struct store_txn *txn,
+    struct api_vm *vm, const char *flavor, struct vm_error *err);
 
 /* ---- shared helpers (svc_vm.c) ---- */
 

@@ -61,6 +61,7 @@ svc_agent_register(struct req *req, struct resp *resp)
 	h.uri_kind = in.uri_kind;
 	str_copy(h.migrate_uri, sizeof(h.migrate_uri), in.migrate_uri);
 	str_copy(h.migrate_listen, sizeof(h.migrate_listen), in.migrate_listen);
+	str_copy(h.arch, sizeof(h.arch), in.arch);
 	h.vcpus = in.vcpus;
 	h.ram_mib = in.ram_mib;
 	h.disk_gib = in.disk_gib;

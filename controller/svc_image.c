@@ -880,6 +880,18 @@ int
 svc_image_resolve(struct req *req, struct store_txn *txn, struct api_vm *vm,
     struct vm_error *err)
 {
+	if (svc_image_lookup(req, txn, vm, false, err) < 0)
+		return -1;
+	if (vm->image.name[0] == '\0')
+		return 0;
+	return store_put(txn, DB_VMS_BY_IMAGE, vm->image.name, vm->id,
+	    strlen(vm->id), 0, err) < 0 ? -1 : 0;
+}
+
+int
+svc_image_lookup(struct req *req, struct store_txn *txn, struct api_vm *vm,
+    bool any_agency, struct vm_error *err)
+{
 	struct api_image *b = &vm->image;
 	struct api_img img;
 	int rc;
@@ -904,7 +916,7 @@ svc_image_resolve(struct req *req, struct store_txn *txn, struct api_vm *vm,
 		    "not found (see vmctl image list)", b->name);
 		return -1;
 	}
-	if (img.visibility == IMG_PRIVATE &&
+	if (img.visibility == IMG_PRIVATE && !any_agency &&
 	    strcmp(img.agency, vm->agency) != 0) {
 		vm_error_set(err, API_EINVAL, "vm.image.name: image '%s' "
 		    "belongs to agency %s, not %s", img.name, img.agency,
@@ -926,6 +938,8 @@ svc_image_resolve(struct req *req, struct store_txn *txn, struct api_vm *vm,
 	    img.initrd_sha256);
 	if (b->cmdline[0] == '\0')
 		str_copy(b->cmdline, sizeof(b->cmdline), img.cmdline);
-	return store_put(txn, DB_VMS_BY_IMAGE, img.name, vm->id,
-	    strlen(vm->id), 0, err) < 0 ? -1 : 0;
+	str_copy(b->arch, sizeof(b->arch), img.arch);
+	str_copy(b->required_labels, sizeof(b->required_labels),
+	    img.required_labels);
+	return 0;
 }

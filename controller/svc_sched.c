@@ -133,6 +133,7 @@ snap_host_cb(const char *key, size_t klen, const char *val, size_t vlen,
 	str_copy(sh->site, sizeof(sh->site), h->site);
 	str_copy(sh->az, sizeof(sh->az), h->az);
 	str_copy(sh->labels, sizeof(sh->labels), h->labels);
+	str_copy(sh->arch, sizeof(sh->arch), h->arch);
 	sh->up = h->state == HOST_UP;
 	sh->maintenance = h->maintenance;
 	sh->vcpus = h->vcpus;
@@ -472,6 +473,9 @@ svc_sched_request(const struct api_vm *vm, const struct api_flavor *fl,
 	r->host_hint = vm->host_hint;
 	r->labels = vm->labels;
 	r->group_policy = SCHED_GROUP_NONE;
+	r->image = vm->image.name;
+	r->arch = vm->image.arch;
+	r->image_labels = vm->image.required_labels;
 }
 
 /* Group row's member count += delta. */
@@ -624,8 +628,9 @@ verdicts_json(const struct sched_result *res)
 }
 
 /*
- * GET /v1/placement?flavor=F[&site=&az=&host=&labels=&ha=&group=] — where would
- * a VM of this shape go now, and why not elsewhere. Changes nothing.
+ * GET /v1/placement?flavor=F[&site=&az=&host=&labels=&ha=&group=&image=]
+ * — where would a VM of this shape go now, and why not elsewhere. Changes
+ * nothing.
  */
 int
 svc_placement_dryrun(struct req *req, struct resp *resp)
@@ -671,8 +676,23 @@ svc_placement_dryrun(struct req *req, struct resp *resp)
 			goto fail;
 		}
 	}
+	if ((q = req_query(req, "image")) != NULL && !api_name_valid(q)) {
+		vm_error_set(&err, API_EINVAL,
+		    "image: the name of an image of the store");
+		goto fail;
+	}
+	if (q != NULL)
+		str_copy(vm.image.name, sizeof(vm.image.name), q);
 	if (store_txn_begin(req->ctl->store, false, &txn, &err) < 0)
 		goto fail;
+	/* An image constrains arch and labels (filter "image"); a caller
+	 * sees its agency's and the public images. */
+	if (vm.image.name[0] != '\0') {
+		str_copy(vm.agency, sizeof(vm.agency), req->who.agency);
+		if (svc_image_lookup(req, txn, &vm, req->who.scope != SCOPE_OWN,
+		    &err) < 0)
+			goto fail;
+	}
 	rc = store_get_obj(txn, DB_FLAVORS, vm.flavor, &api_flavor_schema, &fl,
 	    &err);
 	if (rc < 0)

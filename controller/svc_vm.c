@@ -202,6 +202,8 @@ vm_enqueue(struct store_txn *txn, struct api_vm *vm, int action,
 	}
 	if (action == OPA_MIGRATE && svc_migrate_task(txn, vm, &t, err) < 0)
 		return -1;
+	if (action == OPA_REBUILD)
+		t.start = vm->desired == DESIRED_RUNNING;
 	t.state = TASK_QUEUED;
 	t.created_at = now_ms();
 	if (store_seq_next(txn, "tasks", &seq, err) < 0)
@@ -407,6 +409,10 @@ svc_vm_create(struct req *req, struct resp *resp)
 		if (svc_quota_claim(txn, vm.agency, &d, &err) < 0)
 			goto fail;
 	}
+	/* The image first: its arch and labels are a filter. */
+	uuid_new(vm.id);
+	if (svc_image_resolve(req, txn, &vm, &err) < 0)
+		goto fail;
 	t_sched[0] = svc_sched_clock_us();
 	if (svc_sched_load(req->ctl, txn, &snap, &err) < 0)
 		goto fail;
@@ -430,9 +436,6 @@ svc_vm_create(struct req *req, struct resp *resp)
 	    &err) < 0)
 		goto fail;
 
-	uuid_new(vm.id);
-	if (svc_image_resolve(req, txn, &vm, &err) < 0)
-		goto fail;
 	str_copy(vm.host, sizeof(vm.host), h->name);
 	vm.vcpus = fl.vcpus;
 	vm.ram_mib = fl.ram_mib;
@@ -775,6 +778,14 @@ vm_change(struct req *req, struct resp *resp, int opa,
 		}
 		vm.desired = DESIRED_RUNNING;
 		break;
+	case OPA_REBUILD:
+		if (svc_rebuild_begin(req, txn, &vm, areq->image, &err) < 0)
+			goto fail;
+		break;
+	case OPA_RESIZE:
+		if (svc_resize_begin(req, txn, &vm, areq->flavor, &err) < 0)
+			goto fail;
+		break;
 	default:
 		vm_error_set(&err, API_EINTERNAL, "bad action");
 		goto fail;
@@ -819,6 +830,8 @@ svc_vm_action(struct req *req, struct resp *resp)
 		[ACTION_MIGRATE] = OPA_MIGRATE,
 		[ACTION_PAUSE] = OPA_PAUSE,
 		[ACTION_RESUME] = OPA_RESUME,
+		[ACTION_REBUILD] = OPA_REBUILD,
+		[ACTION_RESIZE] = OPA_RESIZE,
 	};
 	struct api_vm_action_req a;
 	struct vm_error err = { 0, "" };

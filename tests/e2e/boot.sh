@@ -4,7 +4,11 @@
 #   case 1: create with --wait, see the boot marker on the console, stop
 #           --force (its QEMU exits), delete (it leaves the list);
 #   case 2: SIGKILL a running guest's QEMU; the VM must show `stopped`
-#           within 1 s (measured and printed).
+#           within 1 s (measured and printed);
+#   case 3: a guest booted from a store kernel image is rebuilt onto
+#           another image (its cmdline marks it): a new QEMU runs with the
+#           new image's cmdline and the guest boots again (a second
+#           marker on the console).
 # Automake test: exit 0 pass, 1 fail.  Run by hand from anywhere; the
 # binaries default to the source tree (VMCTLD, VMAGENTD, VMCTL, TOP_*).
 
@@ -162,5 +166,58 @@ if create_and_boot e2e-vm2; then
 	check "e2e-vm2: vm delete --wait" vcq -q vm delete e2e-vm2 --wait
 fi
 case_end 2 "$detail"
+
+# ---------------------------------------------------------------- case 3
+# rebuild a running guest onto another image: it boots again
+case_begin
+detail="rebuild"
+rebuild_case() {
+	local pid1 pid2 t0
+	vcq -q image create gk1 --kernel "$GUEST_KERNEL" \
+	    --initrd "$GUEST_INITRD" --cmdline "$GUEST_CMDLINE" --public &&
+	vcq -q image create gk2 --kernel "$GUEST_KERNEL" \
+	    --initrd "$GUEST_INITRD" \
+	    --cmdline "$GUEST_CMDLINE vmctl_rebuilt=1" --public || {
+		fail "e2e-vm3: upload two kernel images"
+		return 1
+	}
+	t0=$(date +%s%N)
+	if ! vcq -q vm create e2e-vm3 --flavor tiny --image gk1 \
+	    --agency "$E2E_AGENCY" --wait; then
+		fail "e2e-vm3: vm create --image gk1 --wait"
+		return 1
+	fi
+	VM_ID=$(vm_field e2e-vm3 id)
+	if ! e2e_wait_console ag1 "$VM_ID" '^VMCTL-GUEST-BOOTED' \
+	    "$BOOT_DEADLINE"; then
+		fail "e2e-vm3: boot marker within ${BOOT_DEADLINE}s"
+		return 1
+	fi
+	pass "e2e-vm3: booted from image gk1 ($(ms_since "$t0") ms)"
+	pid1=$(qemu_pid ag1 "$VM_ID")
+	t0=$(date +%s%N)
+	check "e2e-vm3: vm rebuild --image gk2 --wait" \
+	    vcq -q vm rebuild e2e-vm3 --image gk2 --wait
+	check_eq "e2e-vm3: running on gk2" "running gk2" \
+	    "$(vm_field e2e-vm3 state) $("$VMCTL" --url "$CTL_URL" -o json \
+	    vm show e2e-vm3 | jq -r .image.name)"
+	if wait_for "$BOOT_DEADLINE" eval \
+	    "[ \$(grep -c '^VMCTL-GUEST-BOOTED' '$(console_log ag1 "$VM_ID")') -ge 2 ]"
+	then
+		pass "e2e-vm3: the rebuilt guest boots again ($(ms_since "$t0") ms)"
+	else
+		fail "e2e-vm3: a second boot marker within ${BOOT_DEADLINE}s"
+	fi
+	pid2=$(qemu_pid ag1 "$VM_ID")
+	if [ -n "$pid2" ] && [ "$pid2" != "$pid1" ] &&
+	    tr '\0' ' ' <"/proc/$pid2/cmdline" | grep -q vmctl_rebuilt=1; then
+		pass "e2e-vm3: a new QEMU (pid $pid1 -> $pid2) with gk2's cmdline"
+	else
+		fail "e2e-vm3: a new QEMU with gk2's cmdline (pids $pid1 $pid2)"
+	fi
+	check "e2e-vm3: vm delete --wait" vcq -q vm delete e2e-vm3 --wait
+}
+rebuild_case && detail="rebuild onto another image, boots again"
+case_end 3 "$detail"
 
 e2e_finish

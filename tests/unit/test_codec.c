@@ -338,6 +338,10 @@ test_round_trip_action(void **state)
 			a.timeout_s = 3600;
 			a.force = true;
 		}
+		if (i == ACTION_REBUILD)
+			str_copy(a.image, sizeof(a.image), "deb-12");
+		if (i == ACTION_RESIZE)
+			str_copy(a.flavor, sizeof(a.flavor), "m1-large");
 		round_trip(&api_vm_action_schema, &a);
 	}
 	/* The action request is client input: it decodes as API_INPUT too. */

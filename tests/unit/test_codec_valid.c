@@ -503,7 +503,7 @@ test_bad_enums(void **state)
 		  "operation.state: 'done' is not one of: pending, running, "
 		  "succeeded, failed" },
 		{ &api_operation_schema, OP_OK, API_STORED, "action",
-		  "\"resize\"", "operation.action" },
+		  "\"shrink\"", "operation.action" },
 		{ &api_task_result_schema, RESULT_OK, API_INPUT, "dom_state",
 		  "\"gone\"", "result.dom_state: 'gone' is not one of" },
 	};

@@ -647,6 +647,47 @@ test_perf_200_hosts_10000_vms(void **state)
 	free(w);
 }
 
+/* A drain honours the VMs' image constraints: an aarch64 VM goes to the
+ * aarch64 host only, a VM whose image needs label gpu is stuck when no
+ * other host has it, with the image named. */
+static void
+test_image_constraints(void **state)
+{
+	struct world *w = world_new(0);
+	struct drain_plan p;
+	size_t i;
+
+	(void)state;
+	add_host(w, "hv1", "dc", 16, 16384, 200);
+	add_host(w, "hv2", "dc", 16, 16384, 200);
+	add_host(w, "hv3", "dc", 16, 16384, 200);
+	str_copy(w->h[0].arch, API_NAME_MAX, "aarch64");
+	str_copy(w->h[1].arch, API_NAME_MAX, "x86_64");
+	str_copy(w->h[2].arch, API_NAME_MAX, "aarch64");
+	str_copy(w->h[0].labels, API_TEXT_MAX, "gpu");
+	add_vm(w, "arm1", "hv1", NULL, SCHED_GROUP_NONE, true, 1, 1024, 10);
+	add_vm(w, "arm2", "hv1", NULL, SCHED_GROUP_NONE, true, 1, 1024, 10);
+	add_vm(w, "gpu1", "hv1", NULL, SCHED_GROUP_NONE, true, 1, 1024, 10);
+	select_host(w, "hv1");
+	for (i = 0; i < w->nd; i++) {
+		str_copy(w->d[i].image, API_NAME_MAX, i < 2 ? "armimg" :
+		    "gpuimg");
+		str_copy(w->d[i].arch, API_NAME_MAX, "aarch64");
+		if (i == 2)
+			str_copy(w->d[i].image_labels, API_TEXT_MAX, "gpu");
+	}
+	plan_of(w, "hv1", NULL, true, &p);
+	assert_int_equal(p.nmoves, 2);
+	for (i = 0; i < p.nmoves; i++)
+		assert_string_equal(p.moves[i].target, "hv3");
+	assert_int_equal(p.nstuck, 1);
+	assert_string_equal(w->d[p.stuck[0].dvm].name, "gpu1");
+	if (strstr(p.stuck[0].reason, "image: 2 hosts (hv2: gpuimg") == NULL)
+		fail_msg("stuck reason: %s", p.stuck[0].reason);
+	drain_plan_free(&p);
+	free(w);
+}
+
 int
 main(void)
 {
@@ -658,6 +699,7 @@ main(void)
 		cmocka_unit_test(test_affinity_together_or_refused),
 		cmocka_unit_test(test_single_vm_target),
 		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_image_constraints),
 		cmocka_unit_test(test_perf_200_hosts_10000_vms),
 	};
 

@@ -389,6 +389,71 @@ test_labels_exact_tokens(void **state)
 	REFUSE(&c, h, 1, NULL, 0, &r, "lacks label GPU");
 }
 
+/* Filter "image": the arch (a host that reports none takes any image) and
+ * the image's required labels, after the VM's own labels. */
+static void
+test_image_filter(void **state)
+{
+	struct sched_config c = conf(0);
+	struct sched_host h[3];
+	struct sched_request r = req(1, 512, 1, false);
+	char why[API_TEXT_MAX];
+
+	(void)state;
+	h[0] = host("hv-a", "dc", 8, 8192, 100);
+	h[1] = host("hv-b", "dc", 8, 8192, 100);
+	h[2] = host("hv-c", "dc", 8, 8192, 100);
+	str_copy(h[0].arch, sizeof(h[0].arch), "x86_64");
+	str_copy(h[1].arch, sizeof(h[1].arch), "aarch64");
+	str_copy(h[0].labels, sizeof(h[0].labels), "gpu,ssd");
+
+	/* No image constraint: the arch is not looked at. */
+	r.image = "deb";
+	assert_string_equal(VERDICT(&c, h, 3, NULL, 0, &r, "hv-b").filter, "");
+	r.arch = "x86_64";
+	REJECTED(&c, h, 3, NULL, 0, &r, "hv-b", "image",
+	    "image: deb is built for x86_64, the host is aarch64");
+	/* hv-c reports no arch: it is not refused for it. */
+	assert_string_equal(VERDICT(&c, h, 3, NULL, 0, &r, "hv-c").filter, "");
+	r.arch = "aarch64";
+	assert_string_equal(PLACE(&c, h, 2, NULL, 0, &r), "hv-b");
+	r.arch = "riscv64";
+	REFUSE(&c, h, 2, NULL, 0, &r, "image: 2 hosts",
+	    "deb is built for riscv64, the host is");
+
+	/* Required labels, as exact tokens. */
+	r.arch = "x86_64";
+	r.image_labels = "gpu";
+	REJECTED(&c, h, 3, NULL, 0, &r, "hv-c", "image",
+	    "image: deb needs host label gpu (host has: none)");
+	assert_string_equal(PLACE(&c, h, 3, NULL, 0, &r), "hv-a");
+	r.image_labels = "ssd, nvme";
+	REFUSE(&c, h, 3, NULL, 0, &r, "deb needs host label nvme");
+	/* The VM's labels come first: their filter names the mismatch. */
+	r.image_labels = "gpu";
+	r.labels = "nvme";
+	REJECTED(&c, h, 3, NULL, 0, &r, "hv-a", "labels",
+	    "labels: lacks label nvme (host has: gpu,ssd)");
+	r.labels = NULL;
+	/* Without a name the reason still reads. */
+	r.image = NULL;
+	r.image_labels = "tpu";
+	REJECTED(&c, h, 3, NULL, 0, &r, "hv-a", "image",
+	    "image: the image needs host label tpu (host has: gpu,ssd)");
+
+	/* sched_image_ok alone (rebuild on the VM's host). */
+	r.image = "k";
+	r.arch = "x86_64";
+	r.image_labels = "ssd";
+	assert_true(sched_image_ok(&h[0], &r, why, sizeof(why)));
+	assert_false(sched_image_ok(&h[1], &r, why, sizeof(why)));
+	assert_string_equal(why, "image: k is built for x86_64, the host is "
+	    "aarch64");
+	assert_false(sched_image_ok(&h[2], &r, why, sizeof(why)));
+	assert_string_equal(why, "image: k needs host label ssd (host has: "
+	    "none)");
+}
+
 /* ---------------------------------------------------------------- weights */
 
 static void
@@ -1255,6 +1320,7 @@ main(void)
 		cmocka_unit_test(test_n1_random_cross_check),
 		cmocka_unit_test(test_scenario_40_vms_5_hosts),
 		cmocka_unit_test(test_error_summary),
+		cmocka_unit_test(test_image_filter),
 		cmocka_unit_test(test_error_summary_bounded),
 		cmocka_unit_test(test_perf_200_hosts_10000_vms),
 	};
