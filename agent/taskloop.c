@@ -325,6 +325,21 @@ tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 	if (v->ops->vo_state(v, t->vm_id, &st, NULL, 0, err) < 0 ||
 	    tl_networks(a, t, err) < 0)
 		goto cleanup;
+	if (st == DOM_PAUSED) {
+		/*
+		 * A create finds its domain paused only when a start was cut
+		 * off (QEMU runs with -S until libvirt resumes it at the end
+		 * of the start), e.g. the agent was killed: libvirt may still
+		 * hold that start's job, so a resume can time out on its state
+		 * change lock. The guest never ran: power it off and start it
+		 * afresh (destroy interrupts the stale job).
+		 */
+		log_info("vm %s (%s): domain paused by an interrupted start; "
+		    "starting it again", t->vm_name, t->vm_id);
+		if (tl_destroy(v, t->vm_id, err) < 0)
+			goto cleanup;
+		st = DOM_STOPPED;
+	}
 	if (st != DOM_ABSENT) {
 		ret = tl_ensure_running(v, t->vm_id, err);
 		goto cleanup;

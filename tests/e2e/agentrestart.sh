@@ -115,6 +115,9 @@ n=$(vc -o json op list | jq '[.[] | select(.action == "create" and
     .state == "succeeded")] | length' 2>/dev/null)
 check_eq "create operations succeeded" "$NVMS" "$n"
 
+n=$(grep -c 'paused by an interrupted start' "${T_LOG[ag1]}")
+note "creates that found their domain paused by a cut-off start: $n"
+
 # libvirt's own view, agent stopped (one process per embed root).
 stop_daemon ag1 TERM 20
 root=${E2E_AGENT_DIR[ag1]}/embed
