@@ -205,6 +205,14 @@ check "(3) the agent logs the fallback of a driver without hot-plug" \
 out=$(V -o json volume attach d2 v1 --wait)
 check_eq "(3) attach d2 v1: vdc" "attached vdc" \
     "$(printf '%s' "$out" | jq -r '"\(.state) \(.dev)"')"
+check_eq "(3) vm show -o json lists v1's volumes" "vdb:d1 vdc:d2" \
+    "$(V -o json vm show v1 | jq -r '[.volumes[] | "\(.dev):\(.name)"] |
+    sort | join(" ")')"
+V vm show v1 >"$T_DIR/show-v1.txt"
+check "(3) vm show prints the disks: system disk and both volumes" \
+    bash -c "grep -q '^vda .*system' '$T_DIR/show-v1.txt' &&
+    grep -q '^vdb .*volume d1 (attached)' '$T_DIR/show-v1.txt' &&
+    grep -q '^vdc .*volume d2 (attached)' '$T_DIR/show-v1.txt'"
 refused "(3) attach d1 again" 409 conflict \
     "volume d1 is attached \(vm v1\): detach it first" \
     POST /v1/volumes/d1/attach '{"vm":"v2"}'
