@@ -151,8 +151,7 @@ rebuild_xml_edit(const char *dom_xml, const struct rebuild_edit *e,
 
 		snprintf(num, sizeof(num), "%" PRId64, e->ram_mib * 1024);
 		for (i = 0; i < ARRAY_SIZE(mems); i++) {
-			if ((n = rb_find(root, mems[i], NULL)) == NULL &&
-			    i > 0)
+			if (i > 0 && rb_find(root, mems[i], NULL) == NULL)
 				continue;	/* currentMemory is optional */
 			rb_child_text(root, mems[i], num);
 			n = rb_find(root, mems[i], NULL);

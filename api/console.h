@@ -14,8 +14,8 @@
 #include "codec.h"
 
 #define API_CONSOLE_LINE_MAX 1024	/* text of one line + NUL */
-#define API_CONSOLE_CHUNK (8 * 1024)	/* bytes the agent sends at most */
-#define API_CONSOLE_KEEP (64 * 1024)	/* bytes the controller keeps */
+#define API_CONSOLE_CHUNK 8192	/* bytes the agent sends at most (8 KiB) */
+#define API_CONSOLE_KEEP 65536	/* bytes the controller keeps (64 KiB) */
 #define API_CONSOLE_LINES_MAX (API_CONSOLE_KEEP + 1)
 
 struct api_console_line {

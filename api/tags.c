@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "codec.h"
@@ -99,8 +100,8 @@ int
 api_tags_apply(const char *cur, const char *set, const char *remove,
     char *out, size_t size, struct vm_error *err)
 {
-	struct tag *t = xcalloc(3 * TAGS_MAX, sizeof(*t));
-	struct tag *s = t + TAGS_MAX, *r = t + 2 * TAGS_MAX;
+	struct tag *t = xcalloc((size_t)3 * TAGS_MAX, sizeof(*t));
+	struct tag *s = t + TAGS_MAX, *r = t + (ptrdiff_t)2 * TAGS_MAX;
 	int n, ns, nr, i, j, ret = -1;
 	size_t len = 0;
 

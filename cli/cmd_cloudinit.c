@@ -73,8 +73,13 @@ cli_read_ssh_keys(const struct cli_ctx *ctx, const char *opt,
 				    opt);
 				goto cleanup;
 			}
-			strncat(ci->ssh_keys, p, l);
-			strcat(ci->ssh_keys, "\n");
+			{
+				size_t at = strlen(ci->ssh_keys);
+
+				memcpy(ci->ssh_keys + at, p, l);
+				ci->ssh_keys[at + l] = '\n';
+				ci->ssh_keys[at + l + 1] = '\0';
+			}
 		}
 		p += n;
 		if (*p == '\n')

@@ -194,8 +194,8 @@ cmd_image_list(struct cli_ctx *ctx, int argc, char **argv)
 		output_cell(t, "%s", output_str(im.agency));
 		output_cell(t, "%s", api_img_visibility_names[im.visibility]);
 		output_cell(t, "%s", api_img_format_names[im.format]);
-		output_cell(t, "%lld", (long long)(im.disk_size +
-		    im.kernel_size + im.initrd_size));
+		output_cell(t, "%lld", (long long)im.disk_size +
+		    (long long)im.kernel_size + (long long)im.initrd_size);
 		output_cell(t, "%.12s", im.format == IMG_KERNEL ?
 		    im.kernel_sha256 : im.disk_sha256);
 		output_cell(t, "%s", output_time(im.created_at, ts));

@@ -130,7 +130,7 @@ svc_vm_console(struct req *req, struct resp *resp)
 	    store_txn_begin(req->ctl->store, true, &txn, &err) < 0 ||
 	    svc_vm_lookup_scoped(req, txn, req->params[0], &vm, &err) < 0)
 		goto fail;
-	if ((rc = window_load(txn, vm.id, &w, &err)) < 0)
+	if (window_load(txn, vm.id, &w, &err) < 0)
 		goto fail;
 	if (vm.host[0] != '\0' && vm.state != VM_DELETING &&
 	    (w.pending == 0 || now_ms() - w.pending > CONSOLE_PENDING_MS)) {

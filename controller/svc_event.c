@@ -149,7 +149,7 @@ unknown_gone_cb(const char *key, size_t klen, const char *val, size_t vlen,
     void *arg, struct vm_error *err)
 {
 	struct unknown_ctx *u = arg;
-	struct api_domain probe;
+	struct api_domain probe = { .id = "" };
 	char k[API_NAME_MAX + API_UUID_LEN];
 
 	(void)val;

@@ -73,7 +73,7 @@ svc_history_note(struct store_txn *txn, const struct api_vm *vm,
 	keep = row;
 	for (i = 0; rc == 0 && i < len; i++)
 		lines += row[i] == '\n';
-	for (i = 0; rc == 0 && lines >= API_VM_HISTORY_MAX; lines--) {
+	for (; rc == 0 && lines >= API_VM_HISTORY_MAX; lines--) {
 		p = memchr(keep, '\n', len - (size_t)(keep - row));
 		if (p == NULL)
 			break;
