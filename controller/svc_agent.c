@@ -120,8 +120,8 @@ struct task_walk {
 	bool lease;
 	int64_t now, lease_ms;
 	size_t max;
-	struct api_task *out;
-	size_t nout;
+	struct api_task *out;		/* owned; capout slots */
+	size_t nout, capout;
 	bool changed;
 };
 
@@ -200,6 +200,12 @@ task_walk_cb(const char *key, size_t klen, const char *val, size_t vlen,
 		log_warnx("task %s (%s vm %s) offered again, attempt %lld",
 		    t.id, api_op_action_names[t.action], t.vm_name,
 		    (long long)t.attempt);
+	}
+	if (w->nout == w->capout) {
+		w->capout = w->capout ? w->capout * 2 : 4;
+		if (w->capout > w->max)
+			w->capout = w->max;
+		w->out = xrealloc(w->out, w->capout * sizeof(*w->out));
 	}
 	w->out[w->nout++] = t;
 	w->changed = true;
@@ -440,7 +446,7 @@ svc_agent_tasks(struct req *req, struct resp *resp)
 	w.now = now_ms();
 	w.lease_ms = req->ctl->cfg.lease_s * 1000;
 	w.max = (size_t)max;
-	w.out = xcalloc((size_t)max, sizeof(*w.out));
+	w.out = NULL;		/* grown as tasks are leased (big structs) */
 	if (store_iter_dups(txn, DB_TASKS_BY_HOST, host, task_walk_cb, &w,
 	    &err) < 0)
 		goto fail;
