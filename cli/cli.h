@@ -129,6 +129,12 @@ int cli_check_path(const struct cli_ctx *ctx, const char *what,
 int cli_check_vmref(const struct cli_ctx *ctx, const char *what,
     const char *arg);
 /*
+ * An enum word: its index in names (NULL-terminated, api_enum_index) into
+ * *out (may be NULL), else a usage error "OPT: 'ARG' is not one of: LIST".
+ */
+int cli_parse_enum(const struct cli_ctx *ctx, const char *opt,
+    const char *arg, const char *const *names, const char *list, int *out);
+/*
  * Host labels (aggregates): comma-separated names, "gpu,health", at most
  * API_TEXT_MAX - 1 characters.
  */

@@ -15,11 +15,8 @@ static int
 event_check_type(const struct cli_ctx *ctx, const char *what,
     const char *arg)
 {
-	if (api_enum_index(api_event_type_names, arg) >= 0)
-		return 0;
-	cli_usage_error(ctx, "%s: '%s' is not one of: unknown_domain, "
-	    "domain_vanished, state_drift, crashed", what, arg);
-	return -1;
+	return cli_parse_enum(ctx, what, arg, api_event_type_names,
+	    "unknown_domain, domain_vanished, state_drift, crashed", NULL);
 }
 
 static void

@@ -28,14 +28,10 @@ cmd_group_create(struct cli_ctx *ctx, int argc, char **argv)
 	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
 		switch (ch) {
 		case 'p':
-			grp.policy = api_enum_index(api_group_policy_names,
-			    optarg);
-			if (grp.policy < 0) {
-				cli_usage_error(ctx, "--policy: '%s' is not one "
-				    "of: affinity, anti-affinity, "
-				    "soft-anti-affinity", optarg);
+			if (cli_parse_enum(ctx, "--policy", optarg,
+			    api_group_policy_names, "affinity, anti-affinity, "
+			    "soft-anti-affinity", &grp.policy) < 0)
 				goto cleanup;
-			}
 			have_policy = true;
 			break;
 		case 'a':

@@ -92,12 +92,10 @@ cmd_network_create(struct cli_ctx *ctx, int argc, char **argv)
 			}
 			break;
 		case 'm':
-			if ((n.mode = api_enum_index(api_net_mode_names,
-			    optarg)) < 0) {
-				cli_usage_error(ctx, "--mode: '%s' is not one "
-				    "of: isolated, nat, bridge", optarg);
+			if (cli_parse_enum(ctx, "--mode", optarg,
+			    api_net_mode_names, "isolated, nat, bridge",
+			    &n.mode) < 0)
 				goto cleanup;
-			}
 			break;
 		case 'b':
 			if (!api_bridge_valid(optarg)) {

@@ -14,11 +14,8 @@
 static int
 user_check_role(const struct cli_ctx *ctx, const char *arg)
 {
-	if (api_enum_index(api_role_names, arg) >= 0)
-		return 0;
-	cli_usage_error(ctx, "--role: '%s' is not one of: admin, operator, "
-	    "agency-admin, member, viewer", arg);
-	return -1;
+	return cli_parse_enum(ctx, "--role", arg, api_role_names, "admin, "
+	    "operator, agency-admin, member, viewer", NULL);
 }
 
 int

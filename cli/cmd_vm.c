@@ -322,12 +322,9 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 			str_copy(vm.labels, sizeof(vm.labels), optarg);
 			break;
 		case 'A':
-			if ((vm.ha = api_enum_index(api_vm_ha_names,
-			    optarg)) < 0) {
-				cli_usage_error(ctx, "--ha: '%s' is not one of: "
-				    "restart, none", optarg);
+			if (cli_parse_enum(ctx, "--ha", optarg,
+			    api_vm_ha_names, "restart, none", &vm.ha) < 0)
 				goto cleanup;
-			}
 			break;
 		case 'a':
 			if (cli_opt_name(ctx, "--agency", optarg, vm.agency,
@@ -376,12 +373,10 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 			}
 			break;
 		case 'C':
-			if ((vm.on_crash = api_enum_index(api_vm_on_crash_names,
-			    optarg)) < 0) {
-				cli_usage_error(ctx, "--on-crash: '%s' is not one "
-				    "of: leave, restart", optarg);
+			if (cli_parse_enum(ctx, "--on-crash", optarg,
+			    api_vm_on_crash_names, "leave, restart",
+			    &vm.on_crash) < 0)
 				goto cleanup;
-			}
 			break;
 		default:
 			ret = cli_getopt_status(ch);
