@@ -129,6 +129,12 @@ int cli_check_path(const struct cli_ctx *ctx, const char *what,
 int cli_check_vmref(const struct cli_ctx *ctx, const char *what,
     const char *arg);
 /*
+ * An enum word: its index in names (NULL-terminated, api_enum_index) into
+ * *out (may be NULL), else a usage error "OPT: 'ARG' is not one of: LIST".
+ */
+int cli_parse_enum(const struct cli_ctx *ctx, const char *opt,
+    const char *arg, const char *const *names, const char *list, int *out);
+/*
  * Host labels (aggregates): comma-separated names, "gpu,health", at most
  * API_TEXT_MAX - 1 characters.
  */
@@ -238,6 +244,47 @@ int client_show_cmd(struct cli_ctx *ctx, int argc, char **argv,
  */
 int client_delete_cmd(struct cli_ctx *ctx, int argc, char **argv,
     const char *collection, const char *noun, const char *extra);
+/*
+ * A whole "NOUN list" command, driven by a table (client_list_cmd):
+ * the filter options, GET path with them as a query, every item decoded
+ * with schema, one table row per item by row(), then output_list().
+ * A filter "--NAME VALUE" is checked by check (which prints a usage
+ * error naming opt and returns -1) and sent as ?NAME=VALUE, in table
+ * order. limit adds "--limit N" (1..100000000): stop after N items.
+ * prep (may be NULL) edits each item (borrowed) before it is decoded and
+ * printed. Returns an exit status; errors are printed.
+ */
+#define CLIENT_LIST_FILTERS_MAX 8
+
+struct client_list_filter {
+	const char *opt;		/* "--agency"; query key: opt + 2 */
+	int (*check)(const struct cli_ctx *, const char *, const char *);
+};
+
+struct output_table;
+
+struct client_list_spec {
+	const char *path;			/* "/v1/flavors" */
+	const struct client_list_filter *filters;	/* may be NULL */
+	size_t nfilters;
+	bool limit;				/* offer --limit N */
+	const struct api_schema *schema;	/* of one item */
+	const char *const *headers;
+	size_t ncols;
+	void (*prep)(json_object *item);	/* may be NULL */
+	void (*row)(struct output_table *t, const void *obj);
+};
+
+int client_list_cmd(struct cli_ctx *ctx, int argc, char **argv,
+    const struct client_list_spec *spec);
+/*
+ * The end of a "NOUN create": encode obj for input (a usage error if the
+ * server would refuse it), POST it to path, decode the answer into obj
+ * with s and print it (output_show). Returns an exit status (CLI_USAGE,
+ * CLI_ERR, CLI_OK); errors are printed.
+ */
+int client_create(struct cli_ctx *ctx, const char *path,
+    const struct api_schema *s, void *obj);
 /* Print "vmctl: message" and a hint (transport errors) on stderr. */
 void client_error_print(const struct cli_ctx *ctx,
     const struct vm_error *err);

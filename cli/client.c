@@ -18,6 +18,7 @@
 #include "errors.h"
 #include "http.h"
 #include "json.h"
+#include "log.h"
 
 /* ------------------------------------------------------------ where */
 
@@ -584,4 +585,112 @@ client_error_print(const struct cli_ctx *ctx, const struct vm_error *err)
 	default:
 		break;
 	}
+}
+
+/* ------------------------------------------------- whole commands */
+
+/* getopt values of a list command's filters (past the global ones). */
+#define CLIENT_LIST_OPT		0x300
+#define CLIENT_LIST_OPT_LIMIT	0x3ff
+
+int
+client_list_cmd(struct cli_ctx *ctx, int argc, char **argv,
+    const struct client_list_spec *spec)
+{
+	struct option lo[CLIENT_LIST_FILTERS_MAX + 2];
+	const char *val[CLIENT_LIST_FILTERS_MAX] = { NULL };
+	const struct client_list_filter *f;
+	struct vm_error err = { 0 };
+	struct output_table *t = NULL;
+	json_object *items = NULL, *it;
+	struct cli_getopt g;
+	struct buf path = { 0 };
+	int64_t limit = 0;
+	void *obj = NULL;
+	size_t i, n = 0;
+	int ch, ret = CLI_ERR;
+
+	if (spec->nfilters > CLIENT_LIST_FILTERS_MAX)
+		fatalx("client_list_cmd %s: too many filters", spec->path);
+	for (i = 0; i < spec->nfilters; i++)
+		lo[n++] = (struct option){ spec->filters[i].opt + 2,
+		    required_argument, NULL, CLIENT_LIST_OPT + (int)i };
+	if (spec->limit)
+		lo[n++] = (struct option){ "limit", required_argument, NULL,
+		    CLIENT_LIST_OPT_LIMIT };
+	lo[n] = (struct option){ NULL, 0, NULL, 0 };
+
+	cli_getopt_init(&g, ctx, "", lo);
+	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
+		if (ch == CLIENT_LIST_OPT_LIMIT && spec->limit) {
+			if (cli_parse_int(ctx, "--limit", optarg, 1, 100000000,
+			    &limit) < 0)
+				return CLI_USAGE;
+			continue;
+		}
+		if (ch < CLIENT_LIST_OPT ||
+		    ch >= CLIENT_LIST_OPT + (int)spec->nfilters)
+			return cli_getopt_status(ch);
+		f = &spec->filters[ch - CLIENT_LIST_OPT];
+		if (f->check(ctx, f->opt, optarg) < 0)
+			return CLI_USAGE;
+		val[ch - CLIENT_LIST_OPT] = optarg;
+	}
+	if (cli_want_args(ctx, argc, argv, 0, "") < 0)
+		return CLI_USAGE;
+
+	buf_printf(&path, "%s", spec->path);
+	for (i = 0; i < spec->nfilters; i++)
+		if (val[i] != NULL)
+			client_query_add(&path, spec->filters[i].opt + 2,
+			    val[i]);
+	if (client_list_max(ctx, path.data, (size_t)limit, &items, &err) < 0)
+		goto fail;
+	obj = xmalloc(spec->schema->size);
+	t = output_table_new(spec->headers, spec->ncols);
+	for (i = 0; i < json_object_array_length(items); i++) {
+		it = json_object_array_get_idx(items, i);
+		if (spec->prep != NULL)
+			spec->prep(it);
+		if (client_decode(spec->schema, it, obj, &err) < 0)
+			goto fail;
+		spec->row(t, obj);
+	}
+	output_list(ctx, items, t);
+	ret = CLI_OK;
+	goto cleanup;
+fail:
+	client_error_print(ctx, &err);
+cleanup:
+	output_table_free(t);
+	json_object_put(items);
+	buf_free(&path);
+	free(obj);
+	return ret;
+}
+
+int
+client_create(struct cli_ctx *ctx, const char *path,
+    const struct api_schema *s, void *obj)
+{
+	struct vm_error err = { 0 };
+	json_object *body = NULL, *ans = NULL;
+	int ret = CLI_USAGE;
+
+	if ((body = client_encode_input(s, obj, &err)) == NULL) {
+		cli_usage_error(ctx, "%s", err.message);
+		goto cleanup;
+	}
+	ret = CLI_ERR;
+	if (client_call(ctx, "POST", path, body, NULL, &ans, &err) < 0 ||
+	    client_decode(s, ans, obj, &err) < 0) {
+		client_error_print(ctx, &err);
+		goto cleanup;
+	}
+	output_show(ctx, ans);
+	ret = CLI_OK;
+cleanup:
+	json_object_put(body);
+	json_object_put(ans);
+	return ret;
 }

@@ -138,8 +138,6 @@ cmd_agency_create(struct cli_ctx *ctx, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct api_agency a;
-	struct vm_error err = { 0 };
-	json_object *body = NULL, *ans = NULL;
 	struct cli_getopt g;
 	unsigned mask = 0;
 	int ch, rc, ret = CLI_USAGE;
@@ -172,24 +170,8 @@ cmd_agency_create(struct cli_ctx *ctx, int argc, char **argv)
 	    cli_check_name(ctx, "NAME", argv[optind]) < 0)
 		goto cleanup;
 	str_copy(a.name, sizeof(a.name), argv[optind]);
-	if ((body = client_encode_input(&api_agency_schema, &a, &err)) ==
-	    NULL) {
-		cli_usage_error(ctx, "%s", err.message);
-		goto cleanup;
-	}
-
-	ret = CLI_ERR;
-	if (client_call(ctx, "POST", "/v1/agencies", body, NULL, &ans,
-	    &err) < 0 || client_decode(&api_agency_schema, ans, &a,
-	    &err) < 0) {
-		client_error_print(ctx, &err);
-		goto cleanup;
-	}
-	output_show(ctx, ans);
-	ret = CLI_OK;
+	ret = client_create(ctx, "/v1/agencies", &api_agency_schema, &a);
 cleanup:
-	json_object_put(body);
-	json_object_put(ans);
 	return ret;
 }
 
@@ -203,6 +185,21 @@ agency_cell(struct output_table *t, const struct api_agency *a, size_t i)
 	output_cell(t, "%lld/%s", (long long)quota_get(&a->usage, i), buf);
 }
 
+static void
+agency_row(struct output_table *t, const void *obj)
+{
+	const struct api_agency *a = obj;
+	char ts[32];
+
+	output_cell(t, "%s", a->name);
+	output_cell(t, "%s", output_str(a->display_name));
+	agency_cell(t, a, 0);	/* instances */
+	agency_cell(t, a, 1);	/* vcpus */
+	agency_cell(t, a, 2);	/* ram_mib */
+	agency_cell(t, a, 3);	/* disk_gib */
+	output_cell(t, "%s", output_time(a->created_at, ts));
+}
+
 int
 cmd_agency_list(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -210,45 +207,13 @@ cmd_agency_list(struct cli_ctx *ctx, int argc, char **argv)
 		"NAME", "DISPLAY_NAME", "INSTANCES", "VCPUS", "RAM_MIB",
 		"DISK_GIB", "CREATED"
 	};
-	struct vm_error err = { 0 };
-	struct output_table *t = NULL;
-	json_object *items = NULL;
-	struct cli_getopt g;
-	struct api_agency a;
-	size_t i;
-	char ts[32];
-	int ch, ret = CLI_ERR;
+	static const struct client_list_spec spec = {
+		.path = "/v1/agencies", .schema = &api_agency_schema,
+		.headers = headers, .ncols = ARRAY_SIZE(headers),
+		.row = agency_row,
+	};
 
-	cli_getopt_init(&g, ctx, "", NULL);
-	if ((ch = cli_getopt_next(&g, argc, argv)) != -1)
-		return cli_getopt_status(ch);
-	if (cli_want_args(ctx, argc, argv, 0, "") < 0)
-		return CLI_USAGE;
-
-	if (client_list(ctx, "/v1/agencies", &items, &err) < 0)
-		goto fail;
-	t = output_table_new(headers, ARRAY_SIZE(headers));
-	for (i = 0; i < json_object_array_length(items); i++) {
-		if (client_decode(&api_agency_schema,
-		    json_object_array_get_idx(items, i), &a, &err) < 0)
-			goto fail;
-		output_cell(t, "%s", a.name);
-		output_cell(t, "%s", output_str(a.display_name));
-		agency_cell(t, &a, 0);	/* instances */
-		agency_cell(t, &a, 1);	/* vcpus */
-		agency_cell(t, &a, 2);	/* ram_mib */
-		agency_cell(t, &a, 3);	/* disk_gib */
-		output_cell(t, "%s", output_time(a.created_at, ts));
-	}
-	output_list(ctx, items, t);
-	ret = CLI_OK;
-	goto cleanup;
-fail:
-	client_error_print(ctx, &err);
-cleanup:
-	output_table_free(t);
-	json_object_put(items);
-	return ret;
+	return client_list_cmd(ctx, argc, argv, &spec);
 }
 
 int

@@ -19,8 +19,6 @@ cmd_flavor_create(struct cli_ctx *ctx, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct api_flavor f = { 0 };
-	struct vm_error err = { 0 };
-	json_object *body = NULL, *ans = NULL;
 	struct cli_getopt g;
 	bool have_vcpus = false, have_ram = false;
 	int ch, ret = CLI_USAGE;
@@ -59,24 +57,22 @@ cmd_flavor_create(struct cli_ctx *ctx, int argc, char **argv)
 		goto cleanup;
 	}
 	str_copy(f.name, sizeof(f.name), argv[optind]);
-	if ((body = client_encode_input(&api_flavor_schema, &f, &err)) ==
-	    NULL) {
-		cli_usage_error(ctx, "%s", err.message);
-		goto cleanup;
-	}
-
-	ret = CLI_ERR;
-	if (client_call(ctx, "POST", "/v1/flavors", body, NULL, &ans,
-	    &err) < 0 || client_decode(&api_flavor_schema, ans, &f, &err) < 0) {
-		client_error_print(ctx, &err);
-		goto cleanup;
-	}
-	output_show(ctx, ans);
-	ret = CLI_OK;
+	ret = client_create(ctx, "/v1/flavors", &api_flavor_schema, &f);
 cleanup:
-	json_object_put(body);
-	json_object_put(ans);
 	return ret;
+}
+
+static void
+flavor_row(struct output_table *t, const void *obj)
+{
+	const struct api_flavor *f = obj;
+	char ts[32];
+
+	output_cell(t, "%s", f->name);
+	output_cell(t, "%lld", (long long)f->vcpus);
+	output_cell(t, "%lld", (long long)f->ram_mib);
+	output_cell(t, "%lld", (long long)f->disk_gib);
+	output_cell(t, "%s", output_time(f->created_at, ts));
 }
 
 int
@@ -85,43 +81,13 @@ cmd_flavor_list(struct cli_ctx *ctx, int argc, char **argv)
 	static const char *const headers[] = {
 		"NAME", "VCPUS", "RAM_MIB", "DISK_GIB", "CREATED"
 	};
-	struct vm_error err = { 0 };
-	struct output_table *t = NULL;
-	json_object *items = NULL;
-	struct cli_getopt g;
-	struct api_flavor f;
-	size_t i;
-	char ts[32];
-	int ch, ret = CLI_ERR;
+	static const struct client_list_spec spec = {
+		.path = "/v1/flavors", .schema = &api_flavor_schema,
+		.headers = headers, .ncols = ARRAY_SIZE(headers),
+		.row = flavor_row,
+	};
 
-	cli_getopt_init(&g, ctx, "", NULL);
-	if ((ch = cli_getopt_next(&g, argc, argv)) != -1)
-		return cli_getopt_status(ch);
-	if (cli_want_args(ctx, argc, argv, 0, "") < 0)
-		return CLI_USAGE;
-
-	if (client_list(ctx, "/v1/flavors", &items, &err) < 0)
-		goto fail;
-	t = output_table_new(headers, ARRAY_SIZE(headers));
-	for (i = 0; i < json_object_array_length(items); i++) {
-		if (client_decode(&api_flavor_schema,
-		    json_object_array_get_idx(items, i), &f, &err) < 0)
-			goto fail;
-		output_cell(t, "%s", f.name);
-		output_cell(t, "%lld", (long long)f.vcpus);
-		output_cell(t, "%lld", (long long)f.ram_mib);
-		output_cell(t, "%lld", (long long)f.disk_gib);
-		output_cell(t, "%s", output_time(f.created_at, ts));
-	}
-	output_list(ctx, items, t);
-	ret = CLI_OK;
-	goto cleanup;
-fail:
-	client_error_print(ctx, &err);
-cleanup:
-	output_table_free(t);
-	json_object_put(items);
-	return ret;
+	return client_list_cmd(ctx, argc, argv, &spec);
 }
 
 int

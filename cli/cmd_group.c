@@ -20,8 +20,6 @@ cmd_group_create(struct cli_ctx *ctx, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct api_server_group grp = { 0 };
-	struct vm_error err = { 0 };
-	json_object *body = NULL, *ans = NULL;
 	struct cli_getopt g;
 	bool have_policy = false;
 	int ch, ret = CLI_USAGE;
@@ -30,14 +28,10 @@ cmd_group_create(struct cli_ctx *ctx, int argc, char **argv)
 	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
 		switch (ch) {
 		case 'p':
-			grp.policy = api_enum_index(api_group_policy_names,
-			    optarg);
-			if (grp.policy < 0) {
-				cli_usage_error(ctx, "--policy: '%s' is not one "
-				    "of: affinity, anti-affinity, "
-				    "soft-anti-affinity", optarg);
+			if (cli_parse_enum(ctx, "--policy", optarg,
+			    api_group_policy_names, "affinity, anti-affinity, "
+			    "soft-anti-affinity", &grp.policy) < 0)
 				goto cleanup;
-			}
 			have_policy = true;
 			break;
 		case 'a':
@@ -59,88 +53,42 @@ cmd_group_create(struct cli_ctx *ctx, int argc, char **argv)
 		    "soft-anti-affinity");
 		goto cleanup;
 	}
-	if ((body = client_encode_input(&api_server_group_schema, &grp,
-	    &err)) == NULL) {
-		cli_usage_error(ctx, "%s", err.message);
-		goto cleanup;
-	}
-	ret = CLI_ERR;
-	if (client_call(ctx, "POST", "/v1/server-groups", body, NULL, &ans,
-	    &err) < 0 || client_decode(&api_server_group_schema, ans, &grp,
-	    &err) < 0) {
-		client_error_print(ctx, &err);
-		goto cleanup;
-	}
-	output_show(ctx, ans);
-	ret = CLI_OK;
+	ret = client_create(ctx, "/v1/server-groups", &api_server_group_schema, &grp);
 cleanup:
-	json_object_put(body);
-	json_object_put(ans);
 	return ret;
+}
+
+static void
+group_row(struct output_table *t, const void *obj)
+{
+	const struct api_server_group *grp = obj;
+	char ts[32];
+
+	output_cell(t, "%s", grp->name);
+	output_cell(t, "%s", api_group_policy_names[grp->policy]);
+	output_cell(t, "%s", output_str(grp->agency));
+	output_cell(t, "%lld", (long long)grp->members);
+	output_cell(t, "%s", output_time(grp->created_at, ts));
 }
 
 int
 cmd_group_list(struct cli_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "agency", required_argument, NULL, 'a' },
-		{ NULL, 0, NULL, 0 }
+	static const struct client_list_filter filters[] = {
+		{ "--agency", cli_check_name },
 	};
 	static const char *const headers[] = {
 		"NAME", "POLICY", "AGENCY", "MEMBERS", "CREATED"
 	};
-	struct vm_error err = { 0 };
-	struct output_table *t = NULL;
-	json_object *items = NULL;
-	struct cli_getopt g;
-	struct api_server_group grp;
-	struct buf path = { 0 };
-	const char *agency = NULL;
-	size_t i;
-	char ts[32];
-	int ch, ret = CLI_ERR;
+	static const struct client_list_spec spec = {
+		.path = "/v1/server-groups",
+		.filters = filters, .nfilters = ARRAY_SIZE(filters),
+		.schema = &api_server_group_schema,
+		.headers = headers, .ncols = ARRAY_SIZE(headers),
+		.row = group_row,
+	};
 
-	cli_getopt_init(&g, ctx, "", longopts);
-	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
-		switch (ch) {
-		case 'a':
-			if (cli_check_name(ctx, "--agency", optarg) < 0)
-				return CLI_USAGE;
-			agency = optarg;
-			break;
-		default:
-			return cli_getopt_status(ch);
-		}
-	}
-	if (cli_want_args(ctx, argc, argv, 0, "") < 0)
-		return CLI_USAGE;
-
-	buf_printf(&path, "/v1/server-groups");
-	if (agency != NULL)
-		client_query_add(&path, "agency", agency);
-	if (client_list(ctx, path.data, &items, &err) < 0)
-		goto fail;
-	t = output_table_new(headers, ARRAY_SIZE(headers));
-	for (i = 0; i < json_object_array_length(items); i++) {
-		if (client_decode(&api_server_group_schema,
-		    json_object_array_get_idx(items, i), &grp, &err) < 0)
-			goto fail;
-		output_cell(t, "%s", grp.name);
-		output_cell(t, "%s", api_group_policy_names[grp.policy]);
-		output_cell(t, "%s", output_str(grp.agency));
-		output_cell(t, "%lld", (long long)grp.members);
-		output_cell(t, "%s", output_time(grp.created_at, ts));
-	}
-	output_list(ctx, items, t);
-	ret = CLI_OK;
-	goto cleanup;
-fail:
-	client_error_print(ctx, &err);
-cleanup:
-	output_table_free(t);
-	json_object_put(items);
-	buf_free(&path);
-	return ret;
+	return client_list_cmd(ctx, argc, argv, &spec);
 }
 
 /* The group as "key: value" lines, then a table of its members. */

@@ -15,6 +15,26 @@
 #include "host.h"
 #include "operation.h"
 
+static void
+host_row(struct output_table *t, const void *obj)
+{
+	const struct api_host *h = obj;
+	char ts[32];
+
+	output_cell(t, "%s", h->name);
+	output_cell(t, "%s", h->site);
+	output_cell(t, "%s", output_str(h->az));
+	output_cell(t, "%s", api_host_state_names[h->state]);
+	output_cell(t, "%s", h->maintenance ? "M" : "-");
+	output_cell(t, "%lld", (long long)h->vcpus);
+	output_cell(t, "%lld", (long long)h->alloc_vcpus);
+	output_cell(t, "%lld", (long long)h->ram_mib);
+	output_cell(t, "%lld", (long long)h->alloc_ram_mib);
+	output_cell(t, "%lld", (long long)h->vms);
+	output_cell(t, "%s", output_time(h->last_heartbeat, ts));
+	output_cell(t, "%s", output_str(h->labels));
+}
+
 int
 cmd_host_list(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -22,50 +42,13 @@ cmd_host_list(struct cli_ctx *ctx, int argc, char **argv)
 		"NAME", "SITE", "AZ", "STATE", "M", "VCPUS", "ALLOC_VCPUS",
 		"RAM_MIB", "ALLOC_RAM_MIB", "VMS", "LAST_HEARTBEAT", "LABELS"
 	};
-	struct vm_error err = { 0 };
-	struct output_table *t = NULL;
-	json_object *items = NULL;
-	struct cli_getopt g;
-	struct api_host h;
-	size_t i;
-	char ts[32];
-	int ch, ret = CLI_ERR;
+	static const struct client_list_spec spec = {
+		.path = "/v1/hosts", .schema = &api_host_schema,
+		.headers = headers, .ncols = ARRAY_SIZE(headers),
+		.row = host_row,
+	};
 
-	cli_getopt_init(&g, ctx, "", NULL);
-	if ((ch = cli_getopt_next(&g, argc, argv)) != -1)
-		return cli_getopt_status(ch);
-	if (cli_want_args(ctx, argc, argv, 0, "") < 0)
-		return CLI_USAGE;
-
-	if (client_list(ctx, "/v1/hosts", &items, &err) < 0)
-		goto fail;
-	t = output_table_new(headers, ARRAY_SIZE(headers));
-	for (i = 0; i < json_object_array_length(items); i++) {
-		if (client_decode(&api_host_schema,
-		    json_object_array_get_idx(items, i), &h, &err) < 0)
-			goto fail;
-		output_cell(t, "%s", h.name);
-		output_cell(t, "%s", h.site);
-		output_cell(t, "%s", output_str(h.az));
-		output_cell(t, "%s", api_host_state_names[h.state]);
-		output_cell(t, "%s", h.maintenance ? "M" : "-");
-		output_cell(t, "%lld", (long long)h.vcpus);
-		output_cell(t, "%lld", (long long)h.alloc_vcpus);
-		output_cell(t, "%lld", (long long)h.ram_mib);
-		output_cell(t, "%lld", (long long)h.alloc_ram_mib);
-		output_cell(t, "%lld", (long long)h.vms);
-		output_cell(t, "%s", output_time(h.last_heartbeat, ts));
-		output_cell(t, "%s", output_str(h.labels));
-	}
-	output_list(ctx, items, t);
-	ret = CLI_OK;
-	goto cleanup;
-fail:
-	client_error_print(ctx, &err);
-cleanup:
-	output_table_free(t);
-	json_object_put(items);
-	return ret;
+	return client_list_cmd(ctx, argc, argv, &spec);
 }
 
 int

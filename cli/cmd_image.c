@@ -161,6 +161,23 @@ cleanup:
 	return ret;
 }
 
+static void
+image_row(struct output_table *t, const void *obj)
+{
+	const struct api_img *im = obj;
+	char ts[32];
+
+	output_cell(t, "%s", im->name);
+	output_cell(t, "%s", output_str(im->agency));
+	output_cell(t, "%s", api_img_visibility_names[im->visibility]);
+	output_cell(t, "%s", api_img_format_names[im->format]);
+	output_cell(t, "%lld", (long long)im->disk_size +
+	    (long long)im->kernel_size + (long long)im->initrd_size);
+	output_cell(t, "%.12s", im->format == IMG_KERNEL ?
+	    im->kernel_sha256 : im->disk_sha256);
+	output_cell(t, "%s", output_time(im->created_at, ts));
+}
+
 int
 cmd_image_list(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -168,47 +185,13 @@ cmd_image_list(struct cli_ctx *ctx, int argc, char **argv)
 		"NAME", "AGENCY", "VISIBILITY", "FORMAT", "SIZE", "SHA256",
 		"CREATED"
 	};
-	struct vm_error err = { 0 };
-	struct output_table *t = NULL;
-	json_object *items = NULL;
-	struct cli_getopt g;
-	struct api_img im;
-	size_t i;
-	char ts[32];
-	int ch, ret = CLI_ERR;
+	static const struct client_list_spec spec = {
+		.path = "/v1/images", .schema = &api_img_schema,
+		.headers = headers, .ncols = ARRAY_SIZE(headers),
+		.row = image_row,
+	};
 
-	cli_getopt_init(&g, ctx, "", NULL);
-	if ((ch = cli_getopt_next(&g, argc, argv)) != -1)
-		return cli_getopt_status(ch);
-	if (cli_want_args(ctx, argc, argv, 0, "") < 0)
-		return CLI_USAGE;
-
-	if (client_list(ctx, "/v1/images", &items, &err) < 0)
-		goto fail;
-	t = output_table_new(headers, ARRAY_SIZE(headers));
-	for (i = 0; i < json_object_array_length(items); i++) {
-		if (client_decode(&api_img_schema,
-		    json_object_array_get_idx(items, i), &im, &err) < 0)
-			goto fail;
-		output_cell(t, "%s", im.name);
-		output_cell(t, "%s", output_str(im.agency));
-		output_cell(t, "%s", api_img_visibility_names[im.visibility]);
-		output_cell(t, "%s", api_img_format_names[im.format]);
-		output_cell(t, "%lld", (long long)im.disk_size +
-		    (long long)im.kernel_size + (long long)im.initrd_size);
-		output_cell(t, "%.12s", im.format == IMG_KERNEL ?
-		    im.kernel_sha256 : im.disk_sha256);
-		output_cell(t, "%s", output_time(im.created_at, ts));
-	}
-	output_list(ctx, items, t);
-	ret = CLI_OK;
-	goto cleanup;
-fail:
-	client_error_print(ctx, &err);
-cleanup:
-	output_table_free(t);
-	json_object_put(items);
-	return ret;
+	return client_list_cmd(ctx, argc, argv, &spec);
 }
 
 int

@@ -70,8 +70,6 @@ cmd_network_create(struct cli_ctx *ctx, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct api_network n = { 0 };
-	struct vm_error err = { 0 };
-	json_object *body = NULL, *ans = NULL;
 	struct cli_getopt g;
 	int ch, ret = CLI_USAGE;
 
@@ -94,12 +92,10 @@ cmd_network_create(struct cli_ctx *ctx, int argc, char **argv)
 			}
 			break;
 		case 'm':
-			if ((n.mode = api_enum_index(api_net_mode_names,
-			    optarg)) < 0) {
-				cli_usage_error(ctx, "--mode: '%s' is not one "
-				    "of: isolated, nat, bridge", optarg);
+			if (cli_parse_enum(ctx, "--mode", optarg,
+			    api_net_mode_names, "isolated, nat, bridge",
+			    &n.mode) < 0)
 				goto cleanup;
-			}
 			break;
 		case 'b':
 			if (!api_bridge_valid(optarg)) {
@@ -135,24 +131,22 @@ cmd_network_create(struct cli_ctx *ctx, int argc, char **argv)
 		cli_usage_error(ctx, "give --agency or --shared, not both");
 		goto cleanup;
 	}
-	if ((body = client_encode_input(&api_network_schema, &n, &err)) ==
-	    NULL) {
-		cli_usage_error(ctx, "%s", err.message);
-		goto cleanup;
-	}
-	ret = CLI_ERR;
-	if (client_call(ctx, "POST", "/v1/networks", body, NULL, &ans,
-	    &err) < 0 ||
-	    client_decode(&api_network_schema, ans, &n, &err) < 0) {
-		client_error_print(ctx, &err);
-		goto cleanup;
-	}
-	output_show(ctx, ans);
-	ret = CLI_OK;
+	ret = client_create(ctx, "/v1/networks", &api_network_schema, &n);
 cleanup:
-	json_object_put(body);
-	json_object_put(ans);
 	return ret;
+}
+
+static void
+network_row(struct output_table *t, const void *obj)
+{
+	const struct api_network *n = obj;
+
+	output_cell(t, "%s", n->name);
+	output_cell(t, "%s", n->shared ? "(shared)" : output_str(n->agency));
+	output_cell(t, "%s", n->cidr);
+	output_cell(t, "%s", n->gateway);
+	output_cell(t, "%s", api_net_mode_names[n->mode]);
+	output_cell(t, "%s", output_str(n->bridge));
 }
 
 int
@@ -161,43 +155,13 @@ cmd_network_list(struct cli_ctx *ctx, int argc, char **argv)
 	static const char *const headers[] = {
 		"NAME", "AGENCY", "CIDR", "GATEWAY", "MODE", "BRIDGE"
 	};
-	struct vm_error err = { 0 };
-	struct output_table *t = NULL;
-	json_object *items = NULL;
-	struct cli_getopt g;
-	struct api_network n;
-	size_t i;
-	int ch, ret = CLI_ERR;
+	static const struct client_list_spec spec = {
+		.path = "/v1/networks", .schema = &api_network_schema,
+		.headers = headers, .ncols = ARRAY_SIZE(headers),
+		.row = network_row,
+	};
 
-	cli_getopt_init(&g, ctx, "", NULL);
-	if ((ch = cli_getopt_next(&g, argc, argv)) != -1)
-		return cli_getopt_status(ch);
-	if (cli_want_args(ctx, argc, argv, 0, "") < 0)
-		return CLI_USAGE;
-	if (client_list(ctx, "/v1/networks", &items, &err) < 0)
-		goto fail;
-	t = output_table_new(headers, ARRAY_SIZE(headers));
-	for (i = 0; i < json_object_array_length(items); i++) {
-		if (client_decode(&api_network_schema,
-		    json_object_array_get_idx(items, i), &n, &err) < 0)
-			goto fail;
-		output_cell(t, "%s", n.name);
-		output_cell(t, "%s", n.shared ? "(shared)" :
-		    output_str(n.agency));
-		output_cell(t, "%s", n.cidr);
-		output_cell(t, "%s", n.gateway);
-		output_cell(t, "%s", api_net_mode_names[n.mode]);
-		output_cell(t, "%s", output_str(n.bridge));
-	}
-	output_list(ctx, items, t);
-	ret = CLI_OK;
-	goto cleanup;
-fail:
-	client_error_print(ctx, &err);
-cleanup:
-	output_table_free(t);
-	json_object_put(items);
-	return ret;
+	return client_list_cmd(ctx, argc, argv, &spec);
 }
 
 int
@@ -225,8 +189,6 @@ cmd_volume_create(struct cli_ctx *ctx, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct api_volume v = { 0 };
-	struct vm_error err = { 0 };
-	json_object *body = NULL, *ans = NULL;
 	struct cli_getopt g;
 	int ch, ret = CLI_USAGE;
 
@@ -256,24 +218,23 @@ cmd_volume_create(struct cli_ctx *ctx, int argc, char **argv)
 		cli_usage_error(ctx, "missing --size-gib N");
 		goto cleanup;
 	}
-	if ((body = client_encode_input(&api_volume_schema, &v, &err)) ==
-	    NULL) {
-		cli_usage_error(ctx, "%s", err.message);
-		goto cleanup;
-	}
-	ret = CLI_ERR;
-	if (client_call(ctx, "POST", "/v1/volumes", body, NULL, &ans,
-	    &err) < 0 ||
-	    client_decode(&api_volume_schema, ans, &v, &err) < 0) {
-		client_error_print(ctx, &err);
-		goto cleanup;
-	}
-	output_show(ctx, ans);
-	ret = CLI_OK;
+	ret = client_create(ctx, "/v1/volumes", &api_volume_schema, &v);
 cleanup:
-	json_object_put(body);
-	json_object_put(ans);
 	return ret;
+}
+
+static void
+volume_row(struct output_table *t, const void *obj)
+{
+	const struct api_volume *v = obj;
+
+	output_cell(t, "%s", v->name);
+	output_cell(t, "%s", v->agency);
+	output_cell(t, "%lld", (long long)v->size_gib);
+	output_cell(t, "%s", api_vol_state_names[v->state]);
+	output_cell(t, "%s", output_str(v->vm_name));
+	output_cell(t, "%s", output_str(v->dev));
+	output_cell(t, "%s", output_str(v->host));
 }
 
 int
@@ -282,43 +243,13 @@ cmd_volume_list(struct cli_ctx *ctx, int argc, char **argv)
 	static const char *const headers[] = {
 		"NAME", "AGENCY", "SIZE_GIB", "STATE", "VM", "DEV", "HOST"
 	};
-	struct vm_error err = { 0 };
-	struct output_table *t = NULL;
-	json_object *items = NULL;
-	struct cli_getopt g;
-	struct api_volume v;
-	size_t i;
-	int ch, ret = CLI_ERR;
+	static const struct client_list_spec spec = {
+		.path = "/v1/volumes", .schema = &api_volume_schema,
+		.headers = headers, .ncols = ARRAY_SIZE(headers),
+		.row = volume_row,
+	};
 
-	cli_getopt_init(&g, ctx, "", NULL);
-	if ((ch = cli_getopt_next(&g, argc, argv)) != -1)
-		return cli_getopt_status(ch);
-	if (cli_want_args(ctx, argc, argv, 0, "") < 0)
-		return CLI_USAGE;
-	if (client_list(ctx, "/v1/volumes", &items, &err) < 0)
-		goto fail;
-	t = output_table_new(headers, ARRAY_SIZE(headers));
-	for (i = 0; i < json_object_array_length(items); i++) {
-		if (client_decode(&api_volume_schema,
-		    json_object_array_get_idx(items, i), &v, &err) < 0)
-			goto fail;
-		output_cell(t, "%s", v.name);
-		output_cell(t, "%s", v.agency);
-		output_cell(t, "%lld", (long long)v.size_gib);
-		output_cell(t, "%s", api_vol_state_names[v.state]);
-		output_cell(t, "%s", output_str(v.vm_name));
-		output_cell(t, "%s", output_str(v.dev));
-		output_cell(t, "%s", output_str(v.host));
-	}
-	output_list(ctx, items, t);
-	ret = CLI_OK;
-	goto cleanup;
-fail:
-	client_error_print(ctx, &err);
-cleanup:
-	output_table_free(t);
-	json_object_put(items);
-	return ret;
+	return client_list_cmd(ctx, argc, argv, &spec);
 }
 
 int

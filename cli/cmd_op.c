@@ -218,69 +218,38 @@ cmd_op_show(struct cli_ctx *ctx, int argc, char **argv)
 	return ret;
 }
 
+static void
+op_row(struct output_table *t, const void *obj)
+{
+	const struct api_operation *op = obj;
+	char ts[32];
+
+	output_cell(t, "%s", op->id);
+	output_cell(t, "%s", op->vm_name[0] ? op->vm_name : op->vm_id);
+	output_cell(t, "%s", api_op_action_names[op->action]);
+	output_cell(t, "%s", api_op_state_names[op->state]);
+	output_cell(t, "%s", output_str(op->host));
+	output_cell(t, "%s", output_time(op->created_at, ts));
+	output_cell(t, "%s", output_str(op->error));
+}
+
+/* --vm takes a VM name or uuid; neither changes when percent-encoded. */
 int
 cmd_op_list(struct cli_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "vm", required_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 }
+	static const struct client_list_filter filters[] = {
+		{ "--vm", cli_check_vmref },
 	};
 	static const char *const headers[] = {
 		"ID", "VM", "ACTION", "STATE", "HOST", "CREATED", "ERROR"
 	};
-	struct vm_error err = { 0 };
-	struct output_table *t = NULL;
-	struct api_operation op;
-	json_object *items = NULL;
-	struct cli_getopt g;
-	const char *vm = NULL;
-	char *path = NULL, ts[32];
-	size_t i;
-	int ch, ret = CLI_ERR;
+	static const struct client_list_spec spec = {
+		.path = "/v1/operations",
+		.filters = filters, .nfilters = ARRAY_SIZE(filters),
+		.schema = &api_operation_schema,
+		.headers = headers, .ncols = ARRAY_SIZE(headers),
+		.row = op_row,
+	};
 
-	cli_getopt_init(&g, ctx, "", longopts);
-	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
-		switch (ch) {
-		case 'v':
-			if (cli_check_vmref(ctx, "--vm", optarg) < 0)
-				return CLI_USAGE;
-			vm = optarg;
-			break;
-		default:
-			return cli_getopt_status(ch);
-		}
-	}
-	if (cli_want_args(ctx, argc, argv, 0, "") < 0)
-		return CLI_USAGE;
-
-	/* The controller takes a VM name or uuid; neither needs escaping. */
-	if (vm != NULL)
-		path = xasprintf("/v1/operations?vm=%s", vm);
-	else
-		path = xstrdup("/v1/operations");
-	if (client_list(ctx, path, &items, &err) < 0)
-		goto fail;
-	t = output_table_new(headers, ARRAY_SIZE(headers));
-	for (i = 0; i < json_object_array_length(items); i++) {
-		if (client_decode(&api_operation_schema,
-		    json_object_array_get_idx(items, i), &op, &err) < 0)
-			goto fail;
-		output_cell(t, "%s", op.id);
-		output_cell(t, "%s", op.vm_name[0] ? op.vm_name : op.vm_id);
-		output_cell(t, "%s", api_op_action_names[op.action]);
-		output_cell(t, "%s", api_op_state_names[op.state]);
-		output_cell(t, "%s", output_str(op.host));
-		output_cell(t, "%s", output_time(op.created_at, ts));
-		output_cell(t, "%s", output_str(op.error));
-	}
-	output_list(ctx, items, t);
-	ret = CLI_OK;
-	goto cleanup;
-fail:
-	client_error_print(ctx, &err);
-cleanup:
-	output_table_free(t);
-	json_object_put(items);
-	free(path);
-	return ret;
+	return client_list_cmd(ctx, argc, argv, &spec);
 }

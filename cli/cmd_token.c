@@ -119,74 +119,42 @@ token_state(const struct api_token *t)
 	return "active";
 }
 
+static void
+token_row(struct output_table *t, const void *obj)
+{
+	const struct api_token *tok = obj;
+	char t1[32], t2[32], t3[32];
+
+	output_cell(t, "%s", tok->id);
+	output_cell(t, "%s", api_token_kind_names[tok->kind]);
+	output_cell(t, "%s", tok->subject);
+	output_cell(t, "%s", token_state(tok));
+	output_cell(t, "%s", output_str(tok->description));
+	output_cell(t, "%s", output_time(tok->created_at, t1));
+	output_cell(t, "%s", tok->expires_at != 0 ?
+	    output_time(tok->expires_at, t2) : "never");
+	output_cell(t, "%s", output_time(tok->last_used_at, t3));
+}
+
 int
 cmd_token_list(struct cli_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "user", required_argument, NULL, 'u' },
-		{ NULL, 0, NULL, 0 }
+	static const struct client_list_filter filters[] = {
+		{ "--user", cli_check_name },
 	};
 	static const char *const headers[] = {
 		"ID", "KIND", "SUBJECT", "STATE", "DESCRIPTION", "CREATED",
 		"EXPIRES", "LAST_USED"
 	};
-	struct vm_error err = { 0 };
-	struct output_table *t = NULL;
-	json_object *items = NULL, *it;
-	struct cli_getopt g;
-	struct api_token tok;
-	struct buf path = { 0 };
-	const char *user = NULL;
-	size_t i;
-	char t1[32], t2[32], t3[32];
-	int ch, ret = CLI_ERR;
+	static const struct client_list_spec spec = {
+		.path = "/v1/tokens",
+		.filters = filters, .nfilters = ARRAY_SIZE(filters),
+		.schema = &api_token_schema,
+		.headers = headers, .ncols = ARRAY_SIZE(headers),
+		.prep = token_strip, .row = token_row,
+	};
 
-	cli_getopt_init(&g, ctx, "", longopts);
-	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
-		switch (ch) {
-		case 'u':
-			if (cli_check_name(ctx, "--user", optarg) < 0)
-				return CLI_USAGE;
-			user = optarg;
-			break;
-		default:
-			return cli_getopt_status(ch);
-		}
-	}
-	if (cli_want_args(ctx, argc, argv, 0, "") < 0)
-		return CLI_USAGE;
-
-	buf_printf(&path, "/v1/tokens");
-	if (user != NULL)
-		client_query_add(&path, "user", user);
-	if (client_list(ctx, path.data, &items, &err) < 0)
-		goto fail;
-	t = output_table_new(headers, ARRAY_SIZE(headers));
-	for (i = 0; i < json_object_array_length(items); i++) {
-		it = json_object_array_get_idx(items, i);
-		token_strip(it);
-		if (client_decode(&api_token_schema, it, &tok, &err) < 0)
-			goto fail;
-		output_cell(t, "%s", tok.id);
-		output_cell(t, "%s", api_token_kind_names[tok.kind]);
-		output_cell(t, "%s", tok.subject);
-		output_cell(t, "%s", token_state(&tok));
-		output_cell(t, "%s", output_str(tok.description));
-		output_cell(t, "%s", output_time(tok.created_at, t1));
-		output_cell(t, "%s", tok.expires_at != 0 ?
-		    output_time(tok.expires_at, t2) : "never");
-		output_cell(t, "%s", output_time(tok.last_used_at, t3));
-	}
-	output_list(ctx, items, t);
-	ret = CLI_OK;
-	goto cleanup;
-fail:
-	client_error_print(ctx, &err);
-cleanup:
-	output_table_free(t);
-	json_object_put(items);
-	buf_free(&path);
-	return ret;
+	return client_list_cmd(ctx, argc, argv, &spec);
 }
 
 int

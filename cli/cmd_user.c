@@ -14,11 +14,8 @@
 static int
 user_check_role(const struct cli_ctx *ctx, const char *arg)
 {
-	if (api_enum_index(api_role_names, arg) >= 0)
-		return 0;
-	cli_usage_error(ctx, "--role: '%s' is not one of: admin, operator, "
-	    "agency-admin, member, viewer", arg);
-	return -1;
+	return cli_parse_enum(ctx, "--role", arg, api_role_names, "admin, "
+	    "operator, agency-admin, member, viewer", NULL);
 }
 
 int
@@ -101,68 +98,37 @@ cleanup:
 	return ret;
 }
 
+static void
+user_row(struct output_table *t, const void *obj)
+{
+	const struct api_user *u = obj;
+	char ts[32];
+
+	output_cell(t, "%s", u->name);
+	output_cell(t, "%s", api_role_names[u->role]);
+	output_cell(t, "%s", output_str(u->agency));
+	output_cell(t, "%s", output_str(u->display_name));
+	output_cell(t, "%s", output_time(u->created_at, ts));
+}
+
 int
 cmd_user_list(struct cli_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "agency", required_argument, NULL, 'a' },
-		{ NULL, 0, NULL, 0 }
+	static const struct client_list_filter filters[] = {
+		{ "--agency", cli_check_name },
 	};
 	static const char *const headers[] = {
 		"NAME", "ROLE", "AGENCY", "DISPLAY_NAME", "CREATED"
 	};
-	struct vm_error err = { 0 };
-	struct output_table *t = NULL;
-	json_object *items = NULL;
-	struct cli_getopt g;
-	struct api_user u;
-	struct buf path = { 0 };
-	const char *agency = NULL;
-	size_t i;
-	char ts[32];
-	int ch, ret = CLI_ERR;
+	static const struct client_list_spec spec = {
+		.path = "/v1/users",
+		.filters = filters, .nfilters = ARRAY_SIZE(filters),
+		.schema = &api_user_schema,
+		.headers = headers, .ncols = ARRAY_SIZE(headers),
+		.row = user_row,
+	};
 
-	cli_getopt_init(&g, ctx, "", longopts);
-	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
-		switch (ch) {
-		case 'a':
-			if (cli_check_name(ctx, "--agency", optarg) < 0)
-				return CLI_USAGE;
-			agency = optarg;
-			break;
-		default:
-			return cli_getopt_status(ch);
-		}
-	}
-	if (cli_want_args(ctx, argc, argv, 0, "") < 0)
-		return CLI_USAGE;
-
-	buf_printf(&path, "/v1/users");
-	if (agency != NULL)
-		client_query_add(&path, "agency", agency);
-	if (client_list(ctx, path.data, &items, &err) < 0)
-		goto fail;
-	t = output_table_new(headers, ARRAY_SIZE(headers));
-	for (i = 0; i < json_object_array_length(items); i++) {
-		if (client_decode(&api_user_schema,
-		    json_object_array_get_idx(items, i), &u, &err) < 0)
-			goto fail;
-		output_cell(t, "%s", u.name);
-		output_cell(t, "%s", api_role_names[u.role]);
-		output_cell(t, "%s", output_str(u.agency));
-		output_cell(t, "%s", output_str(u.display_name));
-		output_cell(t, "%s", output_time(u.created_at, ts));
-	}
-	output_list(ctx, items, t);
-	ret = CLI_OK;
-	goto cleanup;
-fail:
-	client_error_print(ctx, &err);
-cleanup:
-	output_table_free(t);
-	json_object_put(items);
-	buf_free(&path);
-	return ret;
+	return client_list_cmd(ctx, argc, argv, &spec);
 }
 
 int

@@ -322,12 +322,9 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 			str_copy(vm.labels, sizeof(vm.labels), optarg);
 			break;
 		case 'A':
-			if ((vm.ha = api_enum_index(api_vm_ha_names,
-			    optarg)) < 0) {
-				cli_usage_error(ctx, "--ha: '%s' is not one of: "
-				    "restart, none", optarg);
+			if (cli_parse_enum(ctx, "--ha", optarg,
+			    api_vm_ha_names, "restart, none", &vm.ha) < 0)
 				goto cleanup;
-			}
 			break;
 		case 'a':
 			if (cli_opt_name(ctx, "--agency", optarg, vm.agency,
@@ -376,12 +373,10 @@ cmd_vm_create(struct cli_ctx *ctx, int argc, char **argv)
 			}
 			break;
 		case 'C':
-			if ((vm.on_crash = api_enum_index(api_vm_on_crash_names,
-			    optarg)) < 0) {
-				cli_usage_error(ctx, "--on-crash: '%s' is not one "
-				    "of: leave, restart", optarg);
+			if (cli_parse_enum(ctx, "--on-crash", optarg,
+			    api_vm_on_crash_names, "leave, restart",
+			    &vm.on_crash) < 0)
 				goto cleanup;
-			}
 			break;
 		default:
 			ret = cli_getopt_status(ch);
@@ -462,97 +457,54 @@ cleanup:
 	return ret;
 }
 
+static int
+vm_check_tag_query(const struct cli_ctx *ctx, const char *what,
+    const char *arg)
+{
+	if (api_tag_query_valid(arg))
+		return 0;
+	cli_usage_error(ctx, "%s: '%s' is not key=value or key", what, arg);
+	return -1;
+}
+
+static void
+vm_row(struct output_table *t, const void *obj)
+{
+	const struct api_vm *vm = obj;
+
+	output_cell(t, "%s", vm->id);
+	output_cell(t, "%s", vm->name);
+	output_cell(t, "%s", output_str(vm->agency));
+	output_cell(t, "%s", api_vm_state_names[vm->state]);
+	output_cell(t, "%s", api_vm_desired_names[vm->desired]);
+	output_cell(t, "%s", output_str(vm->host));
+	output_cell(t, "%s", vm->flavor);
+	output_cell(t, "%lld", (long long)vm->vcpus);
+	output_cell(t, "%lld", (long long)vm->ram_mib);
+}
+
 int
 cmd_vm_list(struct cli_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "agency", required_argument, NULL, 'a' },
-		{ "host", required_argument, NULL, 'H' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "tag", required_argument, NULL, 'T' },
-		{ NULL, 0, NULL, 0 }
+	static const struct client_list_filter filters[] = {
+		{ "--agency", cli_check_name },
+		{ "--host", cli_check_name },
+		{ "--name", cli_check_name },
+		{ "--tag", vm_check_tag_query },
 	};
 	static const char *const headers[] = {
 		"ID", "NAME", "AGENCY", "STATE", "DESIRED", "HOST", "FLAVOR",
 		"VCPUS", "RAM_MIB"
 	};
-	struct vm_error err = { 0 };
-	struct output_table *t = NULL;
-	json_object *items = NULL;
-	struct cli_getopt g;
-	struct api_vm vm;
-	const char *host = NULL, *name = NULL, *agency = NULL, *tag = NULL;
-	struct buf path = { 0 };
-	size_t i;
-	int ch, ret = CLI_ERR;
+	static const struct client_list_spec spec = {
+		.path = "/v1/vms",
+		.filters = filters, .nfilters = ARRAY_SIZE(filters),
+		.schema = &api_vm_schema,
+		.headers = headers, .ncols = ARRAY_SIZE(headers),
+		.row = vm_row,
+	};
 
-	cli_getopt_init(&g, ctx, "", longopts);
-	while ((ch = cli_getopt_next(&g, argc, argv)) != -1) {
-		switch (ch) {
-		case 'a':
-			if (cli_check_name(ctx, "--agency", optarg) < 0)
-				return CLI_USAGE;
-			agency = optarg;
-			break;
-		case 'H':
-			if (cli_check_name(ctx, "--host", optarg) < 0)
-				return CLI_USAGE;
-			host = optarg;
-			break;
-		case 'n':
-			if (cli_check_name(ctx, "--name", optarg) < 0)
-				return CLI_USAGE;
-			name = optarg;
-			break;
-		case 'T':
-			if (!api_tag_query_valid(optarg))
-				return cli_usage_error(ctx, "--tag: '%s' is not "
-				    "key=value or key", optarg);
-			tag = optarg;
-			break;
-		default:
-			return cli_getopt_status(ch);
-		}
-	}
-	if (cli_want_args(ctx, argc, argv, 0, "") < 0)
-		return CLI_USAGE;
-
-	buf_printf(&path, "/v1/vms");
-	if (agency != NULL)
-		client_query_add(&path, "agency", agency);
-	if (host != NULL)
-		client_query_add(&path, "host", host);
-	if (name != NULL)
-		client_query_add(&path, "name", name);
-	if (tag != NULL)
-		client_query_add(&path, "tag", tag);
-	if (client_list(ctx, path.data, &items, &err) < 0)
-		goto fail;
-	t = output_table_new(headers, ARRAY_SIZE(headers));
-	for (i = 0; i < json_object_array_length(items); i++) {
-		if (client_decode(&api_vm_schema,
-		    json_object_array_get_idx(items, i), &vm, &err) < 0)
-			goto fail;
-		output_cell(t, "%s", vm.id);
-		output_cell(t, "%s", vm.name);
-		output_cell(t, "%s", output_str(vm.agency));
-		output_cell(t, "%s", api_vm_state_names[vm.state]);
-		output_cell(t, "%s", api_vm_desired_names[vm.desired]);
-		output_cell(t, "%s", output_str(vm.host));
-		output_cell(t, "%s", vm.flavor);
-		output_cell(t, "%lld", (long long)vm.vcpus);
-		output_cell(t, "%lld", (long long)vm.ram_mib);
-	}
-	output_list(ctx, items, t);
-	ret = CLI_OK;
-	goto cleanup;
-fail:
-	client_error_print(ctx, &err);
-cleanup:
-	output_table_free(t);
-	json_object_put(items);
-	buf_free(&path);
-	return ret;
+	return client_list_cmd(ctx, argc, argv, &spec);
 }
 
 /* cmd_vm_show: cmd_vmhistory.c (the VM and its state history). */

@@ -785,6 +785,22 @@ cli_check_vmref(const struct cli_ctx *ctx, const char *what, const char *arg)
 }
 
 int
+cli_parse_enum(const struct cli_ctx *ctx, const char *opt, const char *arg,
+    const char *const *names, const char *list, int *out)
+{
+	int i = api_enum_index(names, arg);
+
+	if (i < 0) {
+		cli_usage_error(ctx, "%s: '%s' is not one of: %s", opt, arg,
+		    list);
+		return -1;
+	}
+	if (out != NULL)
+		*out = i;
+	return 0;
+}
+
+int
 cli_check_labels(const struct cli_ctx *ctx, const char *what,
     const char *arg)
 {
