@@ -278,6 +278,11 @@ domxml_devices(xmlNodePtr dom, const struct domxml_params *p)
 	domxml_prop(n, "port", "0");
 	n = domxml_child(devs, NULL, "memballoon", NULL);
 	domxml_prop(n, "model", "none");
+	/* A guest kernel panic reaches libvirt (and <on_crash>) through
+	 * the pvpanic ISA device; the test driver has no such device. */
+	if (p->type != DOMXML_TEST)
+		domxml_prop(domxml_child(devs, NULL, "panic", NULL), "model",
+		    "isa");
 }
 
 int
@@ -312,7 +317,8 @@ domxml_build(const struct domxml_params *p, char **xml_out,
 	domxml_features(dom, p);
 	domxml_child(dom, NULL, "on_poweroff", "destroy");
 	domxml_child(dom, NULL, "on_reboot", "restart");
-	domxml_child(dom, NULL, "on_crash", "destroy");
+	domxml_child(dom, NULL, "on_crash", p->crash_restart ? "restart" :
+	    "destroy");
 	domxml_devices(dom, p);
 
 	xmlDocDumpFormatMemory(doc, &mem, &len, 1);

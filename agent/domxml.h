@@ -7,6 +7,7 @@
 #ifndef VMCTL_AGENT_DOMXML_H
 #define VMCTL_AGENT_DOMXML_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -36,6 +37,9 @@ struct domxml_params {
 	const struct api_task_nic *nics;	/* NICs (netxml.c), may be NULL */
 	size_t nnics;
 	const char *seed_iso;	/* cloud-init NoCloud seed (cdrom), or NULL */
+	bool crash_restart;	/* on-crash policy: libvirt restarts a guest
+				 * that panics (reported by a pvpanic device)
+				 * instead of powering it off */
 };
 
 /* "kvm", "qemu" or "test". */

@@ -376,6 +376,7 @@ tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 	p.nics = t->nics;
 	p.nnics = tl_nnics(t);
 	p.seed_iso = seed;
+	p.crash_restart = t->on_crash == ON_CRASH_RESTART;
 	if (domxml_build(&p, &xml, err) < 0)
 		goto cleanup;
 	if (v->ops->vo_define(v, xml, 0, err) < 0)

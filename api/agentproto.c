@@ -79,6 +79,7 @@ static const struct api_field task_fields[] = {
 	AFI("console_offset", 0, struct api_task, console_offset, 0,
 	    INT64_MAX),
 	AFB("start", 0, struct api_task, start),
+	AFE("on_crash", 0, struct api_task, on_crash, api_vm_on_crash_names),
 };
 
 static int

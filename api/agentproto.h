@@ -67,6 +67,8 @@ struct api_task {
 	struct api_cloudinit cloud_init;	/* create: user-data, keys */
 	int64_t console_offset;		/* console: send the log from here */
 	bool start;			/* rebuild: start the domain after */
+	int on_crash;			/* create: enum api_vm_on_crash, applied
+					 * by libvirt through <on_crash> */
 };
 extern const struct api_schema api_task_schema;
 

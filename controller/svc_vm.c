@@ -190,6 +190,7 @@ vm_enqueue(struct store_txn *txn, struct api_vm *vm, int action,
 	t.ram_mib = vm->ram_mib;
 	t.disk_gib = vm->disk_gib;
 	t.image = vm->image;
+	t.on_crash = vm->on_crash;
 	if ((action == OPA_CREATE || action == OPA_START) &&
 	    svc_net_task_nics(txn, vm, &t, err) < 0)
 		return -1;

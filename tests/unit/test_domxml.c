@@ -168,7 +168,10 @@ check_common(xmlDocPtr doc, const struct domxml_params *p)
 	xp_count(doc, "/domain/features/acpi", 1);
 	xp_is(doc, "/domain/on_poweroff", "destroy");
 	xp_is(doc, "/domain/on_reboot", "restart");
-	xp_is(doc, "/domain/on_crash", "destroy");
+	xp_is(doc, "/domain/on_crash", p->crash_restart ? "restart" :
+	    "destroy");
+	xp_count(doc, "/domain/devices/panic[@model='isa']",
+	    p->type == DOMXML_TEST ? 0 : 1);
 	xp_is(doc, "/domain/devices/serial/@type", "file");
 	xp_is(doc, "/domain/devices/serial/source/@path", p->console_log);
 	xp_is(doc, "/domain/devices/serial/source/@append", "on");
@@ -226,6 +229,32 @@ test_disk_all_types(void **state)
 		xp_count(doc, "/domain/os/cmdline", 0);
 		xmlFreeDoc(doc);
 	}
+}
+
+/* The on-crash policy reaches libvirt: <on_crash> restart or destroy. */
+static void
+test_on_crash(void **state)
+{
+	static const enum domxml_type types[] = {
+		DOMXML_KVM, DOMXML_QEMU, DOMXML_TEST
+	};
+	struct domxml_params p;
+	size_t i;
+	int r;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(types); i++)
+		for (r = 0; r < 2; r++) {
+			xmlDocPtr doc;
+
+			disk_params(&p, types[i]);
+			p.crash_restart = r == 1;
+			doc = build_doc(&p);
+			check_common(doc, &p);
+			xp_is(doc, "/domain/on_crash", r ? "restart" :
+			    "destroy");
+			xmlFreeDoc(doc);
+		}
 }
 
 static void
@@ -471,6 +500,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_disk_all_types),
+		cmocka_unit_test(test_on_crash),
 		cmocka_unit_test(test_kernel_all_types),
 		cmocka_unit_test(test_kernel_only),
 		cmocka_unit_test(test_type_names),
