@@ -32,20 +32,6 @@ V() {
 	    ${T_CA:+--ca-file "$T_CA"} --timeout $((60 * D)) "$@"
 }
 
-refused() {
-	local what=$1 st=$2 code=$3 re=$4 out got
-	shift 4
-	out=$(api "$@")
-	got=$(api_status)
-	if [ "$got" = "$st" ] &&
-	    [ "$(printf '%s' "$out" | jq -r .error.code)" = "$code" ] &&
-	    printf '%s' "$out" | jq -r .error.message | grep -Eq -- "$re"; then
-		pass "$what: $st $code"
-	else
-		fail "$what: got $got $(printf '%s' "$out" | head -c 300), want $st $code /$re/"
-	fi
-}
-
 host_up() {
 	[ "$(api GET "/v1/hosts/$1" | jq -r .state)" = up ]
 }

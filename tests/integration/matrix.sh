@@ -155,16 +155,6 @@ declare -A TOK=()
 
 # ------------------------------------------------------------ helpers
 
-# mk METHOD PATH JSON JQ-EXPR: as admin; prints JQ-EXPR of the answer.
-mk() {
-	local out
-	if ! out=$(api "$1" "$2" "$3"); then
-		echo "setup: $1 $2 $3: HTTP $(api_status): $out" >&2
-		return 1
-	fi
-	printf '%s' "$out" | jq -r "$4"
-}
-
 # user_token NAME: a fresh token for user NAME (made by admin).
 user_token() {
 	mk POST /v1/tokens "{\"user\":\"$1\"}" .secret

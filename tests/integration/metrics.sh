@@ -26,16 +26,6 @@ KERNEL="$T_DIR/vmlinuz"
 M="$T_DIR/metrics.txt"
 : >"$KERNEL"
 
-# mk METHOD PATH JSON JQ-EXPR: as admin; prints JQ-EXPR of the answer.
-mk() {
-	local out
-	if ! out=$(api "$1" "$2" "$3"); then
-		echo "setup: $1 $2 $3: HTTP $(api_status): $out" >&2
-		return 1
-	fi
-	printf '%s' "$out" | jq -r "$4"
-}
-
 host_up() {
 	[ "$(api GET "/v1/hosts/$1" | jq -r .state)" = up ]
 }

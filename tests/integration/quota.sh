@@ -31,16 +31,6 @@ T_START_MS=$(date +%s%3N)
 
 # ------------------------------------------------------------ helpers
 
-# mk METHOD PATH JSON JQ-EXPR: as admin; prints JQ-EXPR of the answer.
-mk() {
-	local out
-	if ! out=$(api "$1" "$2" "$3"); then
-		echo "setup: $1 $2 $3: HTTP $(api_status): $out" >&2
-		return 1
-	fi
-	printf '%s' "$out" | jq -r "$4"
-}
-
 # token_file USER: a fresh token of USER as an "Authorization:" header
 # file for curl -H @FILE; echoes the file name.
 token_file() {

@@ -38,37 +38,6 @@ V() {
 	    ${T_CA:+--ca-file "$T_CA"} --timeout $((60 * D)) "$@"
 }
 
-mk() {
-	local out
-	if ! out=$(api "$1" "$2" "$3"); then
-		echo "setup: $1 $2 $3: HTTP $(api_status): $out" >&2
-		return 1
-	fi
-	printf '%s' "$out" | jq -r "$4"
-}
-
-as() {
-	local tok=$1
-	shift
-	API_TOKEN=$tok api "$@"
-}
-
-# refused WHAT STATUS CODE MESSAGE-RE METHOD PATH [JSON] (as $AS_TOKEN or
-# admin)
-refused() {
-	local what=$1 st=$2 code=$3 re=$4 out got
-	shift 4
-	out=$(API_TOKEN=${AS_TOKEN-$ADMIN_TOKEN} api "$@")
-	got=$(api_status)
-	if [ "$got" = "$st" ] &&
-	    [ "$(printf '%s' "$out" | jq -r .error.code)" = "$code" ] &&
-	    printf '%s' "$out" | jq -r .error.message | grep -Eq -- "$re"; then
-		pass "$what: $st $code"
-	else
-		fail "$what: got $got $out, want $st $code /$re/"
-	fi
-}
-
 host_up() {
 	[ "$(api GET "/v1/hosts/$1" | jq -r .state)" = up ]
 }
