@@ -87,6 +87,7 @@ list_cb(const char *key, size_t klen, const char *val, size_t vlen,
 {
 	struct list_ctx *c = arg;
 	struct vm_error derr = { 0, "" };
+	json_object *o;
 
 	(void)err;
 	if (api_decode_text(&api_audit_event_schema, val, vlen, &c->ev,
@@ -111,8 +112,9 @@ list_cb(const char *key, size_t klen, const char *val, size_t vlen,
 	}
 	if (c->ev.count < 1)
 		c->ev.count = 1;	/* stored without: one request */
-	json_object_array_add(c->items,
-	    api_encode(&api_audit_event_schema, &c->ev));
+	o = api_encode(&api_audit_event_schema, &c->ev);
+	json_object_object_del(o, "corrupt");	/* only on corrupt items */
+	json_object_array_add(c->items, o);
 	c->last = c->ev.seq;
 	c->n++;
 	return 0;
