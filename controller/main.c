@@ -87,7 +87,7 @@ static const struct conf_item ctl_conf[] = {
 	CONF_ITEM_INT("events", "keep", struct ctl_config, events_keep, 10,
 	    100000000, "100000"),
 	CONF_ITEM_INT("audit", "refusal_interval_s", struct ctl_config,
-	    audit_refusal_interval_s, 1, 3600, "10"),
+	    audit_refusal_interval_s, 0, 3600, "10"),
 	CONF_ITEM_INT("audit", "refusal_max_keys", struct ctl_config,
 	    audit_refusal_max_keys, 1, 100000, "256"),
 	CONF_ITEM_INT("audit", "keep_days", struct ctl_config,
