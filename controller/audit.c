@@ -497,10 +497,10 @@ cleanup:
 
 /*
  * The anchor: where the chain starts once events were pruned, in DB_META
- * under AUDIT_ANCHOR_KEY as "SEQ HASH MAC": the seq and hash of the last
- * pruned event, and HMAC-SHA256("vmctl-audit-anchor SEQ HASH") under the
- * chain key ("-" without a key), so that moving the anchor forward to
- * hide events needs the key.
+ * under AUDIT_ANCHOR_KEY as "SEQ HASH MAC KEYID": the seq and hash of the
+ * last pruned event, HMAC-SHA256("vmctl-audit-anchor SEQ HASH") under the
+ * chain key and that key's id ("-" and "-" without a key), so that moving
+ * the anchor forward to hide events needs the key.
  */
 static int
 anchor_mac(const struct audit_hmac *k, int64_t seq, const char *hash,
@@ -532,6 +532,7 @@ enum anchor_state {
 	ANCHOR_OK,
 	ANCHOR_CORRUPT,		/* not "SEQ HASH MAC" */
 	ANCHOR_BADMAC,		/* keyed, the MAC does not match */
+	ANCHOR_OTHERKEY,	/* keyed with another key than the loaded one */
 	ANCHOR_UNKEYED,		/* "-" where the chain is keyed */
 };
 
@@ -541,6 +542,7 @@ anchor_read(struct store_txn *txn, const struct audit_hmac *k, int64_t *seq,
     struct vm_error *err)
 {
 	char h[API_HASH_HEX_LEN + 2], m[API_HASH_HEX_LEN + 2];
+	char kid[API_AUDIT_KEY_ID_LEN + 2];
 	char want[API_HASH_HEX_LEN + 1], *val = NULL;
 	long long n = 0;
 	int rc;
@@ -553,7 +555,8 @@ anchor_read(struct store_txn *txn, const struct audit_hmac *k, int64_t *seq,
 	if (rc == 1)
 		return 0;
 	*state = ANCHOR_CORRUPT;
-	if (sscanf(val, "%lld %65s %65s", &n, h, m) != 3 || n < 1 ||
+	str_copy(kid, sizeof(kid), "-");
+	if (sscanf(val, "%lld %65s %65s %17s", &n, h, m, kid) < 3 || n < 1 ||
 	    !api_hash_hex_valid(h)) {
 		free(val);
 		return 0;
@@ -567,8 +570,9 @@ anchor_read(struct store_txn *txn, const struct audit_hmac *k, int64_t *seq,
 		    ANCHOR_OK;
 		return 0;
 	}
-	if (k == NULL) {
-		*state = ANCHOR_BADMAC;
+	if (k == NULL || strcmp(kid, k->id) != 0) {
+		*state = ANCHOR_OTHERKEY;
+		str_copy(hash, API_HASH_HEX_LEN + 1, kid);
 		return 0;
 	}
 	if (anchor_mac(k, n, h, want, err) < 0)
@@ -766,6 +770,12 @@ audit_verify(struct store_txn *txn, struct api_audit_verify *out,
 		verify_bad(c, aseq + 1, "anchor: the anchor record (%s, "
 		    "events up to %lld pruned) does not match its MAC (edited, "
 		    "or another key)", AUDIT_ANCHOR_KEY, (long long)aseq);
+	} else if (ast == ANCHOR_OTHERKEY) {
+		verify_bad(c, aseq + 1, "key mismatch: the anchor record (%s, "
+		    "events up to %lld pruned) was made with key %.16s; %s",
+		    AUDIT_ANCHOR_KEY, (long long)aseq, ahash, c->k == NULL ?
+		    "no audit key is loaded (audit.key_file)" :
+		    "audit.key_file holds another key");
 	} else if (ast == ANCHOR_UNKEYED) {
 		verify_bad(c, aseq + 1, "anchor: the anchor record (%s, "
 		    "events up to %lld pruned) has no MAC but the chain is "
@@ -871,8 +881,8 @@ audit_prune(struct store_txn *txn, const struct audit_prune *p,
 			goto cleanup;
 	if (anchor_mac(k, c.last_seq, c.last_hash, mac, err) < 0)
 		goto cleanup;
-	snprintf(anchor, sizeof(anchor), "%lld %s %s", (long long)c.last_seq,
-	    c.last_hash, mac);
+	snprintf(anchor, sizeof(anchor), "%lld %s %s %s",
+	    (long long)c.last_seq, c.last_hash, mac, k != NULL ? k->id : "-");
 	if (store_put(txn, DB_META, AUDIT_ANCHOR_KEY, anchor, strlen(anchor),
 	    0, err) < 0)
 		goto cleanup;

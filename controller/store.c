@@ -381,7 +381,8 @@ store_usage_pct(struct store *st)
 	struct vm_error err = { 0, "" };
 	uint64_t used = 0, size = 0;
 
-	if (store_usage(st, 1000, &used, &size, &err) < 0 || size == 0)
+	/* Fresh enough that a burst of writes cannot run far past a mark. */
+	if (store_usage(st, 100, &used, &size, &err) < 0 || size == 0)
 		return 0;
 	return (int)(used * 100 / size);
 }

@@ -75,7 +75,7 @@ void store_stats(struct store *st, uint64_t *commits, uint64_t *batches);
  */
 int store_usage(struct store *st, int64_t max_age_ms, uint64_t *used,
     uint64_t *size, struct vm_error *err);
-/* used * 100 / size, from store_usage(st, 1000, ...); 0 on error. */
+/* used * 100 / size, from store_usage(st, 100, ...); 0 on error. */
 int store_usage_pct(struct store *st);
 
 /*
