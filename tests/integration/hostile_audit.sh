@@ -159,6 +159,8 @@ check_eq "1: each names the route, method and source" "$nev" \
     "$(jq -c 'select(.path == "/v1/flavors" and .method == "GET" and
     .source == "127.0.0.1" and .result == "refused" and .user == null)' \
     "$T_DIR/flood.ev" | wc -l)"
+check "1: vmctl audit list shows the count" \
+    grep -qE ' 401 +refused +[0-9]{3,}$' <<<"$(V audit list)"
 check "1: the message says how many" \
     grep -q 'refused requests in' "$T_DIR/flood.ev"
 used1=$(metric vmctl_store_map_used_bytes)
@@ -262,6 +264,8 @@ check "5: the other events are listed as usual" \
     test "$(jq '[.items[] | select(.corrupt | not)] | length' <<<"$out")" -ge 2
 check_eq "5: paging across it works" 200 \
     "$(api GET "/v1/audit?after=$((BADSEQ - 1))&limit=1" >/dev/null; api_status)"
+check "5: vmctl audit list shows it as corrupt" \
+    grep -qE "^$BADSEQ .*corrupt" <<<"$(V audit list)"
 v=$(api GET /v1/audit/verify)
 check_eq "5: verify: not ok" false "$(jq -r .ok <<<"$v")"
 check_eq "5: verify names the event" "$BADSEQ" "$(jq -r .first_bad <<<"$v")"
