@@ -161,13 +161,6 @@ audit_hash(const struct api_audit_event *ev, char out[API_HASH_HEX_LEN + 1],
 	return event_digest(NULL, ev, out, err);
 }
 
-int
-audit_hash_keyed(const struct audit_hmac *k, const struct api_audit_event *ev,
-    char out[API_HASH_HEX_LEN + 1], struct vm_error *err)
-{
-	return event_digest(k, ev, out, err);
-}
-
 /* ------------------------------------------------------------------ key */
 
 /* The key's id: the first 16 hex digits of SHA-256("vmctl-audit" key). */

@@ -29,11 +29,6 @@ struct audit_hmac {
  */
 char *audit_text(const struct api_audit_event *ev);
 
-/* As audit_hash, for a keyed event (HMAC-SHA256 under k). */
-int audit_hash_keyed(const struct audit_hmac *k,
-    const struct api_audit_event *ev, char out[API_HASH_HEX_LEN + 1],
-    struct vm_error *err);
-
 /* DB_AUDIT key of seq: 16 lower-case hex digits, into key[17]. */
 void audit_key(int64_t seq, char key[17]);
 
