@@ -5,7 +5,31 @@ controller/svc_sched.c builds by hand, key by key)."""
 import re, sys, yaml
 
 top = sys.argv[1] if len(sys.argv) > 1 else '/work/main'
-doc = yaml.safe_load(open(top + '/api/openapi.yaml'))
+
+class StrictLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key given twice in one mapping (PyYAML
+    keeps the last one silently; every OpenAPI tool refuses the file)."""
+
+def strict_mapping(loader, node, deep=False):
+    seen = {}
+    for knode, _ in node.value:
+        key = loader.construct_object(knode, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                'while constructing a mapping', node.start_mark,
+                'duplicate key %r (first at line %d)' % (key, seen[key]),
+                knode.start_mark)
+        seen[key] = knode.start_mark.line + 1
+    return loader.construct_mapping(node, deep=deep)
+
+StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, strict_mapping)
+
+try:
+    doc = yaml.load(open(top + '/api/openapi.yaml'), Loader=StrictLoader)
+except yaml.YAMLError as e:
+    print('ERROR api/openapi.yaml: %s' % e)
+    sys.exit(1)
 errs = []
 
 def resolve(ref):
