@@ -226,6 +226,40 @@ for tname, sname in mapping.items():
     if sorted(sch.get('required', [])) != sorted(want_req):
         errs.append('%s: required %s want %s' % (sname, sch.get('required'),
                                                  want_req))
+# Schemas written out as a closed schema's fields plus extras (an allOf
+# with a closed base could never validate): every field of the base, in
+# its order, each a $ref to the base's own, then the extras; the base's
+# required fields stay required.
+WRITTEN_OUT = {'ServerGroupDetail': ('ServerGroup', ['vms']),
+               'ConsoleChunk': ('Console', ['lines']),
+               'VmCreate': ('Vm', ['cloud_init'])}
+for sname, (base, extra) in WRITTEN_OUT.items():
+    sch, bs = S[sname], S[base]
+    want = list(bs['properties']) + extra
+    if list(sch.get('properties', {})) != want:
+        errs.append('%s: fields %s want %s (the fields of %s, then %s)' % (
+            sname, list(sch.get('properties', {})), want, base, extra))
+    for f in bs['properties']:
+        ref = sch.get('properties', {}).get(f, {}).get('$ref')
+        if ref != '#/components/schemas/%s/properties/%s' % (base, f):
+            errs.append('%s.%s: not a $ref to %s.%s' % (sname, f, base, f))
+    if sch.get('additionalProperties') is not False or 'allOf' in sch:
+        errs.append(sname + ': closed (additionalProperties false), no allOf')
+    if not set(bs.get('required', [])) <= set(sch.get('required', [])):
+        errs.append('%s: required %s lacks %s' % (
+            sname, sch.get('required'), bs.get('required')))
+# allOf with a closed member can only validate what that member allows.
+def closed_allof(n, path):
+    if isinstance(n, dict):
+        for sub in n.get('allOf', []) if len(n.get('allOf', [])) > 1 else []:
+            if deref(sub).get('additionalProperties') is False:
+                errs.append('%s: allOf of a closed schema and more' % path)
+        for k, v in n.items():
+            closed_allof(v, path + '/' + str(k))
+    elif isinstance(n, list):
+        for i, v in enumerate(n):
+            closed_allof(v, '%s/%d' % (path, i))
+closed_allof(doc, '')
 # Answers built by hand (not by a codec): the keys each function of
 # controller/svc_sched.c adds, in order, are the schema's properties.
 sched = open(top + '/controller/svc_sched.c').read()
