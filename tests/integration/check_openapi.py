@@ -182,7 +182,10 @@ for tname, sname in mapping.items():
                            'AF_TEXT')
         want_null = (not req and not ro) or (ro and strish)
         want_null = null_override.get((sname, name), want_null)
-        if '$ref' not in p and bool(p.get('nullable')) != want_null:
+        # A nullable reference: anyOf [X, NullValue] (NullValue is null).
+        nullable = bool(p.get('nullable')) or {
+            '$ref': '#/components/schemas/NullValue'} in p.get('anyOf', [])
+        if '$ref' not in p and nullable != want_null:
             errs.append(where + ': nullable should be %s' % want_null)
         if ftype == 'AF_NAME':
             if pd.get('pattern') != NAME_RE or pd.get('maxLength') != 63:
@@ -220,7 +223,8 @@ for tname, sname in mapping.items():
                ref != '#/components/schemas/' + subs.get(a[4], '?'):
                 errs.append(where + ': array of %s, items %s' % (a[4], ref))
         elif kind == 'AFSUB':
-            ref = p.get('$ref') or p.get('allOf', [{}])[0].get('$ref')
+            ref = p.get('$ref') or \
+                (p.get('allOf') or p.get('anyOf') or [{}])[0].get('$ref')
             if ref != '#/components/schemas/' + subs.get(a[4], '?'):
                 errs.append(where + ': sub ref %s for %s' % (ref, a[4]))
     if sorted(sch.get('required', [])) != sorted(want_req):

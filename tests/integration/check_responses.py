@@ -199,8 +199,8 @@ class Checker:
             or resps.get('default')
         if resp is None:
             self.problem(method, tpl, status,
-                         'status not declared (declared: %s)' %
-                         ' '.join(sorted(resps)))
+                         'status not declared (declared: %s); body %.200r'
+                         % (' '.join(sorted(resps)), body[:200]))
             return
         resp = self.deref(resp)
         content = resp.get('content') or {}

@@ -545,7 +545,7 @@ check_responses() {
 		pass "responses vs api/openapi.yaml: ${out##*$'\n'}"
 	else
 		fail "responses vs api/openapi.yaml"
-		printf '%s\n' "$out" | head -n 60 | sed 's/^/# /'
+		printf '%s\n' "$out" | head -n ${T_CHECK_LINES:-60} | sed 's/^/# /'
 	fi
 }
 
