@@ -291,7 +291,11 @@ class Checker:
 def main():
     if len(sys.argv) != 3:
         sys.exit('usage: check_responses.py OPENAPI.yaml TRACE-DIR')
-    c = Checker(sys.argv[1])
+    try:
+        c = Checker(sys.argv[1])
+    except (OSError, yaml.YAMLError) as e:
+        print('%s: %s' % (sys.argv[1], e))
+        sys.exit(1)
     d = sys.argv[2]
     for f in sorted(glob.glob(os.path.join(d, 'sh.*'))):
         c.read_sh(f)

@@ -20,6 +20,26 @@ if "$PY" "$TOP_SRCDIR/tests/integration/check_openapi.py" "$TOP_SRCDIR"; then
 else
 	echo "FAIL: api/openapi.yaml"; fail=1
 fi
+# The response checker the integration scripts run at their end
+# (check_responses.py, python3-jsonschema) on recorded answers: the good
+# ones (a server group with its VMs, a console chunk with lines, a 400
+# from a VM's history) validate, and each of the bad ones is reported.
+CR="$TOP_SRCDIR/tests/integration/check_responses.py"
+FX="$TOP_SRCDIR/tests/integration/data/contract"
+if out=$("$PY" "$CR" "$TOP_SRCDIR/api/openapi.yaml" "$FX/good" 2>&1); then
+	echo "PASS: recorded good answers match api/openapi.yaml"
+else
+	echo "FAIL: recorded good answers match api/openapi.yaml"
+	echo "$out"; fail=1
+fi
+out=$("$PY" "$CR" "$TOP_SRCDIR/api/openapi.yaml" "$FX/bad" 2>&1)
+if [ $? -eq 1 ] && printf '%s\n' "$out" | tail -n 1 | grep -q ' 5 problems$'
+then
+	echo "PASS: each of 5 recorded bad answers is reported"
+else
+	echo "FAIL: each of 5 recorded bad answers is reported"
+	echo "$out"; fail=1
+fi
 # A maintained OpenAPI linter nobody here wrote (check.sh installs it from
 # npm): it parses the document as every client generator would (duplicate
 # keys refused), checks it against the OpenAPI 3.0 schema and resolves
