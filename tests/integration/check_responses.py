@@ -31,6 +31,7 @@ import json
 import os
 import re
 import sys
+import time
 
 import jsonschema
 import yaml
@@ -291,6 +292,7 @@ class Checker:
 def main():
     if len(sys.argv) != 3:
         sys.exit('usage: check_responses.py OPENAPI.yaml TRACE-DIR')
+    t0 = time.monotonic()
     try:
         c = Checker(sys.argv[1])
     except (OSError, yaml.YAMLError) as e:
@@ -311,8 +313,8 @@ def main():
         print('%s %s %s: %s%s' % (method, tpl, status, msg,
                                   ' (%d answers)' % n if n > 1 else ''))
     print('%d answers, %d distinct checked, %d operation+status pairs seen,'
-          ' %d problems' % (c.answers, c.checked, len(c.used),
-                            len(c.problems)))
+          ' %d problems (%.1f s)' % (c.answers, c.checked, len(c.used),
+                                    len(c.problems), time.monotonic() - t0))
     sys.exit(1 if c.problems else 0)
 
 

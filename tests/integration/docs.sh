@@ -33,7 +33,7 @@ else
 	echo "$out"; fail=1
 fi
 out=$("$PY" "$CR" "$TOP_SRCDIR/api/openapi.yaml" "$FX/bad" 2>&1)
-if [ $? -eq 1 ] && printf '%s\n' "$out" | tail -n 1 | grep -q ' 5 problems$'
+if [ $? -eq 1 ] && printf '%s\n' "$out" | tail -n 1 | grep -q ' 5 problems '
 then
 	echo "PASS: each of 5 recorded bad answers is reported"
 else
