@@ -15,7 +15,9 @@
 #  (3) every list with bad query values;
 #  (4) bodies that are not objects or hold unknown fields, options of
 #      another VM action, and the rules the document states as patterns
-#      (label lists, tags, CIDRs): 400 naming the field.
+#      (label lists, tags, CIDRs): 400 naming the field;
+#  (5) the agent routes, as a fake host: register, heartbeat, the task
+#      list, a result, a blob, a console task and its answer.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
@@ -169,6 +171,47 @@ refused "4: a CIDR with a leading zero" 400 invalid_argument 'not an IPv4 CIDR' 
     POST /v1/networks '{"name":"n1","agency":"a1","cidr":"10.020.0.0/24"}'
 refused "4: a /31" 400 invalid_argument 'outside' \
     POST /v1/networks '{"name":"n1","agency":"a1","cidr":"10.20.0.0/31"}'
+
+# ---------------------------------------------------------------- (5)
+# The agent's side, as a fake host hv9 (no agent runs there): the task
+# list with a create task (image, no cloud-init), a result, the kernel
+# blob, a console task and its answer.
+
+H9=$(enroll_host hv9 dc)
+[ -n "$H9" ] || fail "5: enroll hv9"
+as "$H9" POST /v1/agent/register \
+    '{"name":"hv9","site":"dc","uri_kind":"test","vcpus":2,"ram_mib":1024,"disk_gib":10}' \
+    >/dev/null
+check_eq "5: hv9 registers" 200 "$(api_status)"
+as "$H9" POST /v1/agent/heartbeat '{"host":"hv9","full":true,"domains":[]}' \
+    >/dev/null
+check_eq "5: hv9 heartbeat" 200 "$(api_status)"
+api POST /v1/vms '{"name":"v9","agency":"a1","flavor":"small","image":{"name":"k1"},"host_hint":"hv9"}' \
+    >/dev/null
+check_eq "5: a VM placed on hv9" 202 "$(api_status)"
+as "$H9" GET '/v1/agent/tasks?host=hv9&wait=0' >"$T_DIR/tasks.json"
+tid=$(jq -r '.items[] | select(.action == "create") | .id' "$T_DIR/tasks.json" |
+    head -n 1)
+sha=$(jq -r '.items[] | select(.action == "create") | .image.kernel_sha256' \
+    "$T_DIR/tasks.json" | head -n 1)
+check "5: hv9 gets the create task" test -n "$tid"
+as "$H9" GET "/v1/agent/blobs/$sha" >/dev/null
+check_eq "5: hv9 downloads the kernel blob" 200 "$(api_status)"
+as "$H9" POST /v1/agent/results \
+    "{\"results\":[{\"task_id\":\"$tid\",\"ok\":true,\"dom_state\":\"running\"}]}" \
+    >/dev/null
+check_eq "5: hv9 reports the result" 200 "$(api_status)"
+api GET /v1/vms/v9/console >/dev/null
+as "$H9" GET '/v1/agent/tasks?host=hv9&wait=0' >"$T_DIR/tasks.json"
+vid=$(jq -r '.items[] | select(.action == "console") | .vm_id' "$T_DIR/tasks.json" |
+    head -n 1)
+check "5: hv9 gets a console task" test -n "$vid"
+as "$H9" POST /v1/agent/console \
+    "{\"vm_id\":\"$vid\",\"offset\":0,\"end\":6,\"lines\":[{\"text\":\"hello\",\"nl\":true}]}" \
+    >/dev/null
+check_eq "5: hv9 sends the console bytes" 200 "$(api_status)"
+check_eq "5: the console shows them" hello \
+    "$(api GET /v1/vms/v9/console | jq -r '.lines[0].text')"
 
 stop_daemon ag TERM $((20 * D))
 stop_daemon ctl TERM $((20 * D))
