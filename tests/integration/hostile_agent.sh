@@ -15,9 +15,12 @@
 #      qemu+ext and plain qemu+tcp unless agent.migrate_plain.
 #  (9) blobs: hv1 downloads the blob of a1's private image its VM uses;
 #      hv2's token gets 404 for it (not 403), until hv2 has a VM on it.
-#  (15) kill -9 hv2's agent while it long-polls, queue a reboot, start
-#      the agent again: the reboot is done in seconds, not after the
-#      300 s lease.
+#  (15) hv2's agent hangs in its long poll (SIGSTOP), a reboot is queued
+#      and handed to that poll (leased), the agent is killed (SIGKILL)
+#      and started again: the reboot is done in seconds, not after the
+#      300 s lease. (A poll whose socket is already closed when the task
+#      comes is dropped by libmicrohttpd before it leases anything; the
+#      lease is lost when the answer is written but never read.)
 #  (23) ... and the rebooted VM, whose domain was gone, runs again
 #      (re-created from its record); a VM without a task is marked
 #      error by reconcile (ha none), and `start` brings it back.
@@ -264,11 +267,16 @@ check "23: r1 (ha none) on hv2" VQ vm create r1 --flavor small \
 check "23: r2 (ha none) on hv2" VQ vm create r2 --flavor small \
     --agency a1 --kernel "$T_DIR/nokernel" --host hv2 --ha none --wait
 sleep 1			# hv2's agent back in its long poll
-kill_daemon ag-hv2
+# The agent hangs (SIGSTOP) in its long poll: the controller answers it
+# with the reboot (the bytes wait in the socket, the lease is taken), then
+# the agent dies (SIGKILL) without ever reading them.
+kill -s STOP "$(daemon_pid ag-hv2)"
 op=$(V -o json vm reboot r1 | jq -r '.operation.id // .id')
-check "15: reboot r1 queued while hv2's agent is dead (op $op)" \
+check "15: reboot r1 queued while hv2's agent hangs (op $op)" \
     test -n "$op"
-sleep 1			# the controller hands it to the dead poll
+check "15: ... handed to its poll: the operation is running (leased)" \
+    wait_for $((10 * D)) op_is "$op" running
+kill_daemon ag-hv2
 t0=$(date +%s%N)
 agent_cmd hv2 2 2048
 start_daemon ag-hv2 "${AGENT_CMD[@]}"
