@@ -86,9 +86,9 @@ cmd_host_set(struct cli_ctx *ctx, int argc, char **argv)
 		goto cleanup;
 	if (!set_labels && !set_az && !set_addr && !set_cpu && !set_ram &&
 	    !set_disk) {
-		cli_usage_error(ctx, "nothing to set: give --labels and/or --az, "
-		    "--address, --max-vcpus, --max-ram, --max-disk (an empty "
-		    "value clears labels, az or address)");
+		cli_usage_error(ctx, "nothing to set: give --labels and/or "
+		    "--az, --address, --max-vcpus, --max-ram, --max-disk (an "
+		    "empty value clears labels, az or address)");
 		goto cleanup;
 	}
 	if ((body = client_encode_input(&api_host_patch_schema, &p, &err)) ==
