@@ -45,6 +45,7 @@ struct agent_conf {
 	char migrate_uri[API_TEXT_MAX];	/* how peers' libvirtd reach ours */
 	char migrate_listen[API_TEXT_MAX];	/* migration data URI; "" = auto */
 	int migrate_unsafe;		/* bool: VIR_MIGRATE_UNSAFE */
+	int migrate_plain;		/* bool: qemu+tcp, no MIGRATE_TLS */
 	char image_cache_dir[API_PATH_MAX];	/* "" = STATE_DIR/images */
 	char volume_dir[API_PATH_MAX];	/* volume files; "" = STATE_DIR/volumes */
 };

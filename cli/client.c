@@ -196,6 +196,12 @@ client_http(struct cli_ctx *ctx, struct vm_error *err)
 			    ctx->ca_file, strerror(errno));
 			return -1;
 		}
+		/* Once per run, before the token is sent (issue 8). */
+		if (http_url_plain_remote(ctx->url))
+			fprintf(stderr, "vmctl: warning: %.900s is plain http "
+			    "to a remote host: your token and everything "
+			    "you send cross the network in clear; use "
+			    "https://\n", ctx->url);
 		ctx->http = http_client_new(ctx->url, client_request_ms(ctx));
 		http_client_set_errcode(ctx->http, API_ETRANSPORT);
 		http_client_set_tls(ctx->http, ctx->ca_file, NULL, NULL);

@@ -20,6 +20,7 @@ struct ctl_config {
 	int64_t lease_s;
 	int64_t long_poll_max_s;
 	int64_t down_after_s;
+	int hosts_migrate_plain;	/* [hosts] migrate_plain: qemu+tcp ok */
 	int log_level;
 	int log_syslog;
 	int insecure_http;		/* plain HTTP allowed (development) */

@@ -57,6 +57,8 @@ static const struct conf_item ctl_conf[] = {
 	    long_poll_max_s, 1, 60, "30"),
 	CONF_ITEM_INT("hosts", "down_after_s", struct ctl_config,
 	    down_after_s, 2, 3600, "10"),
+	CONF_ITEM_BOOL("hosts", "migrate_plain", struct ctl_config,
+	    hosts_migrate_plain, "false"),
 	CONF_ITEM_INT("limits", "rate_per_s", struct ctl_config, rate_per_s,
 	    0, 1000000, "50"),
 	CONF_ITEM_INT("limits", "burst", struct ctl_config, rate_burst, 1,

@@ -402,6 +402,31 @@ server_wake(struct server *srv, const char *key)
 	pthread_mutex_unlock(&srv->lock);
 }
 
+/*
+ * End the waiting long polls of key with an empty answer: svc_agent_register
+ * calls it when an agent starts again, so a poll of its previous life
+ * (a dead connection the server has not noticed) leases nothing more.
+ */
+void
+server_supersede(struct server *srv, const char *key)
+{
+	struct waiter **pp, *w;
+
+	pthread_mutex_lock(&srv->lock);
+	pp = &srv->waiters;
+	while ((w = *pp) != NULL) {
+		if (strcmp(w->cs->req.wait_key, key) == 0) {
+			*pp = w->next;
+			w->cs->req.superseded = true;
+			MHD_resume_connection(w->conn);
+			free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+	pthread_mutex_unlock(&srv->lock);
+}
+
 uint64_t
 server_wake_gen(struct server *srv)
 {

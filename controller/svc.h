@@ -86,6 +86,11 @@ int svc_group_delete(struct req *req, struct resp *resp);
 
 /* Set h->state from its last heartbeat. */
 void svc_host_state(const struct ctl *ctl, struct api_host *h);
+/* May host fetch image blob sha: a VM or task of host names it (1/0/-1). */
+int svc_agent_blob_allowed(struct store *st, const char *host,
+    const char *sha, struct vm_error *err);
+/* h's capacity: what its agent reported, capped by the approved max_*. */
+void svc_host_capacity(struct api_host *h);
 /* Parse ?limit= (1..1000, default 1000); -1 + err on a bad value. */
 int svc_list_limit(struct req *req, size_t *limit, struct vm_error *err);
 /* {"items": items (taken), "next": next-or-null} */

@@ -466,6 +466,10 @@ svc_host_enroll(struct req *req, struct resp *resp)
 	str_copy(h.site, sizeof(h.site), in.site);
 	str_copy(h.az, sizeof(h.az), in.az);
 	str_copy(h.labels, sizeof(h.labels), in.labels);
+	str_copy(h.address, sizeof(h.address), in.address);
+	h.max_vcpus = in.max_vcpus;	/* 0: the first report (register) */
+	h.max_ram_mib = in.max_ram_mib;
+	h.max_disk_gib = in.max_disk_gib;
 	h.uri_kind = URI_OTHER;
 	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
 		goto fail;

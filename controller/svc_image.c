@@ -847,7 +847,8 @@ fail:
 	return HANDLER_DONE;
 }
 
-/* GET /v1/agent/blobs/{sha256}: a blob some image row references. */
+/* GET /v1/agent/blobs/{sha256}: a blob some image row references and
+ * some VM or task of the calling host uses. */
 int
 svc_agent_blob(struct req *req, struct resp *resp)
 {
@@ -861,6 +862,11 @@ svc_agent_blob(struct req *req, struct resp *resp)
 		goto fail;
 	}
 	rc = images_referenced(req->ctl->store, sha, &err);
+	/* Only to a host with a VM or task using it; 404 either way, so a
+	 * host learns nothing of the images other hosts run (item 9). */
+	if (rc > 0)
+		rc = svc_agent_blob_allowed(req->ctl->store, req->who.name, sha,
+		    &err);
 	if (rc < 0)
 		goto fail;
 	if (rc == 0) {

@@ -455,3 +455,30 @@ http_request(struct http_client *c, const char *method, const char *path,
 	*resp = r.body;
 	return ret;
 }
+
+bool
+http_url_plain_remote(const char *url)
+{
+	const char *h, *end;
+	size_t n;
+
+	if (strncasecmp(url, "http://", 7) != 0)
+		return false;
+	h = url + 7;
+	if (strchr(h, '@') != NULL && strchr(h, '@') < h + strcspn(h, "/"))
+		h = strchr(h, '@') + 1;
+	if (h[0] == '[') {
+		end = strchr(h, ']');
+		if (end == NULL)
+			return true;
+		n = (size_t)(end + 1 - h);
+		return !(n == 5 && strncmp(h, "[::1]", 5) == 0);
+	}
+	n = strcspn(h, ":/?#");
+	if (n == 9 && strncasecmp(h, "localhost", 9) == 0)
+		return false;
+	if (n > 4 && strncmp(h, "127.", 4) == 0 &&
+	    strspn(h, "0123456789.") >= n)
+		return false;
+	return true;
+}
