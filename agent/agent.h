@@ -47,6 +47,9 @@ struct agent_conf {
 	int migrate_unsafe;		/* bool: VIR_MIGRATE_UNSAFE */
 	char image_cache_dir[API_PATH_MAX];	/* "" = STATE_DIR/images */
 	char volume_dir[API_PATH_MAX];	/* volume files; "" = STATE_DIR/volumes */
+	/* The only directory VMs' host paths (image.disk, kernel, initrd)
+	 * may name files in; "" = host paths refused (disks_host_path). */
+	char image_dir[API_PATH_MAX];
 };
 
 struct agent {

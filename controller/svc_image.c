@@ -371,6 +371,33 @@ const struct upload_ops svc_image_upload_ops = {
 
 /* ------------------------------------------------------------ create */
 
+/* MiB of a file, rounded up. */
+static int64_t
+image_mib(int64_t bytes)
+{
+	return bytes <= 0 ? 0 : (bytes - 1) / MIB + 1;
+}
+
+/*
+ * The owning agency's share of img (private images; public ones belong
+ * to no agency): sign 1 claims one image and its files' MiB (refused past
+ * the quota), -1 releases them, in the transaction of the row.
+ */
+static int
+image_quota(struct store_txn *txn, const struct api_img *img, int sign,
+    struct vm_error *err)
+{
+	struct api_quota d;
+
+	if (img->agency[0] == '\0')
+		return 0;
+	memset(&d, 0, sizeof(d));
+	d.images = sign;
+	d.image_mib = sign * (image_mib(img->disk_size) +
+	    image_mib(img->kernel_size) + image_mib(img->initrd_size));
+	return svc_quota_claim(txn, img->agency, &d, err);
+}
+
 /* fsync and close part f, its sha256 into f->sha. */
 static int
 upload_file_finish(struct upl_file *f, struct vm_error *err)
@@ -461,7 +488,8 @@ svc_image_create(struct req *req, struct resp *resp)
 		    im->blobs, strerror(errno));
 		goto fail;
 	}
-	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
+	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0 ||
+	    image_quota(txn, &img, 1, &err) < 0)
 		goto fail;
 	rc = store_put_obj(txn, DB_IMAGES, img.name, &api_img_schema, &img,
 	    STORE_NOOVERWRITE, &err);
@@ -599,7 +627,8 @@ svc_image_delete(struct req *req, struct resp *resp)
 		    "first", img.name, used, used == 1 ? "" : "s");
 		goto fail;
 	}
-	if (store_del(txn, DB_IMAGES, img.name, NULL, &err) < 0)
+	if (store_del(txn, DB_IMAGES, img.name, NULL, &err) < 0 ||
+	    image_quota(txn, &img, -1, &err) < 0)
 		goto fail;
 	rc = svc_commit(req, txn, 204, &err, "image %s", img.name);
 	txn = NULL;
