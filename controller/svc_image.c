@@ -378,6 +378,13 @@ image_mib(int64_t bytes)
 	return bytes <= 0 ? 0 : (bytes - 1) / MIB + 1;
 }
 
+int64_t
+svc_image_quota_mib(const struct api_img *img)
+{
+	return image_mib(img->disk_size) + image_mib(img->kernel_size) +
+	    image_mib(img->initrd_size);
+}
+
 /*
  * The owning agency's share of img (private images; public ones belong
  * to no agency): sign 1 claims one image and its files' MiB (refused past
@@ -393,8 +400,7 @@ image_quota(struct store_txn *txn, const struct api_img *img, int sign,
 		return 0;
 	memset(&d, 0, sizeof(d));
 	d.images = sign;
-	d.image_mib = sign * (image_mib(img->disk_size) +
-	    image_mib(img->kernel_size) + image_mib(img->initrd_size));
+	d.image_mib = sign * svc_image_quota_mib(img);
 	return svc_quota_claim(txn, img->agency, &d, err);
 }
 
