@@ -264,7 +264,7 @@ mp_disposition(struct multipart *mp, const char *v, bool *named,
 	p += 9;
 	for (;;) {
 		char key[32], *dst;
-		bool *seen = NULL, dummy = false;
+		bool *seen;
 		size_t k = 0, dsz;
 
 		while (*p == ' ' || *p == '\t')
@@ -292,12 +292,10 @@ mp_disposition(struct multipart *mp, const char *v, bool *named,
 			dst = mp->filename;
 			dsz = sizeof(mp->filename);
 		} else {
+			/* Another parameter (filename*, ...): skipped. */
 			char skip[MP_HEADER_MAX];
 
-			seen = &dummy;
-			dst = skip;
-			dsz = sizeof(skip);
-			if (mp_param_value(&p, dst, dsz) < 0)
+			if (mp_param_value(&p, skip, sizeof(skip)) < 0)
 				return mp_invalid(mp, err,
 				    "bad Content-Disposition");
 			continue;
@@ -373,6 +371,14 @@ mp_scan(struct multipart *mp, const char *data, size_t len, size_t *used)
 	size_t i;
 
 	for (i = 0; i < len; i++) {
+		if (mp->m == 0) {
+			/* Fast path: no match open, skip to the next CR. */
+			const char *cr = memchr(data + i, '\r', len - i);
+
+			if (cr == NULL)
+				break;
+			i = (size_t)(cr - data);
+		}
 		if (data[i] == mp->delim[mp->m]) {
 			if (mp->m == 0)
 				mstart = (ssize_t)i;
