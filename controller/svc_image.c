@@ -317,6 +317,37 @@ upload_sink(void *arg, int part, const char *data, size_t size,
 	return 0;
 }
 
+/*
+ * An agency user's upload when the agency has no image left in its count
+ * quota: refused on the headers, before the body is streamed. The
+ * authoritative check is image_quota() in the create transaction.
+ */
+static int
+upload_quota_precheck(struct req *req, struct vm_error *err)
+{
+	struct store_txn *txn = NULL;
+	struct api_agency a;
+	int rc;
+
+	if (req->who.scope != SCOPE_OWN)
+		return 0;
+	if (store_txn_begin(req->ctl->store, false, &txn, err) < 0)
+		return -1;
+	rc = store_get_obj(txn, DB_AGENCIES, req->who.agency,
+	    &api_agency_schema, &a, err);
+	store_txn_abort(txn);
+	if (rc < 0)
+		return -1;
+	if (rc == 0 && a.quota.images != QUOTA_UNLIMITED &&
+	    a.usage.images + 1 > a.quota.images) {
+		vm_error_set(err, API_EQUOTA, "quota of agency %s exceeded for "
+		    "images: limit %lld, in use %lld, requested 1", a.name,
+		    (long long)a.quota.images, (long long)a.usage.images);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 upload_begin(struct req *req, void **state, struct vm_error *err)
 {
@@ -343,6 +374,8 @@ upload_begin(struct req *req, void **state, struct vm_error *err)
 		    (long long)req->ctl->cfg.images_max_size_mib);
 		return -1;
 	}
+	if (upload_quota_precheck(req, err) < 0)
+		return -1;
 	u = xcalloc(1, sizeof(*u));
 	u->im = req->ctl->images;
 	for (i = 0; i < UPF_NPARTS; i++)
