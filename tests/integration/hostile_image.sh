@@ -232,6 +232,13 @@ refused_path() {
 	else
 		fail "(7) $what: error '$err' does not match /$re/"
 	fi
+	err=$(api GET "/v1/operations/$(vm_field "$name" .last_op)" |
+	    jq -r '"\(.state) \(.error)"')
+	if printf '%s' "$err" | grep -Eq -- "^failed .*$re"; then
+		pass "(7) $what: so does its operation"
+	else
+		fail "(7) $what: operation '$err' does not match /$re/"
+	fi
 	check "(7) $what: no overlay made" \
 	    test ! -e "$T_DIR/ag-$host/disks/$id.qcow2"
 	api DELETE "/v1/vms/$name" >/dev/null
