@@ -48,6 +48,9 @@ struct agent_conf {
 	int migrate_plain;		/* bool: qemu+tcp, no MIGRATE_TLS */
 	char image_cache_dir[API_PATH_MAX];	/* "" = STATE_DIR/images */
 	char volume_dir[API_PATH_MAX];	/* volume files; "" = STATE_DIR/volumes */
+	/* The only directory VMs' host paths (image.disk, kernel, initrd)
+	 * may name files in; "" = host paths refused (disks_host_path). */
+	char image_dir[API_PATH_MAX];
 };
 
 struct agent {

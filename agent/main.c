@@ -102,6 +102,8 @@ static const struct conf_item agent_conf_items[] = {
 	    image_cache_dir, ""),
 	CONF_ITEM_STR("agent", "volume_dir", struct agent_conf, volume_dir,
 	    ""),
+	CONF_ITEM_STR("agent", "image_dir", struct agent_conf, image_dir,
+	    ""),
 	CONF_ITEM_ENUM("log", "level", struct agent_conf, log_level,
 	    log_level_names, "info"),
 	CONF_ITEM_BOOL("log", "syslog", struct agent_conf, log_syslog,
@@ -276,6 +278,13 @@ agent_conf_check(const struct agent_conf *c, struct vm_error *err)
 		vm_error_set(err, API_EINVAL, "agent.volume_dir: '%s' is not a "
 		    "valid absolute path (A-Z a-z 0-9 . _ + - /, no '..')",
 		    c->volume_dir);
+		return -1;
+	}
+	if (c->image_dir[0] != '\0' && (!api_path_valid(c->image_dir) ||
+	    strcmp(c->image_dir, "/") == 0)) {
+		vm_error_set(err, API_EINVAL, "agent.image_dir: '%s' is not a "
+		    "valid absolute path other than / (A-Z a-z 0-9 . _ + - /, "
+		    "no '..')", c->image_dir);
 		return -1;
 	}
 	return 0;

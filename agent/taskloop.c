@@ -320,11 +320,19 @@ tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 	struct virt *v = a->virt;
 	struct domxml_params p;
 	char *overlay = NULL, *console = NULL, *xml = NULL, *seed = NULL;
-	char *base = NULL, *kernel = NULL, *initrd = NULL;
+	struct imgcache_files f = { NULL, "", NULL, NULL };
 	int st, ret = -1;
 
-	if (v->ops->vo_state(v, t->vm_id, &st, NULL, 0, err) < 0 ||
-	    tl_networks(a, t, err) < 0)
+	if (v->ops->vo_state(v, t->vm_id, &st, NULL, 0, err) < 0)
+		goto cleanup;
+	/*
+	 * A new domain's files first (store blobs, host paths checked
+	 * against agent.image_dir): a refused image creates nothing.
+	 */
+	if (st == DOM_ABSENT && imgcache_files_get(a, &t->image, &f,
+	    err) < 0)
+		goto cleanup;
+	if (tl_networks(a, t, err) < 0)
 		goto cleanup;
 	if (st == DOM_PAUSED) {
 		/*
@@ -345,18 +353,8 @@ tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 		ret = tl_ensure_running(v, t->vm_id, err);
 		goto cleanup;
 	}
-	/* Store images: blobs from the cache (fetched once, checked). */
-	if ((t->image.disk_sha256[0] != '\0' &&
-	    imgcache_get(a, t->image.disk_sha256, &base, err) < 0) ||
-	    (t->image.kernel_sha256[0] != '\0' &&
-	    imgcache_get(a, t->image.kernel_sha256, &kernel, err) < 0) ||
-	    (t->image.initrd_sha256[0] != '\0' &&
-	    imgcache_get(a, t->image.initrd_sha256, &initrd, err) < 0))
-		goto cleanup;
-	if (base == NULL && t->image.disk[0] != '\0')
-		base = xstrdup(t->image.disk);
-	if (base != NULL && disks_prepare(a->conf.state_dir,
-	    t->vm_id, base, t->disk_gib, &overlay, err) < 0)
+	if (f.base != NULL && disks_prepare(a->conf.state_dir, t->vm_id,
+	    f.base, f.base_fmt, t->disk_gib, &overlay, err) < 0)
 		goto cleanup;
 	if (seed_wanted(t) && seed_build(a->conf.state_dir, t, &seed,
 	    err) < 0)
@@ -370,8 +368,8 @@ tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 	p.vcpus = t->vcpus;
 	p.ram_mib = t->ram_mib;
 	p.disk = overlay;
-	p.kernel = kernel != NULL ? kernel : t->image.kernel;
-	p.initrd = initrd != NULL ? initrd : t->image.initrd;
+	p.kernel = f.kernel;
+	p.initrd = f.initrd;
 	p.cmdline = t->image.cmdline;
 	p.console_log = console;
 	p.nics = t->nics;
@@ -386,9 +384,7 @@ tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 		goto cleanup;
 	ret = 0;
 cleanup:
-	free(base);
-	free(kernel);
-	free(initrd);
+	imgcache_files_free(&f);
 	free(overlay);
 	free(console);
 	free(xml);

@@ -109,7 +109,7 @@ bool api_name_valid(const char *s);
 /* "" or comma-separated names ("gpu,ssd"; blanks around names allowed). */
 bool api_labels_valid(const char *s);
 bool api_path_valid(const char *s);
-/* Index of s in a NULL-terminated list, or -1. */
+/* Index of s in a NULL-terminated list, or -1 (also for s NULL). */
 int api_enum_index(const char *const *names, const char *s);
 
 #endif

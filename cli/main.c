@@ -25,7 +25,8 @@ static int cli_help(struct cli_ctx *, int, char **);
 	"  --idempotency-key K    a retry with the same K changes nothing\n"
 #define QUOTA_USAGE \
 	"[--instances N] [--vcpus N] [--ram MIB] [--disk GIB] " \
-	"[--volumes N] [--networks N] [--protected-vms N]"
+	"[--volumes N] [--networks N] [--protected-vms N] [--images N] " \
+	"[--image-size MIB]"
 #define QUOTA_OPTS \
 	"  --instances N          VMs\n" \
 	"  --vcpus N              virtual CPUs\n" \
@@ -34,6 +35,8 @@ static int cli_help(struct cli_ctx *, int, char **);
 	"  --volumes N            volumes\n" \
 	"  --networks N           networks\n" \
 	"  --protected-vms N      VMs protected by replication\n" \
+	"  --images N             images of the image store\n" \
+	"  --image-size MIB       their files' size in MiB\n" \
 	"                         each limit: a number >= 0, or -1 or "   \
 	"'unlimited'\n"
 #define TIME_OPTS \

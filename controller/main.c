@@ -351,7 +351,8 @@ main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 
 	if (store_open(ctl.cfg.store_path, ctl.cfg.map_size_mib, &ctl.store,
-	    &err) < 0 || svc_sched_reindex(ctl.store, &err) < 0) {
+	    &err) < 0 || svc_sched_reindex(ctl.store, &err) < 0 ||
+	    svc_quota_upgrade(ctl.store, &err) < 0) {
 		log_error("%s", err.message);
 		goto cleanup;
 	}

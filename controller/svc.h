@@ -131,6 +131,14 @@ int svc_token_issue(struct store_txn *txn, int kind, const char *subject,
 int svc_tokens_revoke_all(struct store_txn *txn, int kind,
     const char *subject, struct vm_error *err);
 
+struct api_img;
+/* ---- quota upgrade of an older store (svc_qupgrade.c) ---- */
+/* Once per store, at startup: volumes and images into quotas and host
+ * claims, image quota defaults for agencies stored without them. */
+int svc_quota_upgrade(struct store *st, struct vm_error *err);
+/* What an image counts in image_mib: its files' MiB, each rounded up. */
+int64_t svc_image_quota_mib(const struct api_img *img);
+
 /* ---- agencies (svc_agency.c) ---- */
 /* Add delta to the agency's usage, refusing (API_EQUOTA) past a limit. */
 int svc_quota_claim(struct store_txn *txn, const char *agency,

@@ -70,7 +70,8 @@ th_agent() {
 	    -o agent.virt_type=qemu -o agent.state_dir="$dir/state" \
 	    -o agent.heartbeat_s=1 -o agent.vcpus=8 -o agent.ram_mib="$ram" \
 	    -o agent.migrate_uri="qemu+tls://$addr/system" \
-	    -o agent.migrate_listen="tcp://$addr" -o agent.migrate_unsafe=true
+	    -o agent.migrate_listen="tcp://$addr" -o agent.migrate_unsafe=true \
+	    -o agent.image_dir="$GUEST_DIR"
 }
 th_agent ag-a hva a 2048 && th_agent ag-b hvb b 1024 ||
     { fail "enroll and start the two agents"; e2e_finish; }

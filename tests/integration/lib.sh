@@ -163,10 +163,15 @@ free_port() {
 
 # start_daemon NAME CMD [ARGS...]: run CMD in the background, output to
 # $T_DIR/NAME.log (appended: a restart keeps the old log), PID in
-# T_PID[NAME]. With VMCTL_VALGRIND=1 CMD runs under valgrind.
+# T_PID[NAME]. With VMCTL_VALGRIND=1 CMD runs under valgrind. An agent
+# gets agent.image_dir=$T_DIR first (the tests' kernels and disks given
+# as host paths live there); a later -o agent.image_dir= overrides it.
 start_daemon() {
 	local name=$1
 	shift
+	if [ "$1" = "$VMAGENTD" ]; then
+		set -- "$1" -o agent.image_dir="$T_DIR" "${@:2}"
+	fi
 	local log="$T_DIR/$name.log"
 	if [ -z "${T_LOG[$name]:-}" ]; then
 		T_DAEMONS+=("$name")
