@@ -38,6 +38,11 @@ struct ctl_config {
 	char images_dir[API_PATH_MAX];	/* "" = "images" beside the store */
 	int64_t images_max_size_mib;	/* largest file of an upload */
 	int64_t events_keep;		/* [events] keep: newest kept */
+	int64_t max_conns_per_ip;	/* open connections per client IP */
+	int64_t header_timeout_s;	/* complete headers within; 0 = off */
+	int64_t auth_fail_per_s;	/* failed logins per source; 0 = off */
+	int64_t auth_fail_burst;
+	int64_t max_tokens_per_user;	/* live tokens of one user */
 };
 
 struct store;
