@@ -249,6 +249,7 @@ main(int argc, char **argv)
 			break;
 		case 'R':
 			routes_dump(stdout);
+			svc_sched_cache_free(ctl.sched_cache);
 			free(overrides);
 			return 0;
 		case 'c':

@@ -247,6 +247,8 @@ for m, p in paths:
 print("total", len(paths), "bad", bad)
 EOF2
 sed 's/^/# /' "$T_DIR/utf8.out" | tail -n 5
+check "the sweep covers every route ($(wc -l <"$T_DIR/routes") patterns)" \
+    test "$(wc -l <"$T_DIR/routes")" -gt 60
 check "hostile paths and queries on every route: 4xx with UTF-8 JSON" \
     grep -qE '^total [0-9]+ bad 0$' "$T_DIR/utf8.out"
 # A header echoed in an error (415) is scrubbed too.
@@ -492,4 +494,5 @@ else
 	fail "setup: test PKI"
 fi
 
+check_daemons_clean ctl ag
 t_finish
