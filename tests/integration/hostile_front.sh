@@ -136,6 +136,7 @@ check_eq "40 unauthenticated 16 MiB bodies: all refused" 40 \
 check "... most of them read the 401 ($n401)" test "$n401" -ge 30
 check "40 unauthenticated 16 MiB bodies: peak RSS grew < 64 MiB ($grow)" \
     test "$grow" -lt 64
+check "... and stayed < 100 MiB ($((hwm1 / 1024)))" test "$hwm1" -lt 102400
 check "40 unauthenticated 16 MiB bodies: answered in < 20 s ($secs)" \
     awk -v s="$secs" -v d="$D" 'BEGIN { exit !(s < 20 * d) }'
 
@@ -375,6 +376,10 @@ st=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
     --interface 127.0.0.2 -H "Authorization: Bearer $BAD_TOKEN" \
     "http://127.0.0.1:$CTL_PORT/v1/whoami")
 check_eq "... a bad token from 127.0.0.2: still 401" 401 "$st"
+sleep 2	# one token back in 127.0.0.1's bucket (1 a second)
+st=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
+    -H "Authorization: Bearer $BAD_TOKEN" "$U/v1/whoami")
+check_eq "... and 127.0.0.1's bucket refills: 401 again" 401 "$st"
 stop_daemon ctl TERM 20
 
 # ------------------------------------------------------------ connections (13)
