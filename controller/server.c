@@ -792,41 +792,6 @@ refuse(struct server *srv, struct MHD_Connection *conn,
 	return send_resp(conn, &resp);
 }
 
-/* Is the cursor of ?after= one a list could have handed out? */
-static bool
-cursor_ok(const char *v, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || n > 128 || v[0] == '.' || v[0] == '-')
-		return false;
-	for (i = 0; i < n; i++)
-		if (!((v[i] >= 'a' && v[i] <= 'z') ||
-		    (v[i] >= 'A' && v[i] <= 'Z') ||
-		    (v[i] >= '0' && v[i] <= '9') || v[i] == '-' ||
-		    v[i] == '_' || v[i] == '.' || v[i] == ':'))
-			return false;
-	return true;
-}
-
-/* Does v[0..n) hold a C0/C1 control or ill-formed UTF-8? */
-static bool
-text_bad(const char *v, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)v;
-	size_t i = 0, k;
-
-	while (i < n) {
-		if (p[i] < 0x20 || p[i] == 0x7f)
-			return true;
-		k = utf8_seq_len(p + i, n - i);
-		if (k == 0 || (k == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0))
-			return true;
-		i += k;
-	}
-	return false;
-}
-
 struct value_check {
 	struct vm_error *err;
 	bool bad;
@@ -840,15 +805,16 @@ check_arg(void *cls, enum MHD_ValueKind kind, const char *key, size_t klen,
 	struct value_check *vc = cls;
 
 	(void)kind;
-	if (text_bad(key, klen) || (value != NULL && text_bad(value, vlen))) {
+	if (!urlpath_text_ok(key, klen) ||
+	    (value != NULL && !urlpath_text_ok(value, vlen))) {
 		vm_error_set(vc->err, API_EINVAL, "query parameter %.40s: "
 		    "NUL, control character or ill-formed UTF-8",
-		    text_bad(key, klen) ? "name" : key);
+		    urlpath_text_ok(key, klen) ? key : "name");
 		vc->bad = true;
 		return MHD_NO;
 	}
 	if (klen == 5 && memcmp(key, "after", 5) == 0 &&
-	    (value == NULL || !cursor_ok(value, vlen))) {
+	    (value == NULL || !urlpath_cursor_ok(value, vlen))) {
 		vm_error_set(vc->err, API_EINVAL, "after: must be a cursor "
 		    "from a previous page (the \"next\" of a list answer)");
 		vc->bad = true;
@@ -877,7 +843,8 @@ check_header(void *cls, enum MHD_ValueKind kind, const char *key,
 	if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
 		return MHD_YES;
 	vm_error_set(vc->err, API_EINVAL, "header %.40s holds a NUL or "
-	    "control character", text_bad(key, strlen(key)) ? "?" : key);
+	    "control character", urlpath_text_ok(key, strlen(key)) ? key :
+	    "?");
 	vc->bad = true;
 	return MHD_NO;
 }

@@ -95,3 +95,36 @@ urlpath_decode(const char *raw, char *out, size_t size, struct vm_error *err)
 	}
 	return 0;
 }
+
+bool
+urlpath_text_ok(const char *v, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)v;
+	size_t i = 0, k;
+
+	while (i < n) {
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			return false;
+		k = utf8_seq_len(p + i, n - i);
+		if (k == 0 || (k == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0))
+			return false;
+		i += k;
+	}
+	return true;
+}
+
+bool
+urlpath_cursor_ok(const char *v, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > 128 || v[0] == '.' || v[0] == '-')
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((v[i] >= 'a' && v[i] <= 'z') ||
+		    (v[i] >= 'A' && v[i] <= 'Z') ||
+		    (v[i] >= '0' && v[i] <= '9') || v[i] == '-' ||
+		    v[i] == '_' || v[i] == '.' || v[i] == ':'))
+			return false;
+	return true;
+}

@@ -9,6 +9,7 @@
 #ifndef VMCTL_CONTROLLER_URLPATH_H
 #define VMCTL_CONTROLLER_URLPATH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "error.h"
@@ -28,5 +29,18 @@ int urlpath_decode(const char *raw, char *out, size_t size,
 
 /* The path part of raw (up to '?' or '#') into out[size], cut to fit. */
 void urlpath_raw(const char *raw, char *out, size_t size);
+
+/*
+ * Is v[0..n) clean text for a query value: well-formed UTF-8 without a
+ * control character (C0, DEL, C1)?
+ */
+bool urlpath_text_ok(const char *v, size_t n);
+
+/*
+ * Could v[0..n) be a list cursor (the "next" of a list answer, passed
+ * back as ?after=)? 1..128 of A-Za-z0-9 . _ : - , not starting with '.'
+ * or '-'. Extend it if a list ever hands out other cursors.
+ */
+bool urlpath_cursor_ok(const char *v, size_t n);
 
 #endif

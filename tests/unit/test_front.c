@@ -75,6 +75,30 @@ test_urlpath_bad(void **state)
 }
 
 static void
+test_urlpath_text_cursor(void **state)
+{
+	(void)state;
+	assert_true(urlpath_text_ok("web-01", 6));
+	assert_true(urlpath_text_ok("caf\xc3\xa9", 5));
+	assert_true(urlpath_text_ok("", 0));
+	assert_false(urlpath_text_ok("a\0b", 3));
+	assert_false(urlpath_text_ok("a\x1b[0m", 6));
+	assert_false(urlpath_text_ok("\xc2\x85", 2));	/* C1 NEL */
+	assert_false(urlpath_text_ok("\xff", 1));
+	assert_false(urlpath_text_ok("\xed\xa0\x80", 3));
+	assert_true(urlpath_cursor_ok("web-01", 6));
+	assert_true(urlpath_cursor_ok("0b6c3a9e-1f2d-4e5a-9c8b-7d6e5f4a3b21",
+	    36));
+	assert_true(urlpath_cursor_ok("00000000000000ff", 16));
+	assert_false(urlpath_cursor_ok("../../x", 7));
+	assert_false(urlpath_cursor_ok("", 0));
+	assert_false(urlpath_cursor_ok("-x", 2));
+	assert_false(urlpath_cursor_ok("a/b", 3));
+	assert_false(urlpath_cursor_ok("a b", 3));
+	assert_false(urlpath_cursor_ok("x\xc3\xa9", 3));
+}
+
+static void
 test_ratelim_bucket(void **state)
 {
 	struct ratelim *rl = ratelim_new(64, 1.0, 3.0, 42);
@@ -155,6 +179,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_urlpath_good),
 		cmocka_unit_test(test_urlpath_bad),
+		cmocka_unit_test(test_urlpath_text_cursor),
 		cmocka_unit_test(test_ratelim_bucket),
 		cmocka_unit_test(test_ratelim_bounded),
 		cmocka_unit_test(test_utf8),
