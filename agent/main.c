@@ -800,6 +800,9 @@ main(int argc, char *argv[])
 	sigset_t set;
 	int ch, i, rc, ret = 1;
 
+	if (util_nodump() < 0)	/* the host token lives here: no cores */
+		fprintf(stderr, "vmagentd: cannot disable core dumps: %s\n",
+		    strerror(errno));
 	a = xcalloc(1, sizeof(*a));
 	overrides = xcalloc((size_t)argc + 1, sizeof(*overrides));
 	vm_error_clear(&err);

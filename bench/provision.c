@@ -252,6 +252,10 @@ ctl_start(struct bench *b, struct vm_error *err)
 	 * limits.rate_per_s=N puts it back: later -o win). */
 	procs_argv_add(&a, "-o");
 	procs_argv_add(&a, "limits.rate_per_s=0");
+	/* Every agent and client of the bench is on 127.0.0.1: lift the
+	 * per-address connection limit above what --hosts N needs. */
+	procs_argv_add(&a, "-o");
+	procs_argv_add(&a, "server.max_conns_per_ip=4096");
 	for (i = 0; i < b->o.nctl_extra; i++) {
 		procs_argv_add(&a, "-o");
 		procs_argv_add(&a, "%s", b->o.ctl_extra[i]);

@@ -47,6 +47,11 @@ struct ctl_config {
 	char audit_export_dir[API_PATH_MAX];	/* "" = beside the store */
 	char audit_key_file[API_PATH_MAX];	/* "" = beside the store */
 	int64_t store_high_water_pct;	/* user writes refused above */
+	int64_t max_conns_per_ip;	/* open connections per client IP */
+	int64_t header_timeout_s;	/* complete headers within; 0 = off */
+	int64_t auth_fail_per_s;	/* failed logins per source; 0 = off */
+	int64_t auth_fail_burst;
+	int64_t max_tokens_per_user;	/* live tokens of one user */
 };
 
 struct store;

@@ -45,6 +45,10 @@ static const struct conf_item ctl_conf[] = {
 	    3600, "30"),
 	CONF_ITEM_BOOL("server", "insecure_http", struct ctl_config,
 	    insecure_http, "false"),
+	CONF_ITEM_INT("server", "max_conns_per_ip", struct ctl_config,
+	    max_conns_per_ip, 1, 4096, "64"),
+	CONF_ITEM_INT("server", "header_timeout_s", struct ctl_config,
+	    header_timeout_s, 1, 3600, "10"),
 	CONF_ITEM_STR("store", "path", struct ctl_config, store_path,
 	    LOCALSTATEDIR "/lib/vmctl/state"),
 	CONF_ITEM_INT("store", "map_size_mib", struct ctl_config,
@@ -63,6 +67,12 @@ static const struct conf_item ctl_conf[] = {
 	    0, 1000000, "50"),
 	CONF_ITEM_INT("limits", "burst", struct ctl_config, rate_burst, 1,
 	    1000000, "100"),
+	CONF_ITEM_INT("limits", "auth_fail_per_s", struct ctl_config,
+	    auth_fail_per_s, 0, 1000000, "10"),
+	CONF_ITEM_INT("limits", "auth_fail_burst", struct ctl_config,
+	    auth_fail_burst, 1, 1000000, "200"),
+	CONF_ITEM_INT("limits", "max_tokens_per_user", struct ctl_config,
+	    max_tokens_per_user, 1, 100000, "20"),
 	CONF_ITEM_DOUBLE("scheduler", "cpu_ratio", struct ctl_config,
 	    sched_cpu_ratio, 0, 64, "4.0"),
 	CONF_ITEM_DOUBLE("scheduler", "ram_ratio", struct ctl_config,
@@ -239,6 +249,10 @@ main(int argc, char **argv)
 	struct sigaction sa;
 	int ch, ret = 1;
 
+	/* Secrets (tokens, TLS key) live in this process: no core dumps. */
+	if (util_nodump() < 0)
+		fprintf(stderr, "vmctld: cannot disable core dumps: %s\n",
+		    strerror(errno));
 	memset(&ctl, 0, sizeof(ctl));
 	memset(&sched_stats, 0, sizeof(sched_stats));
 	ctl.sched_stats = &sched_stats;
@@ -252,6 +266,7 @@ main(int argc, char **argv)
 			break;
 		case 'R':
 			routes_dump(stdout);
+			svc_sched_cache_free(ctl.sched_cache);
 			free(overrides);
 			return 0;
 		case 'c':

@@ -210,6 +210,9 @@ http_request_ex(struct http_client *c, const char *method, const char *path,
 	/* curl_easy_reset() restores these defaults; say them anyway. */
 	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	/* TLS 1.2 at least, like the controller (controller/tls.h). */
+	curl_easy_setopt(c->curl, CURLOPT_SSLVERSION,
+	    (long)CURL_SSLVERSION_TLSv1_2);
 	if (c->ca_file != NULL) {
 		/* Only these CAs: no system CA directory (and no scan of it). */
 		curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
@@ -281,6 +284,9 @@ http_prepare(struct http_client *c, const char *method, const char *url,
 	curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	/* TLS 1.2 at least, like the controller (controller/tls.h). */
+	curl_easy_setopt(c->curl, CURLOPT_SSLVERSION,
+	    (long)CURL_SSLVERSION_TLSv1_2);
 	if (c->ca_file != NULL) {
 		curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
 		curl_easy_setopt(c->curl, CURLOPT_CAPATH, NULL);
