@@ -58,6 +58,8 @@ static const struct conf_item ctl_conf[] = {
 	    0, 1000000, "50"),
 	CONF_ITEM_INT("limits", "burst", struct ctl_config, rate_burst, 1,
 	    1000000, "100"),
+	CONF_ITEM_INT("limits", "idempotency_ttl_s", struct ctl_config,
+	    idem_ttl_s, 1, 2592000, "86400"),
 	CONF_ITEM_DOUBLE("scheduler", "cpu_ratio", struct ctl_config,
 	    sched_cpu_ratio, 0, 64, "4.0"),
 	CONF_ITEM_DOUBLE("scheduler", "ram_ratio", struct ctl_config,
