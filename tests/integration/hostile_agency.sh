@@ -153,6 +153,19 @@ for k in vms networks volumes images server-groups; do
 	check_eq "(10) member of B asking ?agency=ag-a gets its own $k" ag-b \
 	    "$(printf '%s' "$out" | jq -r .agency)"
 done
+# vmctl: the ambiguous error, and the global --agency (before or after
+# the command) as the way out.
+V vm show web >"$T_DIR/out" 2>&1
+check_eq "(10) vmctl vm show web (admin): exit 1" 1 $?
+check "(10) ... 'ambiguous', naming --agency" grep -q 'vmctl --agency' "$T_DIR/out"
+check_eq "(10) vmctl --agency ag-a vm show web" ag-a \
+    "$(V --agency ag-a -o json vm show web | jq -r .agency)"
+check_eq "(10) vmctl volume show web --agency ag-b" ag-b \
+    "$(V -o json volume show web --agency ag-b | jq -r .agency)"
+check_eq "(10) vmctl network show web --agency ag-b" ag-b \
+    "$(V -o json network show web --agency ag-b | jq -r .agency)"
+check_eq "(10) vmctl vm list --agency ag-b keeps its filter meaning" "web" \
+    "$(V -o json vm list --agency ag-b | jq -r '[.[].name] | join(",")')"
 check_eq "(10) admin: vm by uuid" ag-a "$(api GET "/v1/vms/$A_VM" | jq -r .agency)"
 out=$(as "$MB" GET "/v1/vms/$A_VM")
 check_eq "(10) B: A's VM by uuid is 404" 404 "$(api_status)"
