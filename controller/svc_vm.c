@@ -760,6 +760,54 @@ vm_list_cb(const char *key, size_t klen, const char *val, size_t vlen,
 	return rc;
 }
 
+/* ?name= for a caller who sees every agency: the VMs of that name in
+ * each agency that has one (names are per agency; DB_NAMES). */
+struct vm_named_ctx {
+	struct vm_list_ctx *c;
+	const char *host, *agency;
+};
+
+static int
+vm_named_cb(const char *key, size_t klen, const char *val, size_t vlen,
+    void *arg, struct vm_error *err)
+{
+	struct vm_named_ctx *nc = arg;
+	struct vm_error e = { 0, "" };
+	char k[SVC_KEY_MAX];
+	struct api_vm vm;
+
+	(void)key;
+	(void)klen;
+	if (vlen >= sizeof(k))
+		return 0;
+	memcpy(k, val, vlen);
+	k[vlen] = '\0';
+	if (svc_vm_lookup(nc->c->txn, k, &vm, &e) < 0) {
+		if (e.code == API_ENOTFOUND)
+			return 0;
+		*err = e;
+		return -1;
+	}
+	if (auth_scope_ok(nc->c->who, vm.agency) &&
+	    (nc->host == NULL || strcmp(vm.host, nc->host) == 0) &&
+	    (nc->agency == NULL || strcmp(vm.agency, nc->agency) == 0) &&
+	    (nc->c->tag == NULL || api_tags_match(vm.tags, nc->c->tag)))
+		json_object_array_add(nc->c->items,
+		    api_encode(&api_vm_schema, &vm));
+	return 0;
+}
+
+static int
+vm_list_named(struct vm_list_ctx *c, const char *name, const char *host,
+    const char *agency, struct vm_error *err)
+{
+	struct vm_named_ctx nc = { c, host, agency };
+	char ik[SVC_KEY_MAX + 16];
+
+	snprintf(ik, sizeof(ik), "vm:%s", name);
+	return store_iter_dups(c->txn, DB_NAMES, ik, vm_named_cb, &nc, err);
+}
+
 int
 svc_vm_list(struct req *req, struct resp *resp)
 {
@@ -802,7 +850,11 @@ svc_vm_list(struct req *req, struct resp *resp)
 		    (c.tag == NULL || api_tags_match(vm.tags, c.tag)))
 			json_object_array_add(c.items,
 			    api_encode(&api_vm_schema, &vm));
-		else if (rc < 0 && e2.code != API_ENOTFOUND) {
+		else if (rc < 0 && e2.code == API_EAMBIGUOUS) {
+			/* A list filter: every agency's VM of that name. */
+			if (vm_list_named(&c, name, host, agency, &err) < 0)
+				goto fail;
+		} else if (rc < 0 && e2.code != API_ENOTFOUND) {
 			err = e2;
 			goto fail;
 		}
