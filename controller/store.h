@@ -42,7 +42,7 @@ enum store_db {
 	DB_PLACEMENTS,		/* vm uuid -> "host ha vcpus ram disk [group]" */
 	DB_IMAGES,		/* "AGENCY/NAME" ("/NAME" public) -> image */
 	DB_VMS_BY_IMAGE,	/* image key -> vm uuid (dupsort) */
-	DB_NETWORKS,		/* "AGENCY/NAME" ("/NAME" shared) -> network */
+	DB_NETWORKS,		/* "AGENCY/NAME" ("/NAME": shared) -> net */
 	DB_NET_IPS,		/* "NETKEY/8-hex IP" -> vm uuid (IPAM) */
 	DB_MACS,		/* mac -> vm uuid (IPAM) */
 	DB_VOLUMES,		/* "AGENCY/NAME" -> volume */

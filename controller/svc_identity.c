@@ -334,8 +334,9 @@ svc_user_create(struct req *req, struct resp *resp)
 	if (rc < 0)
 		goto fail;
 	if (rc == 1) {
-		/* User names are global login names: an agency-admin learns
-		 * only that the name is taken, never where (docs/decisions.md). */
+		/* User names are global login names: an agency-admin
+		 * learns only that the name is taken, never where
+		 * (docs/decisions.md). */
 		if (req->who.scope == SCOPE_ALL)
 			vm_error_set(&err, API_ECONFLICT,
 			    "user '%s' already exists", u.name);

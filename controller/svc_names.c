@@ -86,7 +86,7 @@ svc_name_del(struct store_txn *txn, int kind, const char *agency,
 struct names_ctx {
 	size_t n;
 	char first[SVC_KEY_MAX];
-	char list[512];		/* "a, b, ..." agencies for the message */
+	char list[512];		/* "a, b, ...": agencies, for the message */
 };
 
 static int
@@ -160,7 +160,8 @@ svc_name_resolve(struct req *req, struct store_txn *txn, int kind,
 		return 1;
 	/* A caller of an agency resolves in its agency, whatever it asks. */
 	if (req->who.agency[0] != '\0')
-		return svc_name_find(txn, kind, req->who.agency, name, key, err);
+		return svc_name_find(txn, kind, req->who.agency, name, key,
+		    err);
 	if (ag != NULL && ag[0] != '\0') {
 		if (!api_name_valid(ag)) {
 			vm_error_set(err, API_EINVAL,

@@ -541,7 +541,8 @@ svc_vm_create(struct req *req, struct resp *resp)
 	 * operator's tool, not an agency's. */
 	if (vm.host_hint[0] != '\0' && req->who.scope != SCOPE_ALL) {
 		vm_error_set(&err, API_EFORBIDDEN,
-		    "vm.host_hint: only an admin or operator may choose the host");
+		    "vm.host_hint: only an admin or operator may choose the "
+		    "host");
 		goto fail;
 	}
 	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)

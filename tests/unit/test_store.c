@@ -673,6 +673,8 @@ assert_dups(struct store_txn *txn, enum store_db db, const char *k,
 	free(v);
 }
 
+#define VM1 "11111111-1111-4111-8111-111111111111"
+
 /*
  * A schema 3 store (names global) opened by this vmctld is migrated to 4
  * in the start-up transaction: rows re-keyed "AGENCY/NAME" ("/NAME" for
@@ -695,16 +697,16 @@ test_migrate_v3(void **state)
 	put(txn, DB_NETWORKS, "shr", "{\"name\":\"shr\",\"shared\":true}");
 	put(txn, DB_VOLUMES, "d1", "{\"name\":\"d1\",\"agency\":\"a2\"}");
 	put(txn, DB_SERVER_GROUPS, "g1", "{\"name\":\"g1\",\"agency\":\"a1\"}");
-	put(txn, DB_VMS, "11111111-1111-4111-8111-111111111111",
+	put(txn, DB_VMS, VM1,
 	    "{\"name\":\"web\",\"agency\":\"a1\"}");
-	put(txn, DB_VMS_BY_NAME, "web", "11111111-1111-4111-8111-111111111111");
-	put(txn, DB_VMS_BY_IMAGE, "deb", "11111111-1111-4111-8111-111111111111");
-	put(txn, DB_GROUP_MEMBERS, "g1", "11111111-1111-4111-8111-111111111111");
-	put(txn, DB_VOLS_BY_VM, "11111111-1111-4111-8111-111111111111", "d1");
-	put(txn, DB_NET_IPS, "n1/0a000002", "11111111-1111-4111-8111-111111111111");
+	put(txn, DB_VMS_BY_NAME, "web", VM1);
+	put(txn, DB_VMS_BY_IMAGE, "deb", VM1);
+	put(txn, DB_GROUP_MEMBERS, "g1", VM1);
+	put(txn, DB_VOLS_BY_VM, VM1, "d1");
+	put(txn, DB_NET_IPS, "n1/0a000002", VM1);
 	put(txn, DB_NET_IPS, "shr/0a090002",
-	    "11111111-1111-4111-8111-111111111111");
-	put(txn, DB_PLACEMENTS, "11111111-1111-4111-8111-111111111111",
+	    VM1);
+	put(txn, DB_PLACEMENTS, VM1,
 	    "hv1 1 1 128 2 g1");
 	put(txn, DB_IDEMPOTENCY, "POST /v1/vms k1", "{\"status\":202}");
 	commit(txn);
@@ -718,29 +720,34 @@ test_migrate_v3(void **state)
 	txn = begin(fx, false);
 	assert_value(txn, DB_META, "schema_version", "4");
 	assert_value(txn, DB_IMAGES, "deb", "");
-	assert_value(txn, DB_IMAGES, "a1/deb", "{\"name\":\"deb\",\"agency\":\"a1\"}");
-	assert_value(txn, DB_IMAGES, "/pub", "{\"name\":\"pub\",\"agency\":null}");
-	assert_value(txn, DB_NETWORKS, "a1/n1", "{\"name\":\"n1\",\"agency\":\"a1\"}");
-	assert_value(txn, DB_NETWORKS, "/shr", "{\"name\":\"shr\",\"shared\":true}");
-	assert_value(txn, DB_VOLUMES, "a2/d1", "{\"name\":\"d1\",\"agency\":\"a2\"}");
+	assert_value(txn, DB_IMAGES, "a1/deb",
+	    "{\"name\":\"deb\",\"agency\":\"a1\"}");
+	assert_value(txn, DB_IMAGES, "/pub",
+	    "{\"name\":\"pub\",\"agency\":null}");
+	assert_value(txn, DB_NETWORKS, "a1/n1",
+	    "{\"name\":\"n1\",\"agency\":\"a1\"}");
+	assert_value(txn, DB_NETWORKS, "/shr",
+	    "{\"name\":\"shr\",\"shared\":true}");
+	assert_value(txn, DB_VOLUMES, "a2/d1",
+	    "{\"name\":\"d1\",\"agency\":\"a2\"}");
 	assert_value(txn, DB_SERVER_GROUPS, "a1/g1",
 	    "{\"name\":\"g1\",\"agency\":\"a1\"}");
 	assert_value(txn, DB_VMS_BY_NAME, "web", "");
 	assert_value(txn, DB_VMS_BY_NAME, "a1/web",
-	    "11111111-1111-4111-8111-111111111111");
+	    VM1);
 	assert_dups(txn, DB_VMS_BY_IMAGE, "a1/deb",
-	    "11111111-1111-4111-8111-111111111111");
+	    VM1);
 	assert_dups(txn, DB_VMS_BY_IMAGE, "deb", "");
 	assert_dups(txn, DB_GROUP_MEMBERS, "a1/g1",
-	    "11111111-1111-4111-8111-111111111111");
-	assert_dups(txn, DB_VOLS_BY_VM, "11111111-1111-4111-8111-111111111111",
+	    VM1);
+	assert_dups(txn, DB_VOLS_BY_VM, VM1,
 	    "a2/d1");
 	assert_value(txn, DB_NET_IPS, "a1/n1/0a000002",
-	    "11111111-1111-4111-8111-111111111111");
+	    VM1);
 	assert_value(txn, DB_NET_IPS, "/shr/0a090002",
-	    "11111111-1111-4111-8111-111111111111");
+	    VM1);
 	assert_value(txn, DB_NET_IPS, "n1/0a000002", "");
-	assert_value(txn, DB_PLACEMENTS, "11111111-1111-4111-8111-111111111111",
+	assert_value(txn, DB_PLACEMENTS, VM1,
 	    "hv1 1 1 128 2 a1/g1");
 	assert_value(txn, DB_IDEMPOTENCY, "POST /v1/vms k1", "");
 	assert_dups(txn, DB_NAMES, "vm:web", "a1/web");
@@ -754,7 +761,8 @@ test_migrate_v3(void **state)
 	/* Opening again changes nothing (already version 4). */
 	reopen(fx, MAP_MIB);
 	txn = begin(fx, false);
-	assert_value(txn, DB_IMAGES, "a1/deb", "{\"name\":\"deb\",\"agency\":\"a1\"}");
+	assert_value(txn, DB_IMAGES, "a1/deb",
+	    "{\"name\":\"deb\",\"agency\":\"a1\"}");
 	assert_dups(txn, DB_NAMES, "image:deb", "a1/deb");
 	store_txn_abort(txn);
 }
