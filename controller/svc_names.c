@@ -212,7 +212,7 @@ svc_name_clash(struct store_txn *txn, int kind, const char *agency,
 	if (rc == 0) {
 		vm_error_set(err, API_ECONFLICT, "%s '%s' already exists%s%s",
 		    kind_names[kind], name, agency[0] ? " in agency " :
-		    " (public)", agency);
+		    kind == NAME_NETWORK ? " (shared)" : " (public)", agency);
 		return -1;
 	}
 	if (!kind_public(kind))
@@ -227,8 +227,9 @@ svc_name_clash(struct store_txn *txn, int kind, const char *agency,
 		if (rc < 0)
 			return -1;
 		if (rc == 0) {
-			vm_error_set(err, API_ECONFLICT, "a public %s named "
-			    "'%s' exists: choose another name",
+			vm_error_set(err, API_ECONFLICT, "a %s %s named '%s' "
+			    "exists: choose another name",
+			    kind == NAME_NETWORK ? "shared" : "public",
 			    kind_names[kind], name);
 			return -1;
 		}
@@ -240,8 +241,9 @@ svc_name_clash(struct store_txn *txn, int kind, const char *agency,
 		return -1;
 	if (c.n > 0) {
 		vm_error_set(err, API_ECONFLICT, "%s name '%s' is used by "
-		    "agency %s: a public name must be unique among all "
-		    "agencies", kind_names[kind], name, c.list);
+		    "agency %s: a %s name must be unique among all "
+		    "agencies", kind_names[kind], name, c.list,
+		    kind == NAME_NETWORK ? "shared" : "public");
 		return -1;
 	}
 	return 0;

@@ -153,6 +153,15 @@ for k in vms networks volumes images server-groups; do
 	check_eq "(10) member of B asking ?agency=ag-a gets its own $k" ag-b \
 	    "$(printf '%s' "$out" | jq -r .agency)"
 done
+# What a VM names (image, network, group) is its own agency's object.
+check_eq "(10) A's and B's VM each got .2 of their own 'web' network" \
+    "10.9.0.2 10.9.0.2" \
+    "$(as "$MA" GET /v1/vms/web | jq -r '.nics[0].ip') $(as "$MB" GET /v1/vms/web | jq -r '.nics[0].ip')"
+check_eq "(10) each agency's group 'web' holds its own VM" \
+    "$A_VM $B_VM" \
+    "$(as "$MA" GET /v1/server-groups/web | jq -r '.vms[0].id') $(as "$MB" GET /v1/server-groups/web | jq -r '.vms[0].id')"
+check "(10) hv1 defines two libvirt networks for the two 'web' networks" \
+    wait_for $((10 * D)) bash -c "[ \$(grep -c 'network vmctl-.* defined' '${T_LOG[ag-hv1]}') -ge 2 ]"
 # vmctl: the ambiguous error, and the global --agency (before or after
 # the command) as the way out.
 V vm show web >"$T_DIR/out" 2>&1
@@ -185,6 +194,12 @@ check_eq "(10) admin cannot make public 'web' (in use by agencies)" 409 \
     "$(upload "$ADMIN_TOKEN" web -F visibility=public)"
 check_eq "(10) A's VM on the public image by name" 202 \
     "$(as "$MA" POST /v1/vms '{"name":"pubvm","flavor":"tiny","image":{"name":"pub"}}' >/dev/null; api_status)"
+api POST /v1/networks '{"name":"shr","shared":true,"cidr":"10.7.0.0/24"}' \
+    >/dev/null
+out=$(as "$MA" POST /v1/networks '{"name":"shr","cidr":"10.6.0.0/24"}')
+check_eq "(10) A cannot shadow the shared network shr" 409 "$(api_status)"
+check "(10) ... a shared network of that name exists" \
+    grep -q 'shared network' <<<"$out"
 # Users: names global; an agency-admin learns nothing more than "taken".
 out=$(as "$AA" POST /v1/users '{"name":"mb","role":"member"}')
 check_eq "(10) agency-admin of A creating user mb (of B): 409" 409 "$(api_status)"
