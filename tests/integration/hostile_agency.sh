@@ -269,13 +269,18 @@ create_agency ag-c || fail "(8) create ag-c"
 api POST /v1/volumes '{"name":"left","agency":"ag-c","size_gib":1}' >/dev/null
 api POST /v1/networks '{"name":"left","agency":"ag-c","cidr":"10.8.0.0/24"}' >/dev/null
 api POST /v1/server-groups '{"name":"left","agency":"ag-c","policy":"affinity"}' >/dev/null
+check_eq "(8) ag-c gets an image too" 201 "$(upload "$ADMIN_TOKEN" left -F agency=ag-c)"
 out=$(api DELETE /v1/agencies/ag-c)
-check_eq "(8) ag-c with a volume, network, group: delete is 409" 409 "$(api_status)"
+check_eq "(8) ag-c with a volume, image, network, group: delete is 409" \
+    409 "$(api_status)"
 check "(8) ... counting them per kind" \
-    grep -q '1 volumes, 0 images, 1 networks, 1 server groups' <<<"$out"
+    grep -q '1 volumes, 1 images, 1 networks, 1 server groups' <<<"$out"
+check_eq "(8) ... and ag-c is still there" ag-c \
+    "$(api GET /v1/agencies/ag-c | jq -r .name)"
 api DELETE /v1/volumes/left?agency=ag-c >/dev/null
 api DELETE /v1/networks/left?agency=ag-c >/dev/null
 api DELETE /v1/server-groups/left?agency=ag-c >/dev/null
+api DELETE /v1/images/left?agency=ag-c >/dev/null
 check_eq "(8) emptied: deleted" 204 \
     "$(api DELETE /v1/agencies/ag-c >/dev/null; api_status)"
 out=$(api POST /v1/agencies '{"name":"ag-c"}')
