@@ -39,6 +39,14 @@ struct ctl_config {
 	int64_t images_max_size_mib;	/* largest file of an upload */
 	int64_t events_keep;		/* [events] keep: newest kept */
 	int64_t idem_ttl_s;		/* [limits] idempotency_ttl_s */
+	/* [audit] and store headroom (controller/auditlog.c) */
+	int64_t audit_refusal_interval_s;	/* refusals aggregated over */
+	int64_t audit_refusal_max_keys;	/* aggregates per interval */
+	int64_t audit_keep_days;	/* prune older; 0 = keep */
+	int64_t audit_max_events;	/* prune past; 0 = no limit */
+	char audit_export_dir[API_PATH_MAX];	/* "" = beside the store */
+	char audit_key_file[API_PATH_MAX];	/* "" = beside the store */
+	int64_t store_high_water_pct;	/* user writes refused above */
 };
 
 struct store;
@@ -54,6 +62,7 @@ struct ctl_sched_stats {
 };
 
 struct sched_cache;		/* svc_sched.c: decoded host rows */
+struct auditlog;		/* auditlog.c */
 
 struct ctl {
 	struct ctl_config cfg;		/* immutable after startup */
@@ -64,6 +73,8 @@ struct ctl {
 					 * while serving */
 	struct sched_cache *sched_cache; /* owned by main() (svc_sched_cache_new);
 					 * NULL = no cache */
+	struct auditlog *auditlog;	/* owned by main() (auditlog_start);
+					 * NULL = refusals not recorded */
 };
 
 #endif

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "auditlog.h"
 #include "auth.h"
 #include "conf.h"
 #include "ctl.h"
@@ -48,6 +49,8 @@ static const struct conf_item ctl_conf[] = {
 	    LOCALSTATEDIR "/lib/vmctl/state"),
 	CONF_ITEM_INT("store", "map_size_mib", struct ctl_config,
 	    map_size_mib, 16, 1048576, "1024"),
+	CONF_ITEM_INT("store", "high_water_pct", struct ctl_config,
+	    store_high_water_pct, 50, 99, "90"),
 	CONF_ITEM_INT("tasks", "lease_s", struct ctl_config, lease_s, 5, 3600,
 	    "60"),
 	CONF_ITEM_INT("tasks", "long_poll_max_s", struct ctl_config,
@@ -85,6 +88,18 @@ static const struct conf_item ctl_conf[] = {
 	    images_max_size_mib, 1, 1048576, "20480"),
 	CONF_ITEM_INT("events", "keep", struct ctl_config, events_keep, 10,
 	    100000000, "100000"),
+	CONF_ITEM_INT("audit", "refusal_interval_s", struct ctl_config,
+	    audit_refusal_interval_s, 0, 3600, "10"),
+	CONF_ITEM_INT("audit", "refusal_max_keys", struct ctl_config,
+	    audit_refusal_max_keys, 1, 100000, "256"),
+	CONF_ITEM_INT("audit", "keep_days", struct ctl_config,
+	    audit_keep_days, 0, 36500, "0"),
+	CONF_ITEM_INT("audit", "max_events", struct ctl_config,
+	    audit_max_events, 0, 1000000000, "1000000"),
+	CONF_ITEM_STR("audit", "export_dir", struct ctl_config,
+	    audit_export_dir, ""),
+	CONF_ITEM_STR("audit", "key_file", struct ctl_config, audit_key_file,
+	    ""),
 };
 
 static volatile sig_atomic_t quit;
@@ -307,6 +322,11 @@ main(int argc, char **argv)
 			fprintf(stderr, "vmctld: %s\n", err.message);
 			goto cleanup;
 		}
+		/* The first event is keyed like every later one. */
+		if (auditlog_start(&ctl, &ctl.auditlog, &err) < 0) {
+			fprintf(stderr, "vmctld: %s\n", err.message);
+			goto cleanup;
+		}
 		ret = bootstrap_admin(&ctl);
 		goto cleanup;
 	}
@@ -335,7 +355,8 @@ main(int argc, char **argv)
 		log_error("%s", err.message);
 		goto cleanup;
 	}
-	if (svc_image_init(&ctl, &err) < 0) {
+	if (svc_image_init(&ctl, &err) < 0 ||
+	    auditlog_start(&ctl, &ctl.auditlog, &err) < 0) {
 		log_error("%s", err.message);
 		goto cleanup;
 	}
@@ -355,6 +376,7 @@ main(int argc, char **argv)
 	ret = 0;
 cleanup:
 	server_stop(ctl.server);
+	auditlog_stop(ctl.auditlog);
 	svc_image_fini(&ctl);
 	store_close(ctl.store);
 	svc_sched_cache_free(ctl.sched_cache);

@@ -490,6 +490,18 @@ server_audit(struct server *srv, struct conn_state *cs, int status,
 	if (!refused && (!mutating || (cs->route->flags & ROUTE_NOAUDIT)))
 		return;
 	req_audit_fill(&cs->req, status, message, &ev);
+	if (refused) {
+		/*
+		 * Counted in memory, written once per key and interval by
+		 * auditlog.c: a flood of refusals costs no disk write here
+		 * and a bounded number of events. The route's pattern, not
+		 * the path, so ids do not make new keys.
+		 */
+		str_copy(ev.path, sizeof(ev.path), cs->route->pattern);
+		auditlog_refusal(srv->ctl->auditlog, &ev);
+		cs->req.audited = true;
+		return;
+	}
 	if (store_txn_begin(srv->ctl->store, true, &txn, &err) < 0 ||
 	    audit_append(txn, &ev, &err) < 0) {
 		store_txn_abort(txn);
