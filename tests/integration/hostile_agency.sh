@@ -47,7 +47,7 @@ start_agent() {
 	    -o agent.libvirt_uri=test:///default \
 	    -o agent.state_dir="$T_DIR/ag-$h" \
 	    -o agent.volume_dir="$T_DIR/vols-$h" -o agent.heartbeat_s=1 \
-	    -o agent.vcpus=8 -o agent.ram_mib=8192 -o agent.disk_gib=100
+	    -o agent.vcpus=12 -o agent.ram_mib=8192 -o agent.disk_gib=100
 }
 
 # upload TOKEN NAME [CURL-ARGS]: a kernel image through the upload route.
@@ -255,6 +255,12 @@ out=$(api POST /v1/vms '{"name":"big","agency":"ag-a","flavor":"huge","image":{"
 check "(17) admin keeps the detailed text (host name)" grep -q hv1 <<<"$out"
 out=$(api POST /v1/vms '{"name":"pin","agency":"ag-a","flavor":"tiny","image":{"name":"web"},"host_hint":"hv1"}')
 check_eq "(17) admin with host_hint: 202" 202 "$(api_status)"
+out=$(as "$OP" POST /v1/vms '{"name":"pin2","agency":"ag-b","flavor":"tiny","image":{"name":"web"},"host_hint":"hv1"}')
+check_eq "(17) operator with host_hint: 202" 202 "$(api_status)"
+out=$(as "$OP" POST /v1/vms '{"name":"big","agency":"ag-b","flavor":"huge","image":{"name":"web"}}')
+check "(17) operator keeps the detailed text (host name)" grep -q hv1 <<<"$out"
+out=$(as "$AA" POST /v1/vms '{"name":"pin3","flavor":"tiny","image":{"name":"web"},"host_hint":"hv1"}')
+check_eq "(17) agency-admin with host_hint: 403" 403 "$(api_status)"
 
 # ------------------------------------------------------------ (24)
 for r in admin operator; do
