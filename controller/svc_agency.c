@@ -472,6 +472,14 @@ svc_usage_show(struct req *req, struct resp *resp)
 	    agency_load(req, txn, &a, &err) < 0)
 		goto fail;
 	str_copy(r.agency, sizeof(r.agency), a.name);
+	/* Nothing is billed before the agency existed (and the period
+	 * always has a start to show: a time of 0 encodes as null). */
+	if (a.created_at > 0 && r.from < a.created_at)
+		r.from = a.created_at;
+	if (r.from <= 0)
+		r.from = 1;
+	if (r.from > r.to)
+		r.from = r.to;
 	r.quota = a.quota;
 	r.usage = a.usage;
 	c.agency = a.name;

@@ -31,6 +31,7 @@ req() {
 	[ -n "$tok" ] && auth=(-H "Authorization: Bearer $tok")
 	R_STATUS=$(curl -s -o "$T_DIR/resp" -w '%{http_code}' --max-time 20 \
 	    -X "$m" "${auth[@]}" "$@" "$U$p")
+	trace_record "$m" "$p" "$R_STATUS" "$T_DIR/resp"
 	R_BODY=$(cat "$T_DIR/resp")
 }
 

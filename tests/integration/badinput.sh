@@ -48,6 +48,7 @@ req() {
 	R_STATUS=$(curl -s -D "$T_DIR/resp.hdr" -o "$T_DIR/resp" \
 	    -w '%{http_code}' --max-time 20 --path-as-is -X "$m" \
 	    "${auth[@]}" "$@" "$U$p")
+	trace_record "$m" "$p" "$R_STATUS" "$T_DIR/resp" "$T_DIR/resp.hdr"
 	R_BODY=$(cat "$T_DIR/resp")
 	R_CODE=$(jq -r '.error.code // empty' "$T_DIR/resp" 2>/dev/null)
 	R_MSG=$(jq -r '.error.message // empty' "$T_DIR/resp" 2>/dev/null)

@@ -489,6 +489,7 @@ EOF
 chmod +x "$T_DIR/run1.sh"
 start=$(now_s)
 seq 1 "$N" | xargs -P 8 -I{} "$T_DIR/run1.sh" {} "$C" "$CTL_URL"
+trace_case_dir "$C"
 note "sent $N requests in $(awk -v s="$start" -v n="$(now_s)" \
     'BEGIN { printf "%.1f", n - s }') s"
 
