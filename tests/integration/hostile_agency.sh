@@ -175,6 +175,13 @@ check_eq "(10) vmctl network show web --agency ag-b" ag-b \
     "$(V -o json network show web --agency ag-b | jq -r .agency)"
 check_eq "(10) vmctl vm list --agency ag-b keeps its filter meaning" "web" \
     "$(V -o json vm list --agency ag-b | jq -r '[.[].name] | join(",")')"
+check_eq "(10) admin: GET /v1/vms?name=web lists both agencies' web" \
+    "ag-a,ag-b" \
+    "$(api GET '/v1/vms?name=web' | jq -r '[.items[].agency] | sort | join(",")')"
+check_eq "(10) admin: ?name=web&agency=ag-b lists B's" ag-b \
+    "$(api GET '/v1/vms?name=web&agency=ag-b' | jq -r '[.items[].agency] | join(",")')"
+check_eq "(10) B: ?name=web lists only its own" ag-b \
+    "$(as "$MB" GET '/v1/vms?name=web' | jq -r '[.items[].agency] | join(",")')"
 check_eq "(10) admin: vm by uuid" ag-a "$(api GET "/v1/vms/$A_VM" | jq -r .agency)"
 out=$(as "$MB" GET "/v1/vms/$A_VM")
 check_eq "(10) B: A's VM by uuid is 404" 404 "$(api_status)"
