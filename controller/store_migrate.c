@@ -8,7 +8,7 @@
  * images and shared networks); the indexes that refer to them by name
  * (vms_by_image, group_members, vols_by_vm values, IPAM "NET/...", the
  * group in placement rows) follow; DB_NAMES is built; idempotency rows
- * (not scoped to a principal in v3) are dropped.
+ * (not scoped to a principal in v3) are dropped; agencies get an id.
  */
 #include "config.h"
 
@@ -158,6 +158,44 @@ cleanup:
 	return rc;
 }
 
+/* Agencies get an id (v4): never reused, unlike a name. */
+static int
+agency_ids(struct store_txn *txn, struct vm_error *err)
+{
+	struct vm_error ignore = { 0, "" };
+	struct kvs l;
+	size_t i;
+	int rc = -1;
+
+	if (kvs_load(txn, DB_AGENCIES, &l, err) < 0)
+		goto cleanup;
+	for (i = 0; i < l.n; i++) {
+		json_object *o;
+		char u[API_UUID_LEN], *text;
+		int r;
+
+		o = json_parse(l.v[i].val, l.v[i].vlen, API_EINTERNAL, &ignore);
+		if (o == NULL || !json_object_is_type(o, json_type_object) ||
+		    json_get_str(o, "id") != NULL) {
+			json_object_put(o);
+			continue;
+		}
+		uuid_new(u);
+		json_object_object_add(o, "id", json_object_new_string(u));
+		text = json_dump(o);
+		json_object_put(o);
+		r = store_put(txn, DB_AGENCIES, l.v[i].key, text, strlen(text),
+		    0, err);
+		free(text);
+		if (r < 0)
+			goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	kvs_free(&l);
+	return rc;
+}
+
 static int
 migrate_v3(struct store_txn *txn, struct vm_error *err)
 {
@@ -173,7 +211,8 @@ migrate_v3(struct store_txn *txn, struct vm_error *err)
 	memset(&net, 0, sizeof(net));
 	memset(&vol, 0, sizeof(vol));
 	memset(&grp, 0, sizeof(grp));
-	if (rekey_rows(txn, DB_IMAGES, "image", &img, err) < 0 ||
+	if (agency_ids(txn, err) < 0 ||
+	    rekey_rows(txn, DB_IMAGES, "image", &img, err) < 0 ||
 	    rekey_rows(txn, DB_NETWORKS, "network", &net, err) < 0 ||
 	    rekey_rows(txn, DB_VOLUMES, "volume", &vol, err) < 0 ||
 	    rekey_rows(txn, DB_SERVER_GROUPS, "group", &grp, err) < 0 ||

@@ -166,6 +166,7 @@ svc_agency_create(struct req *req, struct resp *resp)
 	    &err) < 0)
 		goto fail;
 	memset(&a.usage, 0, sizeof(a.usage));
+	uuid_new(a.id);
 	a.created_at = now_ms();
 	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
 		goto fail;
@@ -314,7 +315,8 @@ svc_agency_delete(struct req *req, struct resp *resp)
 	 * events keep naming the old agency, so no new agency may take it. */
 	snprintf(rk, sizeof(rk), "retired_agency/%s", a.name);
 	if (store_del(txn, DB_AGENCIES, a.name, NULL, &err) < 0 ||
-	    store_put(txn, DB_META, rk, "1", 1, 0, &err) < 0)
+	    store_put(txn, DB_META, rk, a.id[0] ? a.id : "-",
+	    a.id[0] ? strlen(a.id) : 1, 0, &err) < 0)
 		goto fail;
 	if (svc_commit(req, txn, 204, &err, "agency %s", a.name) < 0) {
 		txn = NULL;

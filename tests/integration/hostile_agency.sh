@@ -279,6 +279,9 @@ done
 
 # ------------------------------------------------------------ (8)
 create_agency ag-c || fail "(8) create ag-c"
+check "(8) an agency has a uuid of its own" grep -Eqx \
+    '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}' \
+    <<<"$(api GET /v1/agencies/ag-c | jq -r .id)"
 api POST /v1/volumes '{"name":"left","agency":"ag-c","size_gib":1}' >/dev/null
 api POST /v1/networks '{"name":"left","agency":"ag-c","cidr":"10.8.0.0/24"}' >/dev/null
 api POST /v1/server-groups '{"name":"left","agency":"ag-c","policy":"affinity"}' >/dev/null

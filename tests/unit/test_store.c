@@ -709,6 +709,7 @@ test_migrate_v3(void **state)
 	put(txn, DB_PLACEMENTS, VM1,
 	    "hv1 1 1 128 2 g1");
 	put(txn, DB_IDEMPOTENCY, "POST /v1/vms k1", "{\"status\":202}");
+	put(txn, DB_AGENCIES, "a1", "{\"name\":\"a1\"}");
 	commit(txn);
 	store_close(fx->st);
 	fx->st = NULL;
@@ -756,6 +757,16 @@ test_migrate_v3(void **state)
 	assert_dups(txn, DB_NAMES, "network:shr", "/shr");
 	assert_dups(txn, DB_NAMES, "volume:d1", "a2/d1");
 	assert_dups(txn, DB_NAMES, "group:g1", "a1/g1");
+	{
+		char *ag = get(txn, DB_AGENCIES, "a1"), id[API_UUID_LEN];
+		const char *p = strstr(ag, "\"id\":\"");
+
+		/* {"name":"a1","id":"<uuid>"}: the agency got an id. */
+		assert_non_null(p);
+		str_copy(id, sizeof(id), p + 6);
+		assert_true(uuid_valid(id));
+		free(ag);
+	}
 	store_txn_abort(txn);
 
 	/* Opening again changes nothing (already version 4). */
