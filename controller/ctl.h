@@ -39,6 +39,7 @@ struct ctl_config {
 	char images_dir[API_PATH_MAX];	/* "" = "images" beside the store */
 	int64_t images_max_size_mib;	/* largest file of an upload */
 	int64_t events_keep;		/* [events] keep: newest kept */
+	int64_t idem_ttl_s;		/* [limits] idempotency_ttl_s */
 	/* [audit] and store headroom (controller/auditlog.c) */
 	int64_t audit_refusal_interval_s;	/* refusals aggregated over */
 	int64_t audit_refusal_max_keys;	/* aggregates per interval */
