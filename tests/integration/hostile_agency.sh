@@ -303,5 +303,23 @@ out=$(api POST /v1/agencies '{"name":"ag-c"}')
 check_eq "(8) a new agency ag-c: 409 (the name is retired)" 409 "$(api_status)"
 check "(8) ... saying why" grep -q 'deleted agency' <<<"$out"
 
+
+# ------------------------------------------------------------ paging
+# List cursors of per-agency rows are keys "AGENCY/NAME": an admin pages
+# through every agency's networks one at a time (?after= accepts them).
+seen=() after= pages=0
+while [ "$pages" -lt 50 ]; do
+	out=$(api GET "/v1/networks?limit=1${after:+&after=$after}") || break
+	[ "$(api_status)" = 200 ] || break
+	seen+=("$(jq -r '.items[] | "\(.agency // "")/\(.name)"' <<<"$out")")
+	after=$(jq -r '.next // empty' <<<"$out")
+	pages=$((pages + 1))
+	[ -n "$after" ] || break
+done
+check_eq "paging: every network listed once, page by page" \
+    "$(api GET '/v1/networks?limit=1000' | jq -r '.items | length')" \
+    "$(printf '%s\n' "${seen[@]}" | grep -c . )"
+check "paging: more than one agency's rows crossed" test "$pages" -gt 2
+
 check_daemons_clean
 t_finish
