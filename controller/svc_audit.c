@@ -67,12 +67,14 @@ list_corrupt(struct list_ctx *c, const char *key, size_t klen,
 {
 	json_object *o = json_object_new_object();
 	char k[17];
-	long long seq = 0;
+	unsigned long long useq = 0;
+	long long seq;
 
 	memset(k, 0, sizeof(k));
 	memcpy(k, key, klen < 16 ? klen : 16);
-	if (sscanf(k, "%llx", &seq) != 1)
-		seq = 0;
+	if (sscanf(k, "%llx", &useq) != 1 || useq > (unsigned long long)INT64_MAX)
+		useq = 0;
+	seq = (long long)useq;
 	json_object_object_add(o, "seq", json_object_new_int64(seq));
 	json_object_object_add(o, "corrupt", json_object_new_boolean(1));
 	json_object_object_add(o, "message", json_object_new_string(why));
