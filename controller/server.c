@@ -609,8 +609,8 @@ peer_key(struct MHD_Connection *conn, char buf[64])
 
 		memcpy(&in6, ci->client_addr, sizeof(in6));
 		memset(&in6.sin6_addr.s6_addr[8], 0, 8);
-		inet_ntop(AF_INET6, &in6.sin6_addr, buf, 60);
-		strcat(buf, "/64");
+		if (inet_ntop(AF_INET6, &in6.sin6_addr, buf, 60) != NULL)
+			memcpy(buf + strlen(buf), "/64", 4);	/* < 64 */
 	}
 }
 
