@@ -183,7 +183,6 @@ static void
 tl_set_error(struct api_task_result *r, const char *msg)
 {
 	size_t n, max = sizeof(r->error) - 1;
-	char *p;
 
 	n = strlen(msg);
 	if (n > max) {
@@ -193,9 +192,7 @@ tl_set_error(struct api_task_result *r, const char *msg)
 	}
 	memcpy(r->error, msg, n);
 	r->error[n] = '\0';
-	for (p = r->error; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
+	api_text_scrub(r->error);	/* controls, C1, bad UTF-8 */
 	if (r->error[0] == '\0')
 		str_copy(r->error, sizeof(r->error), "failed");
 }

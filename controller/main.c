@@ -15,6 +15,7 @@
 
 #include "audit.h"
 #include "auth.h"
+#include "bridges.h"
 #include "conf.h"
 #include "ctl.h"
 #include "identity.h"
@@ -83,6 +84,8 @@ static const struct conf_item ctl_conf[] = {
 	    images_max_size_mib, 1, 1048576, "20480"),
 	CONF_ITEM_INT("events", "keep", struct ctl_config, events_keep, 10,
 	    100000000, "100000"),
+	CONF_ITEM_STR("networks", "bridges", struct ctl_config, net_bridges,
+	    ""),
 };
 
 static volatile sig_atomic_t quit;
@@ -281,6 +284,16 @@ main(int argc, char **argv)
 	for (i = 0; i < noverrides; i++) {
 		if (apply_override(&ctl.cfg, overrides[i], &err) < 0) {
 			fprintf(stderr, "vmctld: %s\n", err.message);
+			goto cleanup;
+		}
+	}
+	{
+		/* Checked now (for -n too); svc_net.c parses it per request. */
+		struct bridges br;
+
+		if (bridges_parse(ctl.cfg.net_bridges, &br, &err) < 0) {
+			fprintf(stderr, "vmctld: networks.bridges: %s\n",
+			    err.message);
 			goto cleanup;
 		}
 	}

@@ -677,6 +677,7 @@ main(void)
 		cmocka_unit_test(test_bad_enums),
 		cmocka_unit_test(test_control_chars),
 		cmocka_unit_test(test_regression_del_is_control_char),
+		cmocka_unit_test(test_regression_c1_control_chars),
 		cmocka_unit_test(test_text_too_long),
 		cmocka_unit_test(test_bad_times),
 		cmocka_unit_test(test_image_rules),
