@@ -15,6 +15,13 @@
 
 #define API_CONSOLE_LINE_MAX 1024	/* text of one line + NUL */
 #define API_CONSOLE_CHUNK 8192	/* bytes the agent sends at most (8 KiB) */
+/*
+ * The whole JSON body of one POST /v1/agent/console, encoded, at most:
+ * a newline costs a line object (~23 bytes) and '"' '\' tab two, so the
+ * agent sends only as many log bytes as fit (serial.c) and the
+ * controller refuses more (413). 8 KiB, far under any route limit.
+ */
+#define API_CONSOLE_BODY_MAX 8192
 #define API_CONSOLE_KEEP 65536	/* bytes the controller keeps (64 KiB) */
 #define API_CONSOLE_LINES_MAX (API_CONSOLE_KEEP + 1)
 

@@ -1,11 +1,11 @@
 /*
  * vmctl vm console VM [--follow]: the VM's serial log through the
- * controller (GET /v1/vms/{id}/console). Each request also asks the
- * VM's agent for the bytes after what the controller has; the answer
- * comes with the next request. One-shot: wait (at most 3 s) until that
- * refresh is in, then print the newest log the controller keeps (64 KiB).
- * --follow: then ask again every 0.5 s for what came after, until
- * interrupted.
+ * controller. POST /v1/vms/{id}/console answers what the controller has
+ * and asks the VM's agent for the bytes after it (at most one ask in
+ * flight per VM); GET only reads. One-shot: POST, then GET (at most 3 s)
+ * until that ask is answered, then print the newest log the controller
+ * keeps (64 KiB). --follow: then POST every 0.5 s for what came after,
+ * until interrupted.
  */
 #include "config.h"
 
@@ -19,7 +19,7 @@
 #include "console.h"
 #include "errors.h"
 
-#define CONSOLE_POLL_MS		200	/* one-shot: waiting for the refresh */
+#define CONSOLE_POLL_MS		100	/* one-shot: waiting for the refresh */
 #define CONSOLE_WAIT_MS		3000
 #define CONSOLE_FOLLOW_MS	500
 
@@ -31,9 +31,10 @@ console_sleep(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* GET the console after `after`; *ans owned by the caller. */
+/* GET (ask false) or POST (ask: also ask the agent for fresh bytes) the
+ * console after `after`; *ans owned by the caller. */
 static int
-console_get(struct cli_ctx *ctx, const char *ref, int64_t after,
+console_get(struct cli_ctx *ctx, const char *ref, bool ask, int64_t after,
     json_object **ans, struct api_console *c, struct api_console_line **lines,
     size_t *n, struct vm_error *err)
 {
@@ -46,7 +47,8 @@ console_get(struct cli_ctx *ctx, const char *ref, int64_t after,
 	*ans = NULL;
 	*lines = NULL;
 	*n = 0;
-	if (client_call(ctx, "GET", path, NULL, NULL, ans, err) < 0)
+	if (client_call(ctx, ask ? "POST" : "GET", path, NULL, NULL, ans,
+	    err) < 0)
 		goto cleanup;
 	if (*ans == NULL || api_decode_array(*ans, "lines",
 	    &api_console_line_schema, API_CONSOLE_LINES_MAX, &items, n,
@@ -97,7 +99,8 @@ cmd_vm_console(struct cli_ctx *ctx, int argc, char **argv)
 	json_object *ans = NULL;
 	struct cli_getopt g;
 	const char *ref;
-	bool follow = false;
+	bool follow = false, ask = true;
+	int64_t asked_end = -1;
 	size_t n = 0;
 	long waited = 0;
 	int ch, ret = CLI_ERR;
@@ -119,12 +122,21 @@ cmd_vm_console(struct cli_ctx *ctx, int argc, char **argv)
 	if (follow && ctx->output == OUT_JSON)
 		return cli_usage_error(ctx, "--follow prints text: leave out "
 		    "-o json");
-	/* The first answer asks the agent; wait for its bytes to arrive. */
+	/*
+	 * Ask the agent, wait for its bytes; while an answer brought new
+	 * bytes, ask again (one chunk is at most 8 KiB of log, less when
+	 * it is many short lines): until nothing new or CONSOLE_WAIT_MS.
+	 */
 	for (;;) {
-		if (console_get(ctx, ref, 0, &ans, &c, &lines, &n, &err) < 0)
+		if (console_get(ctx, ref, ask, 0, &ans, &c, &lines, &n,
+		    &err) < 0)
 			goto fail;
-		if (!c.pending || waited >= CONSOLE_WAIT_MS)
+		if (waited >= CONSOLE_WAIT_MS || (!c.pending && (ask ||
+		    c.end == asked_end)))
 			break;
+		if (ask)
+			asked_end = c.end;
+		ask = !c.pending;
 		json_object_put(ans);
 		free(lines);
 		ans = NULL;
@@ -147,7 +159,8 @@ cmd_vm_console(struct cli_ctx *ctx, int argc, char **argv)
 		ans = NULL;
 		lines = NULL;
 		console_sleep(CONSOLE_FOLLOW_MS);
-		if (console_get(ctx, ref, end, &ans, &c, &lines, &n, &err) < 0)
+		if (console_get(ctx, ref, true, end, &ans, &c, &lines, &n,
+		    &err) < 0)
 			goto fail;
 		if (c.offset < end && !ctx->quiet)
 			fprintf(stderr, "vmctl: [console log started over or "

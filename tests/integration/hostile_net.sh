@@ -1,0 +1,247 @@
+#!/bin/bash
+# hostile_net.sh: issue 8 items 6, 19, 20 and the console read route,
+# against the real daemons (agent on libvirt's test driver).
+#  (6) bridge networks: a member, an agency-admin and an operator get 403;
+#      an admin with a bridge not on [networks] bridges gets 400 naming
+#      the allowed ones; on the list 201; a VM gets a NIC on it only at a
+#      site whose list names the bridge (400 and nothing created else).
+#  (19) console chunks are limited by their ENCODED size: 8 KiB of "\n",
+#      of control bytes or of '"' in the log all arrive, readable, through
+#      several chunks; an agent body over 8 KiB of JSON gets 413.
+#      GET /v1/vms/{id}/console only reads (asks the agent nothing);
+#      POST asks (202), at most one ask in flight per VM.
+#  (20) C1 controls (U+0085, U+009B, raw or escaped) in a text field: 400;
+#      vmctl prints control characters of server text escaped (\x1b,
+#      \u009b) in tables, "key: value" lines and error messages.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+
+T_PORT_LO=${T_PORT_LO:-31500}
+T_PORT_HI=${T_PORT_HI:-31999}
+t_init hostile_net
+t_require "$VMCTLD" "$VMAGENTD" "$VMCTL" || t_finish
+command -v jq >/dev/null || { fail "missing tool jq"; t_finish; }
+
+D=$T_SLOW
+KERNEL="$T_DIR/vmlinuz"
+: >"$KERNEL"
+STORE="$T_DIR/state"
+ALLOW="dc:br-vm1,br-vm2 dr:br-dr1"
+
+V() {
+	"$VMCTL" --url "$CTL_URL" --token "$ADMIN_TOKEN" \
+	    ${T_CA:+--ca-file "$T_CA"} --timeout $((60 * D)) "$@"
+}
+host_up() {
+	[ "$(api GET "/v1/hosts/$1" | jq -r .state)" = up ]
+}
+vm_running() {
+	[ "$(api GET "/v1/vms/$1" | jq -r .state)" = running ]
+}
+
+setup() {
+	local tf="$T_DIR/hv1.token" r
+	bootstrap_admin "$STORE" || return 1
+	start_controller ctl "$STORE" -o limits.rate_per_s=0 \
+	    -o networks.bridges="$ALLOW" || return 1
+	create_agency a1 || return 1
+	for r in "op operator" "aa1 agency-admin a1" "m1 member a1" \
+	    "v1 viewer a1"; do
+		set -- $r
+		mk POST /v1/users "{\"name\":\"$1\",\"role\":\"$2\"${3:+,\"agency\":\"$3\"}}" \
+		    .name >/dev/null || return 1
+	done
+	OP=$(mk POST /v1/tokens '{"user":"op"}' .secret) &&
+	    AA1=$(mk POST /v1/tokens '{"user":"aa1"}' .secret) &&
+	    M1=$(mk POST /v1/tokens '{"user":"m1"}' .secret) &&
+	    VW=$(mk POST /v1/tokens '{"user":"v1"}' .secret) || return 1
+	V -q flavor create small --vcpus 1 --ram 128 >/dev/null || return 1
+	(umask 077 && V -q host enroll hv1 --site dc >"$tf") || return 1
+	start_daemon ag "$VMAGENTD" -f -c /dev/null -o agent.host=hv1 \
+	    -o agent.site=dc -o agent.token_file="$tf" \
+	    -o agent.controller_url="$CTL_URL" \
+	    -o agent.libvirt_uri=test:///default \
+	    -o agent.state_dir="$T_DIR/ag" -o agent.heartbeat_s=1 \
+	    -o agent.vcpus=64 -o agent.ram_mib=65536 -o agent.disk_gib=1000 \
+	    || return 1
+	wait_for $((20 * D)) host_up hv1
+}
+if setup; then
+	pass "setup: vmctld (bridges $ALLOW), hv1 in dc, users op aa1 m1 v1"
+else
+	fail "setup"
+	t_finish
+fi
+
+# ------------------------------------------------------------ (6) bridges
+
+BR='{"name":"lan1","agency":"a1","cidr":"10.70.0.0/24","mode":"bridge","bridge":"br-vm1"}'
+for who in "member $M1" "agency-admin $AA1" "operator $OP"; do
+	set -- $who
+	AS_TOKEN=$2 refused "(6) a bridge network made by an $1" 403 \
+	    forbidden "bridge networks .*only admins" POST /v1/networks "$BR"
+done
+AS_TOKEN=$M1 refused "(6) a member: the management LAN" 403 forbidden \
+    "only admins" POST /v1/networks \
+    '{"name":"mg","cidr":"10.71.0.0/24","mode":"bridge","bridge":"br-mgmt"}'
+refused "(6) an admin, bridge br-mgmt not on the list" 400 \
+    invalid_argument \
+    "br-mgmt is not on the allow-list.*allowed: dc: br-vm1, br-vm2; dr: br-dr1" \
+    POST /v1/networks \
+    '{"name":"mg","agency":"a1","cidr":"10.71.0.0/24","mode":"bridge","bridge":"br-mgmt"}'
+check_eq "(6) nothing was created" "0" \
+    "$(api GET /v1/networks | jq '.items | length')"
+out=$(api POST /v1/networks "$BR")
+check_eq "(6) an admin, bridge br-vm1 of site dc: 201" "201 bridge br-vm1" \
+    "$(api_status) $(jq -r '"\(.mode) \(.bridge)"' <<<"$out")"
+out=$(V -o json network create lan2 --cidr 10.72.0.0/24 --mode bridge \
+    --bridge br-dr1 --agency a1)
+check_eq "(6) br-dr1 (listed for site dr only) can be made" "br-dr1" \
+    "$(jq -r .bridge <<<"$out")"
+# Members still use the bridge networks an admin made for their agency.
+out=$(api POST /v1/vms "{\"name\":\"vb1\",\"agency\":\"a1\",\"flavor\":\"small\",\"image\":{\"kernel\":\"$KERNEL\"},\"nics\":[{\"network\":\"lan1\"}]}")
+check_eq "(6) a VM of a1 on lan1 (br-vm1 at dc): 202" 202 "$(api_status)"
+wait_for $((20 * D)) vm_running vb1
+check_eq "(6) ... it runs, NIC on lan1" "running lan1" \
+    "$(api GET /v1/vms/vb1 | jq -r '"\(.state) \(.nics[0].network)"')"
+before=$(api GET /v1/vms | jq '.items | length')
+refused "(6) a VM on lan2 placed at site dc (br-dr1 is for dr)" \
+    400 invalid_argument "network lan2 \(bridge br-dr1\) is not available at site dc" \
+    POST /v1/vms "{\"name\":\"vb2\",\"agency\":\"a1\",\"flavor\":\"small\",\"image\":{\"kernel\":\"$KERNEL\"},\"nics\":[{\"network\":\"lan2\"}]}"
+check_eq "(6) ... nothing created" "$before" \
+    "$(api GET /v1/vms | jq '.items | length')"
+
+# ------------------------------------------------------------ (20) C1
+
+for v in '\u0085' '\u009b31m' 'a\u0080b' $'\xc2\x9b' $'x\xc2\x85y'; do
+	refused "(20) display_name holding $(printf '%q' "$v")" 400 \
+	    invalid_argument "display_name: control characters" \
+	    POST /v1/users "{\"name\":\"c1\",\"role\":\"viewer\",\"agency\":\"a1\",\"display_name\":\"$v\"}"
+done
+refused "(20) a VM cmdline (AF_STR) with U+009B" 400 invalid_argument \
+    "cmdline: control characters" POST /v1/vms \
+    "{\"name\":\"c1\",\"flavor\":\"small\",\"image\":{\"kernel\":\"$KERNEL\",\"cmdline\":\"a\u009bb\"}}"
+out=$(api POST /v1/users '{"name":"c2","role":"viewer","agency":"a1","display_name":"caf\u00e9 \u00a0 \u65e5"}')
+check_eq "(20) U+00E9, U+00A0 (just past C1), U+65E5 are text: 201" 201 \
+    "$(api_status)"
+# vmctl escapes control characters of text it prints. A message echoing
+# an argument (ESC [2J clears a terminal, U+009B is an 8-bit CSI):
+X=$(printf 'a\033[2Jb\xc2\x9b')
+V vm list --name "$X" >/dev/null 2>"$T_DIR/e"
+check "(20) an error echoing ESC and U+009B prints them escaped" \
+    grep -qF 'a\x1b[2Jb\u009b' "$T_DIR/e"
+check "(20) ... no raw ESC nor C1 reaches the terminal" \
+    bash -c "! grep -qa \$'\\x1b\\|\\xc2\\x9b' '$T_DIR/e'"
+# A string the store already holds: the audit trail keeps a refused
+# request's path as received (U+009B in it: stored records keep the
+# older text class). The audit table shows it escaped, -o json as \u009b.
+API_TOKEN=$VW api DELETE "/v1/networks/x%C2%9Bq" >/dev/null
+if api GET '/v1/audit?limit=500' | jq -e \
+    '[.items[] | select(.path | test("\u009b"))] | length > 0' >/dev/null
+then
+	V audit list --limit 500 >"$T_DIR/audit.out" 2>&1
+	check "(20) vmctl audit list: the stored U+009B shows as \\u009b" \
+	    grep -qF 'x\u009bq' "$T_DIR/audit.out"
+	check "(20) ... and never raw" \
+	    bash -c "! grep -qa \$'\\xc2\\x9b' '$T_DIR/audit.out'"
+	V -o json audit list --limit 500 >"$T_DIR/audit.json" 2>&1
+	check "(20) -o json: \\u009b escape, same string for a parser" \
+	    bash -c "grep -qF 'x\\u009bq' '$T_DIR/audit.json' &&
+	    ! grep -qa \$'\\xc2\\x9b' '$T_DIR/audit.json' &&
+	    jq -e '.[] | select(.path == \"/v1/networks/x\\u009bq\")' \
+	    '$T_DIR/audit.json' >/dev/null"
+else
+	note "(20) the refused request's path is not in the audit trail:" \
+	    "no stored U+009B to show"
+fi
+
+# ------------------------------------------------------------ (19) console
+
+VID=$(api GET /v1/vms/vb1 | jq -r .id)
+LOG="$T_DIR/ag/console/$VID.log"
+cend() {
+	api GET /v1/vms/vb1/console | jq -r .end
+}
+# Ask (POST) until the controller has `want` bytes: bounded.
+fetch_all() {
+	local want=$1 i
+	for ((i = 0; i < 200; i++)); do
+		[ "$(cend)" = "$want" ] && return 0
+		api POST /v1/vms/vb1/console >/dev/null
+		sleep 0.1
+	done
+	return 1
+}
+printf 'boot\n' >"$LOG"
+check "(19) POST asks the agent: the controller gets the log" fetch_all 5
+printf 'more\n' >>"$LOG"
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	api GET /v1/vms/vb1/console >/dev/null
+	sleep 0.1
+done
+check_eq "(19) GET only reads: ten GETs asked the agent nothing" 5 "$(cend)"
+out=$(api POST /v1/vms/vb1/console)
+check_eq "(19) POST: 202, a refresh pending" "202 true" \
+    "$(api_status) $(jq -r .pending <<<"$out")"
+check "(19) ... and it arrives" fetch_all 10
+for what in newline control quote; do
+	: >"$LOG"
+	fetch_all 0 >/dev/null
+	case $what in
+	newline) head -c 8192 /dev/zero | tr '\0' '\n' >"$LOG" ;;
+	control) head -c 8192 /dev/zero | tr '\0' '\033' >"$LOG" ;;
+	quote) head -c 8192 /dev/zero | tr '\0' '"' >"$LOG" ;;
+	esac
+	# A new log (smaller than the window's end or equal): restart the
+	# window by making the log look new to the controller.
+	check "(19) 8 KiB of $what bytes: all 8192 arrive (several chunks)" \
+	    fetch_all 8192
+	out=$(api GET /v1/vms/vb1/console)
+	case $what in
+	newline)
+		check_eq "(19) ... readable: 8192 empty lines" "8192 8192 0" \
+		    "$(jq -r '[(.lines | length), ([.lines[] | select(.nl)] | length), ([.lines[] | .text | length] | add)] | join(" ")' <<<"$out")" ;;
+	control)
+		check_eq "(19) ... readable: 8192 '?'" 8192 \
+		    "$(jq -r '[.lines[].text] | join("")' <<<"$out" |
+		    tr -d '\n' | tr -cd '?' | wc -c)" ;;
+	quote)
+		check_eq "(19) ... readable: 8192 '\"'" 8192 \
+		    "$(jq -r '[.lines[].text] | join("")' <<<"$out" |
+		    tr -d '\n' | tr -cd '"' | wc -c)" ;;
+	esac
+done
+HT=$(cat "$T_DIR/hv1.token")
+body=$(jq -cn --arg v "$VID" '{vm_id: $v, offset: 0, end: 5000,
+    lines: [range(5) | {text: ("\"" * 1000), nl: false}]}')
+API_TOKEN=$HT api POST /v1/agent/console "$body" >/dev/null
+check_eq "(19) an agent body of $(printf '%s' "$body" | wc -c) bytes of JSON (5000 log bytes): 413" \
+    413 "$(api_status)"
+body=$(jq -cn --arg v "$VID" '{vm_id: $v, offset: 0, end: 2000,
+    lines: [range(2) | {text: ("\"" * 1000), nl: false}]}')
+API_TOKEN=$HT api POST /v1/agent/console "$body" >/dev/null
+check_eq "(19) ... $(printf '%s' "$body" | wc -c) bytes: accepted" 200 \
+    "$(api_status)"
+V vm console vb1 >"$T_DIR/con.out" 2>&1
+check_eq "(19) vmctl vm console still works (one-shot)" 0 $?
+printf 'after the storm\n' >"$LOG"
+( timeout 3 "$VMCTL" --url "$CTL_URL" --token "$ADMIN_TOKEN" vm console vb1 \
+    --follow >"$T_DIR/follow.out" 2>&1 ) &
+FPID=$!
+sleep 1
+printf 'tick\n' >>"$LOG"
+wait "$FPID"
+check "(19) vmctl vm console --follow sees a new line" \
+    grep -qx tick "$T_DIR/follow.out"
+AS_TOKEN=$VW api POST /v1/vms/vb1/console >/dev/null
+check "(19) a viewer may ask for a refresh (2xx)" \
+    grep -q '^20[02]$' "$T_DIR/api.status"
+
+# ------------------------------------------------------------ done
+
+stop_daemon ag TERM $((20 * D))
+stop_daemon ctl TERM $((20 * D))
+check_eq "vmctld exits 0 on SIGTERM" 0 "$T_RC"
+check_daemons_clean ctl ag
+t_finish
