@@ -47,6 +47,7 @@ struct agent_conf {
 	int migrate_unsafe;		/* bool: VIR_MIGRATE_UNSAFE */
 	char image_cache_dir[API_PATH_MAX];	/* "" = STATE_DIR/images */
 	char volume_dir[API_PATH_MAX];	/* volume files; "" = STATE_DIR/volumes */
+	int require_nwfilter;		/* bool: no NIC without clean-traffic */
 };
 
 struct agent {
