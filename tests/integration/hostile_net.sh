@@ -10,6 +10,9 @@
 #      several chunks; an agent body over 8 KiB of JSON gets 413.
 #      GET /v1/vms/{id}/console only reads (asks the agent nothing);
 #      POST asks (202), at most one ask in flight per VM.
+#  (nwfilter) a host whose libvirt has no clean-traffic nwfilter (the
+#      test driver) warns; with agent.require_nwfilter it refuses VMs
+#      with NICs (the operation fails naming the rule), not those without.
 #  (20) C1 controls (U+0085, U+009B, raw or escaped) in a text field: 400;
 #      vmctl prints control characters of server text escaped (\x1b,
 #      \u009b) in tables, "key: value" lines and error messages.
@@ -111,6 +114,43 @@ refused "(6) a VM on lan2 placed at site dc (br-dr1 is for dr)" \
     POST /v1/vms "{\"name\":\"vb2\",\"agency\":\"a1\",\"flavor\":\"small\",\"image\":{\"kernel\":\"$KERNEL\"},\"nics\":[{\"network\":\"lan2\"}]}"
 check_eq "(6) ... nothing created" "$before" \
     "$(api GET /v1/vms | jq '.items | length')"
+
+# ------------------------------------------------------------ nwfilter
+
+# The test driver has no nwfilter driver (nor has qemu:///embed): hv1
+# said so at start, and VMs there run unfiltered; hv2 (same site) has
+# agent.require_nwfilter = true, so a VM with a NIC fails there and a VM
+# without one runs.
+check "(nwfilter) hv1 warns that NICs get no anti-spoofing filter" \
+    grep -q "no nwfilter clean-traffic: VM NICs get NO anti-spoofing" \
+    "$T_DIR/ag.log"
+(umask 077 && V -q host enroll hv2 --site dc >"$T_DIR/hv2.token")
+start_daemon ag2 "$VMAGENTD" -f -c /dev/null -o agent.host=hv2 \
+    -o agent.site=dc -o agent.token_file="$T_DIR/hv2.token" \
+    -o agent.controller_url="$CTL_URL" \
+    -o agent.libvirt_uri=test:///default \
+    -o agent.state_dir="$T_DIR/ag2" -o agent.heartbeat_s=1 \
+    -o agent.vcpus=64 -o agent.ram_mib=65536 -o agent.disk_gib=1000 \
+    -o agent.require_nwfilter=true
+wait_for $((20 * D)) host_up hv2
+check "(nwfilter) hv2 (require_nwfilter) says VMs with NICs will not start" \
+    grep -q "VMs with NICs will not start" "$T_DIR/ag2.log"
+op=$(api POST /v1/vms "{\"name\":\"nf1\",\"agency\":\"a1\",\"flavor\":\"small\",\"host_hint\":\"hv2\",\"image\":{\"kernel\":\"$KERNEL\"},\"nics\":[{\"network\":\"lan1\"}]}" |
+    jq -r .operation.id)
+op_done() {
+	case $(api GET "/v1/operations/$1" | jq -r .state) in
+	succeeded | failed) return 0 ;;
+	esac
+	return 1
+}
+wait_for $((20 * D)) op_done "$op"
+check_eq "(nwfilter) a VM with a NIC on hv2 fails, naming the rule" \
+    "failed true" "$(api GET "/v1/operations/$op" |
+    jq -r '"\(.state) \(.error | test("require_nwfilter"))"')"
+api POST /v1/vms "{\"name\":\"nf2\",\"agency\":\"a1\",\"flavor\":\"small\",\"host_hint\":\"hv2\",\"image\":{\"kernel\":\"$KERNEL\"}}" >/dev/null
+wait_for $((20 * D)) vm_running nf2
+check_eq "(nwfilter) a VM without NICs runs on hv2" running \
+    "$(api GET /v1/vms/nf2 | jq -r .state)"
 
 # ------------------------------------------------------------ (20) C1
 
@@ -241,7 +281,8 @@ check "(19) a viewer may ask for a refresh (2xx)" \
 # ------------------------------------------------------------ done
 
 stop_daemon ag TERM $((20 * D))
+stop_daemon ag2 TERM $((20 * D))
 stop_daemon ctl TERM $((20 * D))
 check_eq "vmctld exits 0 on SIGTERM" 0 "$T_RC"
-check_daemons_clean ctl ag
+check_daemons_clean ctl ag ag2
 t_finish
