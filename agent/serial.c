@@ -28,16 +28,14 @@
 int
 serial_send(struct agent *a, const struct api_task *t, struct vm_error *err)
 {
-	struct api_console_line *lines = NULL;
 	struct api_console c;
 	struct http_client *hc = NULL;
 	struct stat st;
 	char *path = disks_console_path(a->conf.state_dir, t->vm_id);
 	char *buf = xmalloc(API_CONSOLE_CHUNK), *body = NULL, *resp = NULL;
-	json_object *o = NULL;
 	int64_t off = t->console_offset;
 	ssize_t got = 0, shrunk;
-	size_t n, len = 0;
+	size_t len = 0;
 	int tries;
 	long status = 0;
 	int fd, ret = -1;
@@ -71,17 +69,11 @@ serial_send(struct agent *a, const struct api_task *t, struct vm_error *err)
 	 */
 	for (tries = 0; ; tries++) {
 		c.end = off + got;
-		n = api_console_lines(buf, (size_t)got, &lines);
-		o = api_console_encode(&c, lines, n);
-		body = json_dump(o);
+		body = api_console_format(&c, buf, (size_t)got);
 		len = strlen(body);
 		if (len <= API_CONSOLE_BODY_MAX || got <= 1 || tries >= 16)
 			break;
-		json_object_put(o);
-		free(lines);
 		free(body);
-		o = NULL;
-		lines = NULL;
 		body = NULL;
 		shrunk = (ssize_t)((double)got * API_CONSOLE_BODY_MAX /
 		    (double)len * 0.95);
@@ -102,8 +94,6 @@ cleanup:
 	if (fd >= 0)
 		close(fd);
 	http_client_free(hc);
-	json_object_put(o);
-	free(lines);
 	free(body);
 	free(resp);
 	free(buf);

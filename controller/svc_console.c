@@ -13,7 +13,8 @@
  *     task (no operation row) unless one is in flight (for
  *     CONSOLE_PENDING_MS) or one was asked less than CONSOLE_ASK_MS ago:
  *     at most one pending ask per VM, whoever polls. 202 when an ask is
- *     on its way, 200 when there is nothing to ask (no host).
+ *     on its way or was just answered, 200 when there is nothing to ask
+ *     (no host).
  *   POST /v1/agent/console (agent, answering the task): at most
  *     API_CONSOLE_CHUNK bytes from a position, at most
  *     API_CONSOLE_BODY_MAX bytes of JSON; merged into the window.
@@ -191,13 +192,12 @@ static int
 console_answer(struct req *req, struct resp *resp, bool ask)
 {
 	struct vm_error err = { 0, "" };
-	struct api_console_line *lines = NULL;
 	struct api_console c;
 	struct window w = { 0, 0, 0, 0, NULL };
 	struct api_vm vm;
 	bool asked = false;
 	long after;
-	size_t n, from;
+	size_t from;
 
 	if (svc_query_int(req, "after", 0, 0, INT32_MAX, &after, &err) < 0 ||
 	    console_load(req, ask, &vm, &w, &asked, &err) < 0)
@@ -212,11 +212,12 @@ console_answer(struct req *req, struct resp *resp, bool ask)
 	c.offset = w.start + (int64_t)from;
 	c.end = w.end;
 	c.pending = console_in_flight(&w, now_ms());
-	n = api_console_lines(w.data != NULL ? w.data + from : "",
-	    (size_t)(w.end - w.start) - from, &lines);
-	resp_json(resp, ask && c.pending ? 202 : 200,
-	    api_console_encode(&c, lines, n));
-	free(lines);
+	/* 202: an ask is on its way or was answered just now (at most one
+	 * per CONSOLE_ASK_MS); 200: there is no agent to ask. Written as
+	 * text: 64 KiB of newlines is 65,536 lines (api_console_format). */
+	resp_text(resp, ask && vm.host[0] != '\0' && vm.state != VM_DELETING ?
+	    202 : 200, api_console_format(&c, w.data != NULL ? w.data + from :
+	    "", (size_t)(w.end - w.start) - from), "application/json");
 	free(w.data);
 	return HANDLER_DONE;
 fail:

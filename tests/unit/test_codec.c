@@ -696,6 +696,7 @@ main(void)
 		cmocka_unit_test(test_str_copy),
 		cmocka_unit_test(test_buf),
 		cmocka_unit_test(test_json_helpers),
+		cmocka_unit_test(test_console_format),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -92,5 +92,6 @@ void test_uuid(void **state);
 void test_str_copy(void **state);
 void test_buf(void **state);
 void test_json_helpers(void **state);
+void test_console_format(void **state);
 
 #endif
