@@ -50,7 +50,7 @@ static int
 window_load(struct store_txn *txn, const char *vm_id, struct window *w,
     struct vm_error *err)
 {
-	char *row = NULL, *nl;
+	char *row = NULL, *nl, head[128];
 	size_t len = 0, hdr;
 	int rc;
 
@@ -60,8 +60,14 @@ window_load(struct store_txn *txn, const char *vm_id, struct window *w,
 		return rc;
 	nl = memchr(row, '\n', len);
 	w->asked = -1;
-	if (nl == NULL || sscanf(row, "%" SCNd64 " %" SCNd64 " %" SCNd64
-	    " %" SCNd64, &w->start, &w->end, &w->pending, &w->asked) < 3 ||
+	/* The header line alone: sscanf must not read into the bytes. */
+	if (nl != NULL && (size_t)(nl - row) < sizeof(head)) {
+		memcpy(head, row, (size_t)(nl - row));
+		head[nl - row] = '\0';
+	}
+	if (nl == NULL || (size_t)(nl - row) >= sizeof(head) ||
+	    sscanf(head, "%" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64,
+	    &w->start, &w->end, &w->pending, &w->asked) < 3 ||
 	    w->end < w->start ||
 	    (size_t)(w->end - w->start) != len - (size_t)(nl + 1 - row)) {
 		free(row);
