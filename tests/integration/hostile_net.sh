@@ -161,7 +161,7 @@ for v in '\u0085' '\u009b31m' 'a\u0080b' $'\xc2\x9b' $'x\xc2\x85y'; do
 done
 refused "(20) a VM cmdline (AF_STR) with U+009B" 400 invalid_argument \
     "cmdline: control characters" POST /v1/vms \
-    "{\"name\":\"c1\",\"flavor\":\"small\",\"image\":{\"kernel\":\"$KERNEL\",\"cmdline\":\"a\u009bb\"}}"
+    "{\"name\":\"c1\",\"agency\":\"a1\",\"flavor\":\"small\",\"image\":{\"kernel\":\"$KERNEL\",\"cmdline\":\"a\u009bb\"}}"
 out=$(api POST /v1/users '{"name":"c2","role":"viewer","agency":"a1","display_name":"caf\u00e9 \u00a0 \u65e5"}')
 check_eq "(20) U+00E9, U+00A0 (just past C1), U+65E5 are text: 201" 201 \
     "$(api_status)"
@@ -173,6 +173,34 @@ check "(20) an error echoing ESC and U+009B prints them escaped" \
     grep -qF 'a\x1b[2Jb\u009b' "$T_DIR/e"
 check "(20) ... no raw ESC nor C1 reaches the terminal" \
     bash -c "! grep -qa \$'\\x1b\\|\\xc2\\x9b' '$T_DIR/e'"
+# An error message from the server (a server that echoes ESC and C1 in
+# it: a stand-in on loopback answering every request with that 404).
+FP=$(free_port "$T_PORT_LO" "$T_PORT_HI")
+python3 - "$FP" <<'PY' >"$T_DIR/fake.log" 2>&1 &
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = b'{"error":{"code":"not_found","message":"vm \'x\u001b[2Jy\u009bz\u0085\' not found"}}'
+        self.send_response(404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+s.timeout = 20
+s.handle_request()
+PY
+FAKE=$!
+sleep 0.5
+"$VMCTL" --url "http://127.0.0.1:$FP" --token "$ADMIN_TOKEN" vm show vx \
+    >/dev/null 2>"$T_DIR/e"
+wait "$FAKE"
+check "(20) a server error message holding ESC, U+009B, U+0085: escaped" \
+    grep -qF "vm 'x\x1b[2Jy\u009bz\u0085' not found" "$T_DIR/e"
+check "(20) ... no raw ESC nor C1 reaches the terminal" \
+    bash -c "! grep -qa \$'\\x1b\\|\\xc2[\\x80-\\x9f]' '$T_DIR/e'"
 # A string the store already holds: the audit trail keeps a refused
 # request's path as received (U+009B in it: stored records keep the
 # older text class). The audit table shows it escaped, -o json as \u009b.
