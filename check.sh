@@ -14,7 +14,11 @@ PACKAGES="autoconf automake libtool pkg-config make gcc libvirt-dev
  libmicrohttpd-dev libcurl4-gnutls-dev libinih-dev libcmocka-dev
  libgnutls28-dev gnutls-bin qemu-system-x86 qemu-utils libvirt-daemon
  libvirt-daemon-driver-qemu libvirt-clients busybox-static cpio xz-utils
- mandoc valgrind jq curl ca-certificates procps iproute2 genisoimage"
+ mandoc valgrind jq curl ca-certificates procps iproute2 genisoimage
+ python3-yaml python3-jsonschema"
+# The OpenAPI linter of tests/integration/docs.sh, from npm, pinned (1.x
+# runs on Debian 12's Node.js 18; 1.34.21 does not install).
+REDOCLY_PKG=@redocly/cli@1.34.20
 
 if [ "${VMCTL_SKIP_INSTALL:-0}" != 1 ]; then
 	echo "==> installing packages"
@@ -23,6 +27,16 @@ if [ "${VMCTL_SKIP_INSTALL:-0}" != 1 ]; then
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null ||
 	    exit 1
+	# Node.js and npm from Debian unless the machine has them already
+	# (a newer Node.js package that bundles npm conflicts with Debian's).
+	if ! command -v npm >/dev/null; then
+		apt-get install -y -qq --no-install-recommends nodejs npm \
+		    >/dev/null || exit 1
+	fi
+	if [ "$(redocly --version 2>/dev/null)" != "${REDOCLY_PKG##*@}" ]; then
+		npm install -g --no-audit --no-fund --loglevel=error \
+		    "$REDOCLY_PKG" >/dev/null || exit 1
+	fi
 fi
 # qemu:///embed as root looks this user up even when told to run as root.
 getent passwd libvirt-qemu >/dev/null ||

@@ -45,9 +45,13 @@ struct agent_conf {
 	char migrate_uri[API_TEXT_MAX];	/* how peers' libvirtd reach ours */
 	char migrate_listen[API_TEXT_MAX];	/* migration data URI; "" = auto */
 	int migrate_unsafe;		/* bool: VIR_MIGRATE_UNSAFE */
+	int migrate_plain;		/* bool: qemu+tcp, no MIGRATE_TLS */
 	char image_cache_dir[API_PATH_MAX];	/* "" = STATE_DIR/images */
 	char volume_dir[API_PATH_MAX];	/* volume files; "" = STATE_DIR/volumes */
 	int require_nwfilter;		/* bool: no NIC without clean-traffic */
+	/* The only directory VMs' host paths (image.disk, kernel, initrd)
+	 * may name files in; "" = host paths refused (disks_host_path). */
+	char image_dir[API_PATH_MAX];
 };
 
 struct agent {

@@ -23,6 +23,7 @@
 
 #include "disks.h"
 #include "errors.h"
+#include "image.h"
 #include "json.h"
 #include "log.h"
 #include "util.h"
@@ -180,34 +181,35 @@ cleanup:
 	return ret;
 }
 
-/* Format by magic when qemu-img cannot say. */
-static const char *
-disks_probe_format(const char *path)
+/*
+ * A tool failed: its output goes to the agent's log only (it can name
+ * host files, and for an image an agency uploaded it is the answer of an
+ * oracle); the caller's error names the step.
+ */
+static void
+disks_log_tool(const char *step, const char *what, const struct buf *eout)
 {
-	unsigned char magic[4] = { 0 };
-	ssize_t n = -1;
-	int fd;
+	char *copy = xstrdup(eout->len ? eout->data : "(no output)");
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-		n = read(fd, magic, sizeof(magic));
-		close(fd);
-	}
-	if (n == 4 && memcmp(magic, "QFI\xfb", 4) == 0)
-		return "qcow2";
-	return "raw";
+	disks_oneline(copy);
+	log_warnx("disks: %s %s failed: %s", step, what, copy);
+	free(copy);
 }
 
-/* Format and virtual size of the base image. */
+/*
+ * Virtual size of the image at path in format fmt (qemu-img info -f FMT:
+ * qemu-img never guesses a format, so never follows what a guessed
+ * format names).
+ */
 static int
-disks_base_info(const char *base, char *fmt, size_t fmtsize,
+disks_base_info(const char *base, const char *fmt, bool is_base,
     int64_t *vsize, struct vm_error *err)
 {
 	char *argv[] = { (char *)(uintptr_t)QEMU_IMG_PATH, (char *)"info",
-	    (char *)"--output=json", (char *)"-U", (char *)(uintptr_t)base,
-	    NULL };
+	    (char *)"-f", (char *)(uintptr_t)fmt, (char *)"--output=json",
+	    (char *)"-U", (char *)(uintptr_t)base, NULL };
 	struct buf out = { 0 }, eout = { 0 };
 	json_object *o = NULL;
-	const char *f;
 	int rc, ret = -1;
 
 	*vsize = 0;
@@ -215,18 +217,22 @@ disks_base_info(const char *base, char *fmt, size_t fmtsize,
 	if (rc < 0)
 		goto cleanup;
 	if (rc != 0) {
-		disks_oneline(eout.data);
-		vm_error_set(err, API_EINVAL, "image %s: %s", base,
-		    eout.len ? eout.data : "qemu-img info failed");
+		disks_log_tool("qemu-img info", base, &eout);
+		vm_error_set(err, API_EINVAL, "disk image check failed "
+		    "(qemu-img info of the %s image; details in the agent's "
+		    "log)", fmt);
 		goto cleanup;
 	}
 	o = json_parse(out.data, out.len, API_EINTERNAL, err);
 	if (o == NULL)
 		goto cleanup;
-	f = json_get_str(o, "format");
-	if (f == NULL || (strcmp(f, "qcow2") != 0 && strcmp(f, "raw") != 0))
-		f = disks_probe_format(base);
-	str_copy(fmt, fmtsize, f);
+	if (is_base && (json_object_object_get_ex(o, "backing-filename",
+	    NULL) || json_object_object_get_ex(o, "data-file", NULL))) {
+		log_warnx("disks: %s names a backing or data file", base);
+		vm_error_set(err, API_EINVAL, "disk image refused: it names "
+		    "other files (backing or data file)");
+		goto cleanup;
+	}
 	*vsize = json_get_int(o, "virtual-size", 0);
 	ret = 0;
 cleanup:
@@ -238,11 +244,11 @@ cleanup:
 
 int
 disks_prepare(const char *state_dir, const char *uuid, const char *base,
-    int64_t disk_gib, char **path_out, struct vm_error *err)
+    const char *fmt, int64_t disk_gib, char **path_out, struct vm_error *err)
 {
 	char *path = disks_overlay_path(state_dir, uuid);
 	char *tmp = xasprintf("%s.tmp", path);
-	char fmt[16], size[32] = "";
+	char size[32] = "";
 	struct buf out = { 0 }, eout = { 0 };
 	struct stat st;
 	int64_t vsize;
@@ -255,14 +261,20 @@ disks_prepare(const char *state_dir, const char *uuid, const char *base,
 		ret = 0;
 		goto cleanup;
 	}
-	if (disks_base_info(base, fmt, sizeof(fmt), &vsize, err) < 0)
+	if (strcmp(fmt, "raw") != 0 && strcmp(fmt, "qcow2") != 0) {
+		vm_error_set(err, API_EINVAL, "disks: base image format '%s' "
+		    "is not raw or qcow2", fmt);
+		goto cleanup;
+	}
+	if (disks_base_info(base, fmt, true, &vsize, err) < 0)
 		goto cleanup;
 	if (disk_gib > 0 && disk_gib * GIB > vsize)
 		snprintf(size, sizeof(size), "%" PRId64 "G", disk_gib);
 	{
 		char *argv[] = { (char *)(uintptr_t)QEMU_IMG_PATH,
 		    (char *)"create", (char *)"-q", (char *)"-f",
-		    (char *)"qcow2", (char *)"-F", fmt, (char *)"-b",
+		    (char *)"qcow2", (char *)"-F", (char *)(uintptr_t)fmt,
+		    (char *)"-b",
 		    (char *)(uintptr_t)base, tmp, size[0] ? size : NULL,
 		    NULL };
 
@@ -272,9 +284,9 @@ disks_prepare(const char *state_dir, const char *uuid, const char *base,
 	if (rc < 0)
 		goto cleanup;
 	if (rc != 0) {
-		disks_oneline(eout.data);
-		vm_error_set(err, API_EINTERNAL, "qemu-img create %s: %s",
-		    path, eout.len ? eout.data : "failed");
+		disks_log_tool("qemu-img create", path, &eout);
+		vm_error_set(err, API_EINTERNAL, "making the VM's disk failed "
+		    "(qemu-img create; details in the agent's log)");
 		unlink(tmp);
 		goto cleanup;
 	}
@@ -328,6 +340,104 @@ cleanup:
 	return ret;
 }
 
+/* ---------------------------------------------------------------- images */
+
+int
+disks_base_format(const char *path, const char *recorded, char *fmt,
+    size_t fmtsize, struct vm_error *err)
+{
+	unsigned char head[API_IMG_HEAD];
+	char why[256];
+	struct stat st;
+	ssize_t n = -1;
+	int fd, got;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		n = read(fd, head, sizeof(head));
+	if (fd >= 0)
+		close(fd);
+	if (n < 0) {
+		log_warn("disks: cannot read %s", path);
+		vm_error_set(err, API_EINVAL, "disk image check failed (cannot "
+		    "read the image; details in the agent's log)");
+		return -1;
+	}
+	got = api_img_probe(head, (size_t)n, st.st_size, why, sizeof(why));
+	if (got < 0) {
+		log_warnx("disks: %s refused: %s", path, why);
+		vm_error_set(err, API_EINVAL, "disk image refused: %s", why);
+		return -1;
+	}
+	if (recorded != NULL && recorded[0] != '\0' &&
+	    strcmp(recorded, api_img_format_names[got]) != 0) {
+		log_warnx("disks: %s is %s, recorded as %s", path,
+		    api_img_format_names[got], recorded);
+		vm_error_set(err, API_EINVAL, "disk image refused: its content "
+		    "is %s, not the recorded %s", api_img_format_names[got],
+		    recorded);
+		return -1;
+	}
+	str_copy(fmt, fmtsize, api_img_format_names[got]);
+	return 0;
+}
+
+int
+disks_host_path(const char *dir, const char *what, const char *path,
+    char **resolved, struct vm_error *err)
+{
+	char *rdir = NULL, *rpath = NULL;
+	struct stat st;
+	size_t dlen;
+	int fd = -1, ret = -1;
+
+	*resolved = NULL;
+	if (dir[0] == '\0') {
+		vm_error_set(err, API_EFORBIDDEN, "image.%s: host paths are "
+		    "disabled on this host (agent.image_dir is not set); use "
+		    "an image of the store", what);
+		return -1;
+	}
+	if ((rdir = realpath(dir, NULL)) == NULL) {
+		log_warn("agent.image_dir %s", dir);
+		vm_error_set(err, API_EINTERNAL, "image.%s: the host's image "
+		    "directory is unusable (see the agent's log)", what);
+		goto cleanup;
+	}
+	rpath = realpath(path, NULL);
+	dlen = strlen(rdir);
+	if (rpath == NULL || strncmp(rpath, rdir, dlen) != 0 ||
+	    (rdir[dlen - 1] != '/' && rpath[dlen] != '/')) {
+		if (rpath == NULL)
+			log_warn("image.%s %s", what, path);
+		else
+			log_warnx("image.%s %s resolves to %s, outside "
+			    "agent.image_dir %s", what, path, rpath, rdir);
+		vm_error_set(err, API_EFORBIDDEN, "image.%s: '%s' is not a "
+		    "file of the host's image directory %s", what, path, dir);
+		goto cleanup;
+	}
+	/* Resolved: no symlink left in rpath; a swap now is refused. */
+	fd = open(rpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (fd < 0)
+			log_warn("image.%s %s", what, rpath);
+		vm_error_set(err, API_EFORBIDDEN, "image.%s: '%s' is not a "
+		    "regular file of the host's image directory %s", what,
+		    path, dir);
+		goto cleanup;
+	}
+	*resolved = rpath;
+	rpath = NULL;
+	ret = 0;
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	free(rdir);
+	free(rpath);
+	return ret;
+}
+
 /* ---------------------------------------------------------------- volumes */
 
 char *
@@ -361,9 +471,9 @@ disks_volume_create(const char *path, int64_t size_gib, struct vm_error *err)
 	if (rc < 0)
 		goto cleanup;
 	if (rc != 0) {
-		disks_oneline(eout.data);
-		vm_error_set(err, API_EINTERNAL, "qemu-img create %s: %s",
-		    path, eout.len ? eout.data : "failed");
+		disks_log_tool("qemu-img create", path, &eout);
+		vm_error_set(err, API_EINTERNAL, "making the volume's file "
+		    "failed (qemu-img create; details in the agent's log)");
 		unlink(tmp);
 		goto cleanup;
 	}
@@ -395,16 +505,19 @@ disks_volume_remove(const char *path, struct vm_error *err)
 }
 
 int
-disks_tool(char *const argv[], struct vm_error *err)
+disks_tool(const char *step, char *const argv[], struct vm_error *err)
 {
 	struct buf out = { 0 }, eout = { 0 };
+	const char *slash = strrchr(argv[0], '/');
 	int rc;
 
 	rc = disks_run(argv, &out, &eout, err);
 	if (rc > 0) {
-		disks_oneline(eout.data);
-		vm_error_set(err, API_EINTERNAL, "%s: %s", argv[0],
-		    eout.len ? eout.data : "failed");
+		disks_log_tool(slash != NULL ? slash + 1 : argv[0], step,
+		    &eout);
+		vm_error_set(err, API_EINTERNAL, "%s failed (%s; details in "
+		    "the agent's log)", step, slash != NULL ? slash + 1 :
+		    argv[0]);
 	}
 	buf_free(&out);
 	buf_free(&eout);
@@ -414,10 +527,11 @@ disks_tool(char *const argv[], struct vm_error *err)
 int
 disks_grow(const char *path, int64_t disk_gib, struct vm_error *err)
 {
-	char fmt[16], size[32];
+	char size[32];
 	int64_t vsize;
 
-	if (disks_base_info(path, fmt, sizeof(fmt), &vsize, err) < 0)
+	/* Overlays are ours: always qcow2. */
+	if (disks_base_info(path, "qcow2", false, &vsize, err) < 0)
 		return -1;
 	if (disk_gib * GIB <= vsize) {
 		log_debug("disks: %s already %" PRId64 " bytes", path, vsize);
@@ -426,10 +540,10 @@ disks_grow(const char *path, int64_t disk_gib, struct vm_error *err)
 	snprintf(size, sizeof(size), "%" PRId64 "G", disk_gib);
 	{
 		char *argv[] = { (char *)(uintptr_t)QEMU_IMG_PATH,
-		    (char *)"resize", (char *)"-q", (char *)(uintptr_t)path,
-		    size, NULL };
+		    (char *)"resize", (char *)"-q", (char *)"-f",
+		    (char *)"qcow2", (char *)(uintptr_t)path, size, NULL };
 
-		if (disks_tool(argv, err) < 0)
+		if (disks_tool("growing the VM's disk", argv, err) < 0)
 			return -1;
 	}
 	log_info("disks: %s grown to %s", path, size);

@@ -13,12 +13,14 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "disks.h"
 #include "errors.h"
 #include "http.h"
 #include "image.h"
 #include "imgcache.h"
 #include "log.h"
 #include "util.h"
+#include "vm.h"
 
 #define IMGCACHE_MAX_BYTES	(1LL << 40)	/* sanity bound per blob */
 #define IMGCACHE_TIMEOUT_MS	(3600L * 1000)
@@ -341,4 +343,50 @@ imgcache_get(struct agent *a, const char *sha, char **path,
 	pthread_mutex_unlock(&ic->mu);
 	free(p);
 	return ret;
+}
+
+/* ------------------------------------------------------------ VM files */
+
+void
+imgcache_files_free(struct imgcache_files *f)
+{
+	free(f->base);
+	free(f->kernel);
+	free(f->initrd);
+	memset(f, 0, sizeof(*f));
+}
+
+/* One file of the image: a blob of the store, or a host path. */
+static int
+ic_file(struct agent *a, const char *what, const char *sha,
+    const char *path, char **out, struct vm_error *err)
+{
+	if (sha[0] != '\0')
+		return imgcache_get(a, sha, out, err);
+	if (path[0] != '\0')
+		return disks_host_path(a->conf.image_dir, what, path, out,
+		    err);
+	return 0;
+}
+
+int
+imgcache_files_get(struct agent *a, const struct api_image *im,
+    struct imgcache_files *f, struct vm_error *err)
+{
+	memset(f, 0, sizeof(*f));
+	if (ic_file(a, "disk", im->disk_sha256, im->disk, &f->base,
+	    err) < 0 ||
+	    ic_file(a, "kernel", im->kernel_sha256, im->kernel, &f->kernel,
+	    err) < 0 ||
+	    ic_file(a, "initrd", im->initrd_sha256, im->initrd, &f->initrd,
+	    err) < 0)
+		goto fail;
+	if (f->base != NULL && disks_base_format(f->base,
+	    im->disk_sha256[0] != '\0' ? im->format : NULL, f->base_fmt,
+	    sizeof(f->base_fmt), err) < 0)
+		goto fail;
+	return 0;
+fail:
+	imgcache_files_free(f);
+	return -1;
 }

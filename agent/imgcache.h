@@ -29,4 +29,25 @@ void imgcache_free(struct imgcache *ic);
 int imgcache_get(struct agent *a, const char *sha, char **path,
     struct vm_error *err);
 
+/* The files a VM boots from, for a create or a rebuild (all owned by the
+ * caller; NULL when the image has none). */
+struct imgcache_files {
+	char *base;		/* the disk the overlay sits on */
+	char base_fmt[16];	/* its format: "raw" or "qcow2" */
+	char *kernel;
+	char *initrd;
+};
+
+/*
+ * Fill f for image im: store blobs through imgcache_get, host paths
+ * through disks_host_path (only inside agent.image_dir). The base's
+ * format comes from its content (disks_base_format) and must match the
+ * store's record. Nothing is created but cache files. On -1 f holds
+ * nothing (imgcache_files_free done).
+ */
+struct api_image;
+int imgcache_files_get(struct agent *a, const struct api_image *im,
+    struct imgcache_files *f, struct vm_error *err);
+void imgcache_files_free(struct imgcache_files *f);
+
 #endif

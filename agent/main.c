@@ -34,6 +34,7 @@
 #include "json.h"
 #include "imgcache.h"
 #include "log.h"
+#include "miguri.h"
 #include "netxml.h"
 #include "reaper.h"
 #include "taskloop.h"
@@ -66,7 +67,7 @@ static const struct conf_item agent_conf_items[] = {
 	CONF_ITEM_STR("agent", "token_file", struct agent_conf, token_file,
 	    ""),
 	CONF_ITEM_STR("agent", "controller_url", struct agent_conf,
-	    controller_url, "http://127.0.0.1:8080"),
+	    controller_url, "https://127.0.0.1:8080"),
 	CONF_ITEM_STR("agent", "ca_file", struct agent_conf, ca_file, ""),
 	CONF_ITEM_STR("agent", "client_cert_file", struct agent_conf,
 	    client_cert_file, ""),
@@ -96,12 +97,16 @@ static const struct conf_item agent_conf_items[] = {
 	    migrate_listen, ""),
 	CONF_ITEM_BOOL("agent", "migrate_unsafe", struct agent_conf,
 	    migrate_unsafe, "false"),
+	CONF_ITEM_BOOL("agent", "migrate_plain", struct agent_conf,
+	    migrate_plain, "false"),
 	CONF_ITEM_STR("agent", "image_cache_dir", struct agent_conf,
 	    image_cache_dir, ""),
 	CONF_ITEM_STR("agent", "volume_dir", struct agent_conf, volume_dir,
 	    ""),
 	CONF_ITEM_BOOL("agent", "require_nwfilter", struct agent_conf,
 	    require_nwfilter, "false"),
+	CONF_ITEM_STR("agent", "image_dir", struct agent_conf, image_dir,
+	    ""),
 	CONF_ITEM_ENUM("log", "level", struct agent_conf, log_level,
 	    log_level_names, "info"),
 	CONF_ITEM_BOOL("log", "syslog", struct agent_conf, log_syslog,
@@ -243,15 +248,13 @@ agent_conf_check(const struct agent_conf *c, struct vm_error *err)
 		vm_error_set(err, API_EINVAL, "agent.libvirt_uri: required");
 		return -1;
 	}
-	if ((c->migrate_uri[0] != '\0' && (strstr(c->migrate_uri, "://") ==
-	    NULL || strpbrk(c->migrate_uri, " \t") != NULL)) ||
-	    (c->migrate_listen[0] != '\0' && (strstr(c->migrate_listen,
-	    "://") == NULL || strpbrk(c->migrate_listen, " \t") != NULL))) {
-		vm_error_set(err, API_EINVAL, "agent.migrate_uri and "
-		    "agent.migrate_listen: URIs like qemu+tcp://10.0.0.2/system "
-		    "and tcp://10.0.0.2, no blanks");
+	/* The controller checks the host part against the enrolled name and
+	 * address; here the transport (miguri.h). */
+	if (api_miguri_check("agent.migrate_uri", c->migrate_uri,
+	    c->migrate_plain, NULL, 0, err) < 0 ||
+	    api_migdata_check("agent.migrate_listen", c->migrate_listen, NULL,
+	    0, err) < 0)
 		return -1;
-	}
 	if (c->token[0] != '\0' && c->token_file[0] != '\0') {
 		vm_error_set(err, API_EINVAL,
 		    "agent.token and agent.token_file: give one, not both");
@@ -278,6 +281,13 @@ agent_conf_check(const struct agent_conf *c, struct vm_error *err)
 		vm_error_set(err, API_EINVAL, "agent.volume_dir: '%s' is not a "
 		    "valid absolute path (A-Z a-z 0-9 . _ + - /, no '..')",
 		    c->volume_dir);
+		return -1;
+	}
+	if (c->image_dir[0] != '\0' && (!api_path_valid(c->image_dir) ||
+	    strcmp(c->image_dir, "/") == 0)) {
+		vm_error_set(err, API_EINVAL, "agent.image_dir: '%s' is not a "
+		    "valid absolute path other than / (A-Z a-z 0-9 . _ + - /, "
+		    "no '..')", c->image_dir);
 		return -1;
 	}
 	return 0;
@@ -713,15 +723,19 @@ agent_dirs(struct agent *a)
 	if (a->conf.volume_dir[0] == '\0')
 		snprintf(a->conf.volume_dir, sizeof(a->conf.volume_dir),
 		    "%s/volumes", a->conf.state_dir);
-	if (mkdir_p(a->conf.volume_dir, 0700) < 0) {
+	if (mkdir_p(a->conf.volume_dir, 0700) < 0 ||
+	    chmod(a->conf.volume_dir, 0700) < 0) {
 		log_warn("mkdir %s", a->conf.volume_dir);
 		return -1;
 	}
 	for (i = 0; i < ARRAY_SIZE(subs); i++) {
 		char *d = xasprintf("%s%s", a->conf.state_dir, subs[i]);
-		int rc = mkdir_p(d, 0755);
+		int rc = mkdir_p(d, 0700);
 
-		if (rc < 0)
+		/* An older agent made them 0755: tighten them. */
+		if (rc == 0 && (rc = chmod(d, 0700)) < 0)
+			log_warn("chmod %s", d);
+		else if (rc < 0)
 			log_warn("mkdir %s", d);
 		free(d);
 		if (rc < 0)
@@ -819,6 +833,9 @@ main(int argc, char *argv[])
 	sigset_t set;
 	int ch, i, rc, ret = 1;
 
+	if (util_nodump() < 0)	/* the host token lives here: no cores */
+		fprintf(stderr, "vmagentd: cannot disable core dumps: %s\n",
+		    strerror(errno));
 	a = xcalloc(1, sizeof(*a));
 	overrides = xcalloc((size_t)argc + 1, sizeof(*overrides));
 	vm_error_clear(&err);
@@ -894,6 +911,14 @@ main(int argc, char *argv[])
 	log_init("vmagentd", debug ? LOG_LVL_DEBUG :
 	    (enum log_level)a->conf.log_level,
 	    a->conf.log_syslog || !foreground);
+	/* Disks, consoles, seeds and volumes hold agencies' data: nothing
+	 * the agent creates is for other users (files 0600, dirs 0700). */
+	umask(077);
+	if (http_url_plain_remote(a->conf.controller_url))
+		log_warnx("WARNING: agent.controller_url %s is plain http://: "
+		    "the host token and every task (cloud-init user data, "
+		    "keys) cross the network in clear; use https:// (see "
+		    "docs/tls.md)", a->conf.controller_url);
 	if (!foreground && daemon(0, 0) < 0)
 		fatal("daemon");
 

@@ -232,7 +232,7 @@ rebuild_run(struct agent *a, const struct api_task *t, struct vm_error *err)
 	struct virt *v = a->virt;
 	struct rebuild_edit e;
 	char *cfg = NULL, *xml = NULL, *overlay = NULL;
-	char *base = NULL, *kernel = NULL, *initrd = NULL;
+	struct imgcache_files f = { NULL, "", NULL, NULL };
 	int64_t gen;
 	bool active;
 	int ret = -1;
@@ -244,22 +244,16 @@ rebuild_run(struct agent *a, const struct api_task *t, struct vm_error *err)
 		    t->vm_name, t->vm_id, t->generation);
 		goto started;
 	}
-	/* The blobs first: a failed fetch leaves the VM as it was. */
-	if ((t->image.disk_sha256[0] != '\0' &&
-	    imgcache_get(a, t->image.disk_sha256, &base, err) < 0) ||
-	    (t->image.kernel_sha256[0] != '\0' &&
-	    imgcache_get(a, t->image.kernel_sha256, &kernel, err) < 0) ||
-	    (t->image.initrd_sha256[0] != '\0' &&
-	    imgcache_get(a, t->image.initrd_sha256, &initrd, err) < 0))
+	/* The files first (blobs fetched, host paths checked against
+	 * agent.image_dir): a refusal leaves the VM as it was. */
+	if (imgcache_files_get(a, &t->image, &f, err) < 0)
 		goto cleanup;
-	if (base == NULL && t->image.disk[0] != '\0')
-		base = xstrdup(t->image.disk);
 	if (active && v->ops->vo_destroy(v, t->vm_id, 0, err) < 0) {
 		if (err->code != API_ENOTFOUND && err->code != API_ECONFLICT)
 			goto cleanup;
 		vm_error_clear(err);
 	}
-	if (base != NULL) {
+	if (f.base != NULL) {
 		/* A crash from here to the redefine leaves the old generation
 		 * in the definition: the retry makes the overlay again. */
 		overlay = disks_overlay_path(a->conf.state_dir, t->vm_id);
@@ -268,22 +262,22 @@ rebuild_run(struct agent *a, const struct api_task *t, struct vm_error *err)
 			    overlay, strerror(errno));
 			goto cleanup;
 		}
-		if (disks_prepare(a->conf.state_dir, t->vm_id, base,
-		    t->disk_gib, NULL, err) < 0)
+		if (disks_prepare(a->conf.state_dir, t->vm_id, f.base,
+		    f.base_fmt, t->disk_gib, NULL, err) < 0)
 			goto cleanup;
 	}
 	memset(&e, 0, sizeof(e));
 	e.generation = t->generation;
-	if (kernel != NULL || t->image.kernel[0] != '\0') {
-		e.kernel = kernel != NULL ? kernel : t->image.kernel;
-		e.initrd = initrd != NULL ? initrd : t->image.initrd;
+	if (f.kernel != NULL) {
+		e.kernel = f.kernel;
+		e.initrd = f.initrd;
 		e.cmdline = t->image.cmdline;
 	}
 	if (rebuild_xml_edit(cfg, &e, &xml, err) < 0 ||
 	    v->ops->vo_define(v, xml, 0, err) < 0)
 		goto cleanup;
 	log_info("vm %s (%s): rebuilt on %s", t->vm_name, t->vm_id,
-	    t->image.name[0] ? t->image.name : base != NULL ? base :
+	    t->image.name[0] ? t->image.name : f.base != NULL ? f.base :
 	    e.kernel != NULL ? e.kernel : "its image");
 started:
 	if (t->start && rb_start(v, t->vm_id, err) < 0)
@@ -293,9 +287,7 @@ cleanup:
 	free(cfg);
 	free(xml);
 	free(overlay);
-	free(base);
-	free(kernel);
-	free(initrd);
+	imgcache_files_free(&f);
 	return ret;
 }
 

@@ -257,7 +257,7 @@ seed_build(const char *state_dir, const struct api_task *t, char **path_out,
 		int rc;
 
 		unlink(tmp);
-		rc = disks_tool(argv, err);
+		rc = disks_tool("making the cloud-init seed", argv, err);
 		free(md);
 		free(ud);
 		free(nc);

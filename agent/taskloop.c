@@ -40,6 +40,7 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "miguri.h"
 #include "serial.h"
 #include "taskloop.h"
 #include "util.h"
@@ -343,11 +344,19 @@ tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 	struct virt *v = a->virt;
 	struct domxml_params p;
 	char *overlay = NULL, *console = NULL, *xml = NULL, *seed = NULL;
-	char *base = NULL, *kernel = NULL, *initrd = NULL;
+	struct imgcache_files f = { NULL, "", NULL, NULL };
 	int st, ret = -1;
 
-	if (v->ops->vo_state(v, t->vm_id, &st, NULL, 0, err) < 0 ||
-	    tl_networks(a, t, err) < 0)
+	if (v->ops->vo_state(v, t->vm_id, &st, NULL, 0, err) < 0)
+		goto cleanup;
+	/*
+	 * A new domain's files first (store blobs, host paths checked
+	 * against agent.image_dir): a refused image creates nothing.
+	 */
+	if (st == DOM_ABSENT && imgcache_files_get(a, &t->image, &f,
+	    err) < 0)
+		goto cleanup;
+	if (tl_networks(a, t, err) < 0)
 		goto cleanup;
 	if (st == DOM_PAUSED) {
 		/*
@@ -368,18 +377,8 @@ tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 		ret = tl_ensure_running(v, t->vm_id, err);
 		goto cleanup;
 	}
-	/* Store images: blobs from the cache (fetched once, checked). */
-	if ((t->image.disk_sha256[0] != '\0' &&
-	    imgcache_get(a, t->image.disk_sha256, &base, err) < 0) ||
-	    (t->image.kernel_sha256[0] != '\0' &&
-	    imgcache_get(a, t->image.kernel_sha256, &kernel, err) < 0) ||
-	    (t->image.initrd_sha256[0] != '\0' &&
-	    imgcache_get(a, t->image.initrd_sha256, &initrd, err) < 0))
-		goto cleanup;
-	if (base == NULL && t->image.disk[0] != '\0')
-		base = xstrdup(t->image.disk);
-	if (base != NULL && disks_prepare(a->conf.state_dir,
-	    t->vm_id, base, t->disk_gib, &overlay, err) < 0)
+	if (f.base != NULL && disks_prepare(a->conf.state_dir, t->vm_id,
+	    f.base, f.base_fmt, t->disk_gib, &overlay, err) < 0)
 		goto cleanup;
 	if (seed_wanted(t) && seed_build(a->conf.state_dir, t, &seed,
 	    err) < 0)
@@ -393,8 +392,8 @@ tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 	p.vcpus = t->vcpus;
 	p.ram_mib = t->ram_mib;
 	p.disk = overlay;
-	p.kernel = kernel != NULL ? kernel : t->image.kernel;
-	p.initrd = initrd != NULL ? initrd : t->image.initrd;
+	p.kernel = f.kernel;
+	p.initrd = f.initrd;
 	p.cmdline = t->image.cmdline;
 	p.console_log = console;
 	p.nics = t->nics;
@@ -411,9 +410,7 @@ tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 		goto cleanup;
 	ret = 0;
 cleanup:
-	free(base);
-	free(kernel);
-	free(initrd);
+	imgcache_files_free(&f);
 	free(overlay);
 	free(console);
 	free(xml);
@@ -464,19 +461,51 @@ tl_stop(struct agent *a, const struct api_task *t, struct vm_error *err)
 	return tl_destroy(v, t->vm_id, err);
 }
 
+/*
+ * Start, resume and reboot want the VM running: when its domain is gone
+ * (undefined behind our back, a host rebuilt, a test:/// agent started
+ * again), define it again from the task as a create does, keeping its
+ * disk overlay (disks_prepare() reuses it). 1 = re-created, 0 = the
+ * domain exists, -1 = error.
+ */
+static int
+tl_recreate_if_gone(struct agent *a, const struct api_task *t,
+    struct vm_error *err)
+{
+	int st;
+
+	if (a->virt->ops->vo_state(a->virt, t->vm_id, &st, NULL, 0, err) < 0)
+		return -1;
+	if (st != DOM_ABSENT)
+		return 0;
+	log_warnx("vm %s (%s): %s: the domain is gone; defining it again from "
+	    "the VM's record", t->vm_name, t->vm_id,
+	    api_op_action_names[t->action]);
+	return tl_create(a, t, err) < 0 ? -1 : 1;
+}
+
+static int
+tl_start(struct agent *a, const struct api_task *t, struct vm_error *err)
+{
+	int rc = tl_recreate_if_gone(a, t, err);
+
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	if (t->action == OPA_RESUME)
+		return tl_pause(a->virt, t->vm_id, false, err);
+	if (tl_networks(a, t, err) < 0)
+		return -1;
+	return tl_ensure_running(a->virt, t->vm_id, err);
+}
+
 static int
 tl_reboot(struct agent *a, const struct api_task *t, struct vm_error *err)
 {
 	struct virt *v = a->virt;
-	int st;
+	int rc = tl_recreate_if_gone(a, t, err);
 
-	if (v->ops->vo_state(v, t->vm_id, &st, NULL, 0, err) < 0)
-		return -1;
-	if (st == DOM_ABSENT) {
-		vm_error_set(err, API_ENOTFOUND, "domain %s does not exist",
-		    t->vm_id);
-		return -1;
-	}
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;	/* a fresh boot is a reboot */
 	if (t->force)
 		return v->ops->vo_reset(v, t->vm_id, 0, err);
 	return v->ops->vo_reboot(v, t->vm_id, 0, err);
@@ -509,6 +538,7 @@ static int
 tl_migrate(struct agent *a, const struct api_task *t, struct vm_error *err)
 {
 	struct virt *v = a->virt;
+	unsigned int flags;
 
 	if (t->migrate_uri[0] == '\0') {
 		vm_error_set(err, API_EINVAL, "migrate: no libvirt URI for host "
@@ -520,11 +550,28 @@ tl_migrate(struct agent *a, const struct api_task *t, struct vm_error *err)
 		    "migrate", v->ops->vo_name);
 		return -1;
 	}
-	log_info("vm %s (%s): migrating to host %s (%s)", t->vm_name,
-	    t->vm_id, t->migrate_target, t->migrate_uri);
+	/*
+	 * Defense in depth (miguri.h): whatever the controller sent, libvirt
+	 * gets only a qemu+tls (qemu+tcp with agent.migrate_plain) URI with
+	 * no query, never qemu+ext/ssh/unix, which run commands or reach
+	 * sockets on this host.
+	 */
+	if (api_miguri_check("migrate: target URI", t->migrate_uri,
+	    a->conf.migrate_plain, NULL, 0, err) < 0 ||
+	    api_migdata_check("migrate: target data URI", t->migrate_listen,
+	    NULL, 0, err) < 0) {
+		log_warnx("vm %s (%s): migration to host %s refused: %s",
+		    t->vm_name, t->vm_id, t->migrate_target, err->message);
+		return -1;
+	}
+	flags = a->conf.migrate_unsafe ? VIRT_MIGRATE_UNSAFE : 0;
+	if (!a->conf.migrate_plain || api_miguri_is_tls(t->migrate_uri))
+		flags |= VIRT_MIGRATE_TLS;
+	log_info("vm %s (%s): migrating to host %s (%s%s)", t->vm_name,
+	    t->vm_id, t->migrate_target, t->migrate_uri,
+	    (flags & VIRT_MIGRATE_TLS) ? ", TLS" : ", plain");
 	return v->ops->vo_migrate(v, t->vm_id, t->migrate_uri,
-	    t->migrate_listen, a->conf.migrate_unsafe ? VIRT_MIGRATE_UNSAFE : 0,
-	    err);
+	    t->migrate_listen, flags, err);
 }
 
 /*
@@ -550,9 +597,7 @@ tl_exec(struct agent *a, const struct api_task *t, struct api_task_result *r)
 		rc = tl_create(a, t, &err);
 		break;
 	case OPA_START:
-		rc = tl_networks(a, t, &err);
-		if (rc == 0)
-			rc = tl_ensure_running(a->virt, t->vm_id, &err);
+		rc = tl_start(a, t, &err);
 		break;
 	case OPA_STOP:
 		rc = tl_stop(a, t, &err);
@@ -577,8 +622,10 @@ tl_exec(struct agent *a, const struct api_task *t, struct api_task_result *r)
 		rc = serial_send(a, t, &err);
 		break;
 	case OPA_PAUSE:
+		rc = tl_pause(a->virt, t->vm_id, true, &err);
+		break;
 	case OPA_RESUME:
-		rc = tl_pause(a->virt, t->vm_id, t->action == OPA_PAUSE, &err);
+		rc = tl_start(a, t, &err);
 		break;
 	case OPA_REBUILD:
 		rc = rebuild_run(a, t, &err);

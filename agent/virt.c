@@ -743,6 +743,8 @@ lv_migrate(struct virt *v, const char *uuid, const char *dest_uri,
 	vflags |= active == 1 ? VIR_MIGRATE_LIVE : VIR_MIGRATE_OFFLINE;
 	if (flags & VIRT_MIGRATE_UNSAFE)
 		vflags |= VIR_MIGRATE_UNSAFE;
+	if (flags & VIRT_MIGRATE_TLS)
+		vflags |= VIR_MIGRATE_TLS;
 	if (active == 1 && data_uri != NULL && data_uri[0] != '\0' &&
 	    virTypedParamsAddString(&params, &nparams, &maxparams,
 	    VIR_MIGRATE_PARAM_URI, data_uri) < 0) {

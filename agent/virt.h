@@ -102,6 +102,7 @@ struct virt_ops {
 
 /* vo_migrate flags */
 #define VIRT_MIGRATE_UNSAFE	0x1	/* skip libvirt's cache/storage checks */
+#define VIRT_MIGRATE_TLS	0x2	/* VIR_MIGRATE_TLS: encrypted stream */
 #define VIRT_XML_INACTIVE	0x1
 #define VIRT_DEV_LIVE		0x1
 #define VIRT_DEV_CONFIG		0x2

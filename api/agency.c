@@ -12,6 +12,8 @@ static const struct api_field quota_fields[] = {
 	AFI("volumes", 0, struct api_quota, volumes, -1, QMAX),
 	AFI("networks", 0, struct api_quota, networks, -1, QMAX),
 	AFI("protected_vms", 0, struct api_quota, protected_vms, -1, QMAX),
+	AFI("images", 0, struct api_quota, images, -1, QMAX),
+	AFI("image_mib", 0, struct api_quota, image_mib, -1, QMAX),
 };
 
 const struct api_schema api_quota_schema = {
@@ -27,6 +29,8 @@ const struct api_quota_field api_quota_fields[] = {
 	{ "volumes", offsetof(struct api_quota, volumes) },
 	{ "networks", offsetof(struct api_quota, networks) },
 	{ "protected_vms", offsetof(struct api_quota, protected_vms) },
+	{ "images", offsetof(struct api_quota, images) },
+	{ "image_mib", offsetof(struct api_quota, image_mib) },
 };
 const size_t api_quota_nfields = ARRAY_SIZE(api_quota_fields);
 
@@ -40,6 +44,8 @@ api_quota_defaults(struct api_quota *q)
 	q->volumes = 10;
 	q->networks = 10;
 	q->protected_vms = 0;
+	q->images = 20;
+	q->image_mib = 51200;
 }
 
 static const struct api_field agency_fields[] = {

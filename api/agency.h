@@ -18,6 +18,8 @@ struct api_quota {
 	int64_t volumes;
 	int64_t networks;
 	int64_t protected_vms;
+	int64_t images;		/* images of the store owned by the agency */
+	int64_t image_mib;	/* their files, MiB (each file rounded up) */
 };
 extern const struct api_schema api_quota_schema;
 /* Every field as a (name, offset) pair, for loops over resources. */

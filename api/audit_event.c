@@ -39,6 +39,13 @@ event_validate(const void *obj, struct vm_error *err)
 		    "digits");
 		return -1;
 	}
+	if (ev->key_id[0] != '\0' && (strlen(ev->key_id) !=
+	    API_AUDIT_KEY_ID_LEN || strspn(ev->key_id, "0123456789abcdef") !=
+	    API_AUDIT_KEY_ID_LEN)) {
+		vm_error_set(err, API_EINVAL,
+		    "audit_event: key_id must be 16 lower-case hex digits");
+		return -1;
+	}
 	return 0;
 }
 
@@ -48,7 +55,10 @@ event_validate(const void *obj, struct vm_error *err)
  * members in table order, empty strings and time 0 as null). Any change
  * here (order, names, types, a new field) changes the hash of every
  * stored event, so existing logs would no longer verify: such a change
- * needs a versioned chain, not an edit.
+ * needs a versioned chain, not an edit. The exceptions are the members
+ * of API_AUDIT_OPTIONAL_MEMBERS (count, key_id, corrupt), added later:
+ * the canonical text leaves them out while they hold their default, so
+ * the events written before them hash as they always did.
  */
 static const struct api_field event_fields[] = {
 	AFI("seq", AF_RO, struct api_audit_event, seq, 1, INT64_MAX),
@@ -64,8 +74,11 @@ static const struct api_field event_fields[] = {
 	AFE("result", AF_RO, struct api_audit_event, result,
 	    api_audit_result_names),
 	AFS("message", AF_STR, AF_RO, struct api_audit_event, message),
+	AFI("count", AF_RO, struct api_audit_event, count, 1, INT64_MAX),
+	AFS("key_id", AF_STR, AF_RO, struct api_audit_event, key_id),
 	AFS("prev", AF_STR, AF_RO, struct api_audit_event, prev),
 	AFS("hash", AF_STR, AF_RO, struct api_audit_event, hash),
+	AFB("corrupt", AF_RO, struct api_audit_event, corrupt),
 };
 
 const struct api_schema api_audit_event_schema = {
@@ -79,6 +92,8 @@ static const struct api_field verify_fields[] = {
 	AFI("first_bad", AF_RO, struct api_audit_verify, first_bad, 0,
 	    INT64_MAX),
 	AFS("reason", AF_STR, AF_RO, struct api_audit_verify, reason),
+	AFI("anchor", AF_RO, struct api_audit_verify, anchor, 0, INT64_MAX),
+	AFS("key_id", AF_STR, AF_RO, struct api_audit_verify, key_id),
 };
 
 const struct api_schema api_audit_verify_schema = {

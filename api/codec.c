@@ -94,6 +94,8 @@ api_enum_index(const char *const *names, const char *s)
 {
 	int i;
 
+	if (names == NULL || s == NULL)
+		return -1;	/* e.g. json_get_str of a string with a NUL */
 	for (i = 0; names[i] != NULL; i++)
 		if (strcmp(names[i], s) == 0)
 			return i;

@@ -117,7 +117,7 @@ size_t api_utf8_len(const unsigned char *p);
 bool api_text_valid(const char *s, unsigned flags);
 /* Make s valid strict text in place: controls and bad bytes -> ' '. */
 void api_text_scrub(char *s);
-/* Index of s in a NULL-terminated list, or -1. */
+/* Index of s in a NULL-terminated list, or -1 (also for s NULL). */
 int api_enum_index(const char *const *names, const char *s);
 
 #endif

@@ -5,6 +5,7 @@
 #include "errors.h"
 #include "host.h"
 #include "image.h"
+#include "miguri.h"
 
 const char *const api_uri_kind_names[] = {
 	"qemu-system", "qemu-embed", "test", "other", NULL
@@ -35,6 +36,17 @@ static const struct api_field host_fields[] = {
 	AFS("migrate_uri", AF_STR, 0, struct api_host, migrate_uri),
 	AFS("migrate_listen", AF_STR, 0, struct api_host, migrate_listen),
 	AFS("arch", AF_STR, 0, struct api_host, arch),
+	AFS("address", AF_STR, AF_RO, struct api_host, address),
+	AFI("max_vcpus", AF_RO, struct api_host, max_vcpus, 0, 4096),
+	AFI("max_ram_mib", AF_RO, struct api_host, max_ram_mib, 0,
+	    68719476736LL),
+	AFI("max_disk_gib", AF_RO, struct api_host, max_disk_gib, 0, 1048576),
+	AFI("reported_vcpus", AF_RO, struct api_host, reported_vcpus, 0,
+	    4096),
+	AFI("reported_ram_mib", AF_RO, struct api_host, reported_ram_mib, 0,
+	    68719476736LL),
+	AFI("reported_disk_gib", AF_RO, struct api_host, reported_disk_gib, 0,
+	    1048576),
 };
 
 static int
@@ -49,9 +61,24 @@ labels_check(const char *labels, struct vm_error *err)
 }
 
 static int
+address_check(const char *address, struct vm_error *err)
+{
+	if (address[0] != '\0' && !api_mighost_valid(address)) {
+		vm_error_set(err, API_EINVAL, "host.address: a DNS name, an "
+		    "IPv4 address or an IPv6 address in brackets");
+		return -1;
+	}
+	return 0;
+}
+
+static int
 enroll_validate(const void *obj, struct vm_error *err)
 {
-	return labels_check(((const struct api_host_enroll *)obj)->labels, err);
+	const struct api_host_enroll *e = obj;
+
+	if (labels_check(e->labels, err) < 0)
+		return -1;
+	return address_check(e->address, err);
 }
 
 /* "" or scheme://rest with no blank: reaches libvirt, never a shell. */
@@ -96,6 +123,12 @@ static const struct api_field enroll_fields[] = {
 	AFS("site", AF_NAME, AF_REQ, struct api_host_enroll, site),
 	AFS("az", AF_NAME, 0, struct api_host_enroll, az),
 	AFS("labels", AF_STR, 0, struct api_host_enroll, labels),
+	AFS("address", AF_STR, 0, struct api_host_enroll, address),
+	AFI("max_vcpus", 0, struct api_host_enroll, max_vcpus, 0, 4096),
+	AFI("max_ram_mib", 0, struct api_host_enroll, max_ram_mib, 0,
+	    68719476736LL),
+	AFI("max_disk_gib", 0, struct api_host_enroll, max_disk_gib, 0,
+	    1048576),
 };
 
 static const struct api_field maintenance_fields[] = {
@@ -121,12 +154,22 @@ const struct api_schema api_host_schema = {
 static int
 patch_validate(const void *obj, struct vm_error *err)
 {
-	return labels_check(((const struct api_host_patch *)obj)->labels, err);
+	const struct api_host_patch *p = obj;
+
+	if (labels_check(p->labels, err) < 0)
+		return -1;
+	return address_check(p->address, err);
 }
 
 static const struct api_field patch_fields[] = {
 	AFS("az", AF_NAME, 0, struct api_host_patch, az),
 	AFS("labels", AF_STR, 0, struct api_host_patch, labels),
+	AFS("address", AF_STR, 0, struct api_host_patch, address),
+	AFI("max_vcpus", 0, struct api_host_patch, max_vcpus, 0, 4096),
+	AFI("max_ram_mib", 0, struct api_host_patch, max_ram_mib, 0,
+	    68719476736LL),
+	AFI("max_disk_gib", 0, struct api_host_patch, max_disk_gib, 0,
+	    1048576),
 };
 
 const struct api_schema api_host_patch_schema = {

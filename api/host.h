@@ -42,6 +42,18 @@ struct api_host {
 	 * host/cpu/arch, or agent.arch); "" = not reported (matches any
 	 * image). */
 	char arch[API_NAME_MAX];
+	/* Set by an admin (enroll, PATCH), never by the agent (issue 8
+	 * item 4): the address its migration URIs may name besides its name
+	 * ("" = the name only), and the approved capacity: register records
+	 * vcpus = min(reported, max). A max of 0 is taken from the first
+	 * report (then raised only by an admin). */
+	char address[API_TEXT_MAX];
+	int64_t max_vcpus;
+	int64_t max_ram_mib;
+	int64_t max_disk_gib;
+	int64_t reported_vcpus;		/* RO: the agent's last report */
+	int64_t reported_ram_mib;
+	int64_t reported_disk_gib;
 };
 
 extern const struct api_schema api_host_schema;
@@ -52,6 +64,10 @@ struct api_host_enroll {
 	char site[API_NAME_MAX];
 	char az[API_NAME_MAX];
 	char labels[API_TEXT_MAX];
+	char address[API_TEXT_MAX];	/* see api_host.address */
+	int64_t max_vcpus;		/* 0 = the first report */
+	int64_t max_ram_mib;
+	int64_t max_disk_gib;
 };
 
 /* POST /v1/hosts/{name}/maintenance */
@@ -67,6 +83,10 @@ extern const struct api_schema api_host_enroll_schema;
 struct api_host_patch {
 	char az[API_NAME_MAX];
 	char labels[API_TEXT_MAX];
+	char address[API_TEXT_MAX];
+	int64_t max_vcpus;		/* absent = kept */
+	int64_t max_ram_mib;
+	int64_t max_disk_gib;
 };
 extern const struct api_schema api_host_patch_schema;
 

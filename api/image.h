@@ -41,4 +41,18 @@ bool api_arch_valid(const char *s);
 /* 64 lower-case hex digits? */
 bool api_sha256_valid(const char *s);
 
+/*
+ * Content checks of a disk image, shared by the controller (uploads) and
+ * the agent (host paths), so no qemu-img ever has to guess a format.
+ * head: the first API_IMG_HEAD bytes of the file (fewer if it is
+ * smaller), size: the whole file's size. Returns IMG_QCOW2 or IMG_RAW,
+ * or -1 with a message in why (why_size bytes) for content that must not
+ * be used: another format (vmdk, vhdx, vdi, qed, luks, ...; a VMDK text
+ * descriptor names host files), or a qcow2 with a backing file or an
+ * external data file (files outside the image).
+ */
+#define API_IMG_HEAD 1024
+int api_img_probe(const unsigned char *head, size_t n, int64_t size,
+    char *why, size_t why_size);
+
 #endif

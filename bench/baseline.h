@@ -15,6 +15,8 @@
 /* The VM shape of the whole benchmark (flavor bench-tiny, its image). */
 #define BENCH_FLAVOR_RAM_MIB	128
 #define BENCH_KERNEL		"/boot/vmlinuz-bench" /* never read */
+/* provision.c: the same, an empty file in TMP/images (agent.image_dir) */
+#define BENCH_KERNEL_FILE	"vmlinuz-bench"
 
 /* *secs = time of the loop; stops early (-1) when *quit is set. */
 int baseline_run(size_t nhosts, size_t nvms, const char *tmp,

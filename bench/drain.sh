@@ -3,7 +3,8 @@
 # (`vmctl host maintenance A on --wait`: plan, claims, migrate tasks two
 # at a time, results) against the same live migrations done with bare
 # libvirt calls (`virsh migrate --live --p2p --persistent
-# --undefinesource`, i.e. virDomainMigrateToURI3, two at a time), in the
+# --undefinesource --tls`, i.e. virDomainMigrateToURI3, two at a time;
+# both over qemu+tls with VIR_MIGRATE_TLS, as vmctl requires), in the
 # same run, on the two-libvirtd setup of tests/e2e/twohosts.sh (network
 # and mount namespaces: needs root). vmctl moves the guests A -> B, then
 # virsh moves them back B -> A. Prints one line of figures.
@@ -25,6 +26,7 @@ trap 'th_kill_guests; e2e_cleanup; th_cleanup' EXIT
 die() { echo "bench/drain: $*" >&2; exit 1; }
 e2e_build_guest >"$T_DIR/guest.log" 2>&1 || die "cannot build the guest"
 th_netns_up || die "namespaces"
+th_pki || die "TLS certificates"
 th_libvirtd_start a && th_libvirtd_start b || die "libvirtd"
 wait_for 30 th_libvirtd_ready a && wait_for 30 th_libvirtd_ready b ||
     die "libvirtd not ready"
@@ -35,13 +37,15 @@ for x in a b; do
 	mkdir -p "$dir"
 	E2E_AGENT_DIR[ag-$x]=$dir
 	enroll_host_file "hv$x" dc >/dev/null || die "enroll"
+	api PATCH "/v1/hosts/hv$x" "{\"address\":\"$(th_addr $x)\"}" \
+	    >/dev/null || die "address of hv$x"
 	start_daemon "ag-$x" "$VMAGENTD" -f -c /dev/null -o agent.host="hv$x" \
 	    -o agent.site=dc -o agent.token_file="$T_DIR/hv$x.token" \
 	    -o agent.controller_url="$CTL_URL" \
 	    -o agent.libvirt_uri="$(th_uri $x)" -o agent.virt_type=qemu \
 	    -o agent.state_dir="$dir/state" -o agent.heartbeat_s=1 \
 	    -o agent.vcpus=16 -o agent.ram_mib=8192 \
-	    -o agent.migrate_uri="qemu+tcp://$(th_addr $x)/system" \
+	    -o agent.migrate_uri="qemu+tls://$(th_addr $x)/system" \
 	    -o agent.migrate_listen="tcp://$(th_addr $x)" \
 	    -o agent.migrate_unsafe=true || die "agent $x"
 done
@@ -64,8 +68,8 @@ bare_migrate() {
 	local from=$1 to=$2 id pids=() n=0
 	for id in "${ids[@]}"; do
 		virsh -q -c "$(th_uri "$from")" migrate --live --p2p \
-		    --persistent --undefinesource --unsafe "$id" \
-		    "qemu+tcp://$(th_addr "$to")/system" \
+		    --persistent --undefinesource --unsafe --tls "$id" \
+		    "qemu+tls://$(th_addr "$to")/system" \
 		    "tcp://$(th_addr "$to")" >>"$T_DIR/virsh.log" 2>&1 &
 		pids+=($!)
 		n=$((n + 1))

@@ -252,6 +252,10 @@ ctl_start(struct bench *b, struct vm_error *err)
 	 * limits.rate_per_s=N puts it back: later -o win). */
 	procs_argv_add(&a, "-o");
 	procs_argv_add(&a, "limits.rate_per_s=0");
+	/* Every agent and client of the bench is on 127.0.0.1: lift the
+	 * per-address connection limit above what --hosts N needs. */
+	procs_argv_add(&a, "-o");
+	procs_argv_add(&a, "server.max_conns_per_ip=4096");
 	for (i = 0; i < b->o.nctl_extra; i++) {
 		procs_argv_add(&a, "-o");
 		procs_argv_add(&a, "%s", b->o.ctl_extra[i]);
@@ -273,6 +277,18 @@ agents_start(struct bench *b, struct vm_error *err)
 	size_t i, j;
 	int ret = -1;
 
+	/* The kernel VMs name (never read on the test driver) must be a
+	 * regular file inside the agents' agent.image_dir. */
+	dir = xasprintf("%s/images", b->tmp);
+	log = xasprintf("%s/images/" BENCH_KERNEL_FILE, b->tmp);
+	if (mkdir_p(dir, 0755) < 0 || file_write_atomic(log, "", 0, 0644) < 0) {
+		vm_error_set(err, API_EINTERNAL, "bench kernel %s: %s", log,
+		    strerror(errno));
+		goto cleanup;
+	}
+	free(dir);
+	free(log);
+	dir = log = NULL;
 	for (i = 0; i < b->o.nhosts; i++) {
 		dir = xasprintf("%s/agent%zu", b->tmp, i + 1);
 		log = xasprintf("%s/agent%zu.log", b->tmp, i + 1);
@@ -305,6 +321,8 @@ agents_start(struct bench *b, struct vm_error *err)
 		procs_argv_add(&a, "agent.heartbeat_s=2");
 		procs_argv_add(&a, "-o");
 		procs_argv_add(&a, "agent.token_file=%s/token", dir);
+		procs_argv_add(&a, "-o");
+		procs_argv_add(&a, "agent.image_dir=%s/images", b->tmp);
 		for (j = 0; j < b->o.nagent_extra; j++) {
 			procs_argv_add(&a, "-o");
 			procs_argv_add(&a, "%s", b->o.agent_extra[j]);
@@ -656,7 +674,7 @@ req_worker(void *arg)
 	struct req_batch *r = arg;
 	struct http_client *c = bench_client(r->b);
 	struct vm_error err;
-	char path[96], body[384];
+	char path[96], body[1536];
 	size_t i;
 	int64_t t0;
 	int rc;
@@ -679,8 +697,8 @@ req_worker(void *arg)
 			    "{\"name\":\"bench-%05zu\","
 			    "\"agency\":\"" BENCH_AGENCY "\","
 			    "\"flavor\":\"" BENCH_FLAVOR "\"%s,"
-			    "\"image\":{\"kernel\":\"" BENCH_KERNEL "\"}}",
-			    i + 1, grp);
+			    "\"image\":{\"kernel\":\"%s/images/"
+			    BENCH_KERNEL_FILE "\"}}", i + 1, grp, r->b->tmp);
 			rc = rest_call(c, "POST", "/v1/vms", body, 202, NULL,
 			    &err);
 		} else {

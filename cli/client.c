@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -195,6 +196,12 @@ client_http(struct cli_ctx *ctx, struct vm_error *err)
 			    ctx->ca_file, strerror(errno));
 			return -1;
 		}
+		/* Once per run, before the token is sent (issue 8). */
+		if (http_url_plain_remote(ctx->url))
+			fprintf(stderr, "vmctl: warning: %.900s is plain http "
+			    "to a remote host: your token and everything "
+			    "you send cross the network in clear; use "
+			    "https://\n", ctx->url);
 		ctx->http = http_client_new(ctx->url, client_request_ms(ctx));
 		http_client_set_errcode(ctx->http, API_ETRANSPORT);
 		http_client_set_tls(ctx->http, ctx->ca_file, NULL, NULL);
@@ -210,11 +217,49 @@ client_http(struct cli_ctx *ctx, struct vm_error *err)
 	return 0;
 }
 
+/*
+ * With $VMCTL_TRACE_FILE set, append one JSON line per answer (method,
+ * path, status, body as a string) to that file, made 0600: the test suite
+ * checks every answer against api/openapi.yaml
+ * (tests/integration/check_responses.py). One write(2) per line with
+ * O_APPEND, so concurrent vmctl processes do not mix their lines. The
+ * bodies may hold new tokens: a debugging aid, never on by default.
+ */
+static void
+client_trace(const char *method, const char *path, const struct http_resp *r)
+{
+	const char *file = getenv("VMCTL_TRACE_FILE");
+	json_object *o;
+	char *line;
+	size_t len;
+	int fd;
+
+	if (file == NULL || file[0] == '\0')
+		return;
+	o = json_object_new_object();
+	json_object_object_add(o, "method", json_object_new_string(method));
+	json_object_object_add(o, "path", json_object_new_string(path));
+	json_object_object_add(o, "status", json_object_new_int64(r->status));
+	json_object_object_add(o, "body", json_object_new_string(r->body));
+	line = xasprintf("%s\n", json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	len = strlen(line);
+	fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		if (write(fd, line, len) != (ssize_t)len)
+			log_warnx("VMCTL_TRACE_FILE %s: short write", file);
+		close(fd);
+	}
+	free(line);
+}
+
 /* The answer of a request: *answer parsed on 2xx, else err. */
 static int
 client_answer(struct cli_ctx *ctx, const char *method, const char *path,
     struct http_resp *r, json_object **answer, struct vm_error *err)
 {
+	client_trace(method, path, r);
 	ctx->retry_after_s = r->retry_after_s;
 	if (r->status < 200 || r->status > 299) {
 		api_error_decode(r->body, r->status, err);

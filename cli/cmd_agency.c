@@ -22,12 +22,14 @@
 	{ "disk", required_argument, NULL, QOPT + 3 }, \
 	{ "volumes", required_argument, NULL, QOPT + 4 }, \
 	{ "networks", required_argument, NULL, QOPT + 5 }, \
-	{ "protected-vms", required_argument, NULL, QOPT + 6 }
+	{ "protected-vms", required_argument, NULL, QOPT + 6 }, \
+	{ "images", required_argument, NULL, QOPT + 7 }, \
+	{ "image-size", required_argument, NULL, QOPT + 8 }
 
 /* Option name of each api_quota_fields entry, same order. */
 static const char *const quota_opt_names[] = {
 	"--instances", "--vcpus", "--ram", "--disk", "--volumes",
-	"--networks", "--protected-vms"
+	"--networks", "--protected-vms", "--images", "--image-size"
 };
 
 static int64_t *

@@ -44,7 +44,7 @@ cmd_audit_list(struct cli_ctx *ctx, int argc, char **argv)
 	};
 	static const char *const headers[] = {
 		"SEQ", "TIME", "USER", "AGENCY", "SOURCE", "METHOD", "PATH",
-		"STATUS", "RESULT"
+		"STATUS", "RESULT", "COUNT"
 	};
 	struct api_audit_event ev;
 	struct vm_error err = { 0 };
@@ -110,6 +110,19 @@ cmd_audit_list(struct cli_ctx *ctx, int argc, char **argv)
 		    json_object_array_get_idx(items, i), &ev, &err) < 0)
 			goto fail;
 		output_cell(t, "%lld", (long long)ev.seq);
+		if (ev.corrupt) {
+			/* An entry the server could not decode. */
+			output_cell(t, "-");
+			output_cell(t, "-");
+			output_cell(t, "-");
+			output_cell(t, "-");
+			output_cell(t, "-");
+			output_cell(t, "(corrupt: vmctl audit verify)");
+			output_cell(t, "-");
+			output_cell(t, "corrupt");
+			output_cell(t, "-");
+			continue;
+		}
 		output_cell(t, "%s", output_time(ev.time, ts));
 		if (ev.host[0] != '\0')
 			output_cell(t, "host:%s", ev.host);
@@ -121,6 +134,7 @@ cmd_audit_list(struct cli_ctx *ctx, int argc, char **argv)
 		output_cell(t, "%s", ev.path);
 		output_cell(t, "%lld", (long long)ev.status);
 		output_cell(t, "%s", api_audit_result_names[ev.result]);
+		output_cell(t, "%lld", (long long)(ev.count > 1 ? ev.count : 1));
 	}
 	output_list(ctx, items, t);
 	ret = CLI_OK;

@@ -107,6 +107,10 @@ cmd_host_enroll(struct cli_ctx *ctx, int argc, char **argv)
 		{ "site", required_argument, NULL, 's' },
 		{ "az", required_argument, NULL, 'z' },
 		{ "labels", required_argument, NULL, 'l' },
+		{ "address", required_argument, NULL, 'a' },
+		{ "max-vcpus", required_argument, NULL, 'C' },
+		{ "max-ram", required_argument, NULL, 'R' },
+		{ "max-disk", required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct api_host_enroll in;
@@ -133,6 +137,27 @@ cmd_host_enroll(struct cli_ctx *ctx, int argc, char **argv)
 			if (cli_check_labels(ctx, "--labels", optarg) < 0)
 				goto cleanup;
 			str_copy(in.labels, sizeof(in.labels), optarg);
+			break;
+		case 'a':
+			str_copy(in.address, sizeof(in.address), optarg);
+			break;
+		case 'C':
+			if (cli_parse_field(ctx, "--max-vcpus", optarg,
+			    &api_host_enroll_schema, "max_vcpus",
+			    &in.max_vcpus) < 0)
+				goto cleanup;
+			break;
+		case 'R':
+			if (cli_parse_field(ctx, "--max-ram", optarg,
+			    &api_host_enroll_schema, "max_ram_mib",
+			    &in.max_ram_mib) < 0)
+				goto cleanup;
+			break;
+		case 'D':
+			if (cli_parse_field(ctx, "--max-disk", optarg,
+			    &api_host_enroll_schema, "max_disk_gib",
+			    &in.max_disk_gib) < 0)
+				goto cleanup;
 			break;
 		default:
 			ret = cli_getopt_status(ch);

@@ -25,7 +25,8 @@ static int cli_help(struct cli_ctx *, int, char **);
 	"  --idempotency-key K    a retry with the same K changes nothing\n"
 #define QUOTA_USAGE \
 	"[--instances N] [--vcpus N] [--ram MIB] [--disk GIB] " \
-	"[--volumes N] [--networks N] [--protected-vms N]"
+	"[--volumes N] [--networks N] [--protected-vms N] [--images N] " \
+	"[--image-size MIB]"
 #define QUOTA_OPTS \
 	"  --instances N          VMs\n" \
 	"  --vcpus N              virtual CPUs\n" \
@@ -34,6 +35,8 @@ static int cli_help(struct cli_ctx *, int, char **);
 	"  --volumes N            volumes\n" \
 	"  --networks N           networks\n" \
 	"  --protected-vms N      VMs protected by replication\n" \
+	"  --images N             images of the image store\n" \
+	"  --image-size MIB       their files' size in MiB\n" \
 	"                         each limit: a number >= 0, or -1 or "   \
 	"'unlimited'\n"
 #define TIME_OPTS \
@@ -84,12 +87,18 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "host", "list", cmd_host_list, "", "list hypervisor hosts", NULL },
 	{ "host", "show", cmd_host_show, "NAME", "show a host", NULL },
 	{ "host", "enroll", cmd_host_enroll,
-	  "NAME --site SITE [--az ZONE] [--labels LABELS]",
+	  "NAME --site SITE [--az ZONE] [--labels LABELS] [--address ADDR] "
+	  "[--max-vcpus N] [--max-ram MIB] [--max-disk GIB]",
 	  "enroll a host and print its agent's token (shown once)",
 	  "  --site SITE            site the host belongs to\n"
 	  "  --az ZONE              availability zone within the site\n"
 	  "  --labels LABELS        aggregate labels, comma-separated "
-	  "(gpu,health)\n" },
+	  "(gpu,health)\n"
+	  "  --address ADDR         address its migration URIs may name "
+	  "besides NAME\n"
+	  "  --max-vcpus N, --max-ram MIB, --max-disk GIB\n"
+	  "                         approved capacity; default: the agent's "
+	  "first report\n" },
 	{ "host", "maintenance", cmd_host_maintenance,
 	  "NAME on|off [--force] [--wait]",
 	  "put a host in maintenance (no new VMs; its VMs are live-migrated "
@@ -97,13 +106,19 @@ static const struct cli_cmd cli_cmds[] = {
 	  "  --force                on: move what can move even if some VMs "
 	  "cannot\n"
 	  WAIT_OPTS },
-	{ "host", "set", cmd_host_set, "NAME [--labels LABELS] [--az ZONE]",
-	  "change a host's aggregate labels or zone; placements see it at "
-	  "once",
+	{ "host", "set", cmd_host_set, "NAME [--labels LABELS] [--az ZONE] "
+	  "[--address ADDR] [--max-vcpus N] [--max-ram MIB] [--max-disk GIB]",
+	  "change a host's aggregate labels, zone, migration address or "
+	  "approved capacity; placements see it at once",
 	  "  --labels LABELS        the new labels, comma-separated; '' "
 	  "clears them\n"
 	  "  --az ZONE              the new availability zone; '' clears "
-	  "it\n" },
+	  "it\n"
+	  "  --address ADDR         address its migration URIs may name; '' "
+	  "clears it\n"
+	  "  --max-vcpus N, --max-ram MIB, --max-disk GIB\n"
+	  "                         approved capacity (caps what its agent "
+	  "reports)\n" },
 	{ "host", "token", cmd_host_token, "NAME",
 	  "revoke a host's tokens and print a new one (shown once)", NULL },
 	{ "host", "delete", cmd_host_delete, "NAME",

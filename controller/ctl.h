@@ -20,6 +20,7 @@ struct ctl_config {
 	int64_t lease_s;
 	int64_t long_poll_max_s;
 	int64_t down_after_s;
+	int hosts_migrate_plain;	/* [hosts] migrate_plain: qemu+tcp ok */
 	int log_level;
 	int log_syslog;
 	int insecure_http;		/* plain HTTP allowed (development) */
@@ -40,6 +41,19 @@ struct ctl_config {
 	int64_t events_keep;		/* [events] keep: newest kept */
 	char net_bridges[1024];		/* [networks] bridges: allow-list
 					 * "SITE:BR,BR SITE:BR" (bridges.h) */
+	/* [audit] and store headroom (controller/auditlog.c) */
+	int64_t audit_refusal_interval_s;	/* refusals aggregated over */
+	int64_t audit_refusal_max_keys;	/* aggregates per interval */
+	int64_t audit_keep_days;	/* prune older; 0 = keep */
+	int64_t audit_max_events;	/* prune past; 0 = no limit */
+	char audit_export_dir[API_PATH_MAX];	/* "" = beside the store */
+	char audit_key_file[API_PATH_MAX];	/* "" = beside the store */
+	int64_t store_high_water_pct;	/* user writes refused above */
+	int64_t max_conns_per_ip;	/* open connections per client IP */
+	int64_t header_timeout_s;	/* complete headers within; 0 = off */
+	int64_t auth_fail_per_s;	/* failed logins per source; 0 = off */
+	int64_t auth_fail_burst;
+	int64_t max_tokens_per_user;	/* live tokens of one user */
 };
 
 struct store;
@@ -55,6 +69,7 @@ struct ctl_sched_stats {
 };
 
 struct sched_cache;		/* svc_sched.c: decoded host rows */
+struct auditlog;		/* auditlog.c */
 
 struct ctl {
 	struct ctl_config cfg;		/* immutable after startup */
@@ -65,6 +80,8 @@ struct ctl {
 					 * while serving */
 	struct sched_cache *sched_cache; /* owned by main() (svc_sched_cache_new);
 					 * NULL = no cache */
+	struct auditlog *auditlog;	/* owned by main() (auditlog_start);
+					 * NULL = refusals not recorded */
 };
 
 #endif

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "auditlog.h"
 #include "auth.h"
 #include "bridges.h"
 #include "conf.h"
@@ -45,20 +46,34 @@ static const struct conf_item ctl_conf[] = {
 	    3600, "30"),
 	CONF_ITEM_BOOL("server", "insecure_http", struct ctl_config,
 	    insecure_http, "false"),
+	CONF_ITEM_INT("server", "max_conns_per_ip", struct ctl_config,
+	    max_conns_per_ip, 1, 4096, "64"),
+	CONF_ITEM_INT("server", "header_timeout_s", struct ctl_config,
+	    header_timeout_s, 1, 3600, "10"),
 	CONF_ITEM_STR("store", "path", struct ctl_config, store_path,
 	    LOCALSTATEDIR "/lib/vmctl/state"),
 	CONF_ITEM_INT("store", "map_size_mib", struct ctl_config,
 	    map_size_mib, 16, 1048576, "1024"),
+	CONF_ITEM_INT("store", "high_water_pct", struct ctl_config,
+	    store_high_water_pct, 50, 99, "90"),
 	CONF_ITEM_INT("tasks", "lease_s", struct ctl_config, lease_s, 5, 3600,
 	    "60"),
 	CONF_ITEM_INT("tasks", "long_poll_max_s", struct ctl_config,
 	    long_poll_max_s, 1, 60, "30"),
 	CONF_ITEM_INT("hosts", "down_after_s", struct ctl_config,
 	    down_after_s, 2, 3600, "10"),
+	CONF_ITEM_BOOL("hosts", "migrate_plain", struct ctl_config,
+	    hosts_migrate_plain, "false"),
 	CONF_ITEM_INT("limits", "rate_per_s", struct ctl_config, rate_per_s,
 	    0, 1000000, "50"),
 	CONF_ITEM_INT("limits", "burst", struct ctl_config, rate_burst, 1,
 	    1000000, "100"),
+	CONF_ITEM_INT("limits", "auth_fail_per_s", struct ctl_config,
+	    auth_fail_per_s, 0, 1000000, "10"),
+	CONF_ITEM_INT("limits", "auth_fail_burst", struct ctl_config,
+	    auth_fail_burst, 1, 1000000, "200"),
+	CONF_ITEM_INT("limits", "max_tokens_per_user", struct ctl_config,
+	    max_tokens_per_user, 1, 100000, "20"),
 	CONF_ITEM_DOUBLE("scheduler", "cpu_ratio", struct ctl_config,
 	    sched_cpu_ratio, 0, 64, "4.0"),
 	CONF_ITEM_DOUBLE("scheduler", "ram_ratio", struct ctl_config,
@@ -84,6 +99,18 @@ static const struct conf_item ctl_conf[] = {
 	    images_max_size_mib, 1, 1048576, "20480"),
 	CONF_ITEM_INT("events", "keep", struct ctl_config, events_keep, 10,
 	    100000000, "100000"),
+	CONF_ITEM_INT("audit", "refusal_interval_s", struct ctl_config,
+	    audit_refusal_interval_s, 0, 3600, "10"),
+	CONF_ITEM_INT("audit", "refusal_max_keys", struct ctl_config,
+	    audit_refusal_max_keys, 1, 100000, "256"),
+	CONF_ITEM_INT("audit", "keep_days", struct ctl_config,
+	    audit_keep_days, 0, 36500, "0"),
+	CONF_ITEM_INT("audit", "max_events", struct ctl_config,
+	    audit_max_events, 0, 1000000000, "1000000"),
+	CONF_ITEM_STR("audit", "export_dir", struct ctl_config,
+	    audit_export_dir, ""),
+	CONF_ITEM_STR("audit", "key_file", struct ctl_config, audit_key_file,
+	    ""),
 	CONF_ITEM_STR("networks", "bridges", struct ctl_config, net_bridges,
 	    ""),
 };
@@ -225,6 +252,10 @@ main(int argc, char **argv)
 	struct sigaction sa;
 	int ch, ret = 1;
 
+	/* Secrets (tokens, TLS key) live in this process: no core dumps. */
+	if (util_nodump() < 0)
+		fprintf(stderr, "vmctld: cannot disable core dumps: %s\n",
+		    strerror(errno));
 	memset(&ctl, 0, sizeof(ctl));
 	memset(&sched_stats, 0, sizeof(sched_stats));
 	ctl.sched_stats = &sched_stats;
@@ -238,6 +269,7 @@ main(int argc, char **argv)
 			break;
 		case 'R':
 			routes_dump(stdout);
+			svc_sched_cache_free(ctl.sched_cache);
 			free(overrides);
 			return 0;
 		case 'c':
@@ -318,6 +350,11 @@ main(int argc, char **argv)
 			fprintf(stderr, "vmctld: %s\n", err.message);
 			goto cleanup;
 		}
+		/* The first event is keyed like every later one. */
+		if (auditlog_start(&ctl, &ctl.auditlog, &err) < 0) {
+			fprintf(stderr, "vmctld: %s\n", err.message);
+			goto cleanup;
+		}
 		ret = bootstrap_admin(&ctl);
 		goto cleanup;
 	}
@@ -342,11 +379,13 @@ main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 
 	if (store_open(ctl.cfg.store_path, ctl.cfg.map_size_mib, &ctl.store,
-	    &err) < 0 || svc_sched_reindex(ctl.store, &err) < 0) {
+	    &err) < 0 || svc_sched_reindex(ctl.store, &err) < 0 ||
+	    svc_quota_upgrade(ctl.store, &err) < 0) {
 		log_error("%s", err.message);
 		goto cleanup;
 	}
-	if (svc_image_init(&ctl, &err) < 0) {
+	if (svc_image_init(&ctl, &err) < 0 ||
+	    auditlog_start(&ctl, &ctl.auditlog, &err) < 0) {
 		log_error("%s", err.message);
 		goto cleanup;
 	}
@@ -366,6 +405,7 @@ main(int argc, char **argv)
 	ret = 0;
 cleanup:
 	server_stop(ctl.server);
+	auditlog_stop(ctl.auditlog);
 	svc_image_fini(&ctl);
 	store_close(ctl.store);
 	svc_sched_cache_free(ctl.sched_cache);

@@ -119,6 +119,16 @@ routes_upload(const struct route *r)
 	return NULL;
 }
 
+size_t
+routes_body_max(const struct route *r, size_t dflt)
+{
+	if (r->flags & ROUTE_BIGBODY)
+		return ROUTE_BIGBODY_MAX;
+	if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "DELETE") == 0)
+		return ROUTE_SMALLBODY_MAX;
+	return dflt;
+}
+
 /* Compare path against pattern; capture "{}" segments. */
 static bool
 route_path_match(const char *pattern, const char *path,

@@ -13,6 +13,8 @@
 #define ROUTE_BIGBODY	0x2	/* may carry up to ROUTE_BIGBODY_MAX bytes */
 #define ROUTE_BIGBODY_MAX (16u << 20)
 
+#define ROUTE_SMALLBODY_MAX (1u << 10)	/* GET, HEAD, DELETE */
+
 #define ROUTE_NOAUDIT	0x4	/* machine traffic: not in the audit trail */
 #define ROUTE_UPLOAD	0x8	/* body streamed to route->upload, any size */
 
@@ -33,6 +35,12 @@ extern const size_t routes_count;
 const struct upload_ops *routes_upload(const struct route *r);
 
 enum route_match { ROUTE_FOUND, ROUTE_NO_PATH, ROUTE_NO_METHOD };
+
+/*
+ * The largest body route r takes: ROUTE_BIGBODY_MAX for ROUTE_BIGBODY,
+ * ROUTE_SMALLBODY_MAX for GET and DELETE, else dflt (server.max_body_kib).
+ */
+size_t routes_body_max(const struct route *r, size_t dflt);
 
 /* Match method+path; fills params. */
 enum route_match routes_match(const char *method, const char *path,

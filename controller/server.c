@@ -18,10 +18,12 @@
 #include "json.h"
 #include "log.h"
 #include "audit.h"
+#include "ratelim.h"
 #include "routes.h"
 #include "store.h"
 #include "server.h"
 #include "tls.h"
+#include "urlpath.h"
 #include "util.h"
 
 /* One suspended long poll. */
@@ -40,9 +42,10 @@ struct server {
 	bool stopping;
 	pthread_t timer;		/* resumes waiters past deadline */
 	bool timer_started;
-	pthread_mutex_t rl_lock;	/* protects the rate buckets */
-	struct rate_bucket *rl;		/* owned array */
-	size_t nrl, caprl;
+	struct ratelim *rl_user;	/* owned; requests per user */
+	struct ratelim *rl_src;		/* owned; failed logins per source */
+	pthread_mutex_t ct_lock;	/* protects conns and their fields */
+	struct conn_track *conns;	/* owned list: open connections */
 	struct tls *tls;		/* owned; NULL = plain HTTP */
 	pthread_mutex_t mlock;		/* protects stats */
 	struct route_stats *stats;	/* owned; [routes_count] */
@@ -65,11 +68,21 @@ struct route_stats {
 	double sum_s;
 };
 
-/* Token bucket of one API token (limits.rate_per_s, limits.burst). */
-struct rate_bucket {
-	char token_id[API_UUID_LEN];
-	double tokens;
-	int64_t last_ms;
+/* Buckets per table (users, sources): bounded, see ratelim.h. */
+#define SERVER_RL_CAP	4096
+
+/*
+ * One open connection (MHD_OPTION_NOTIFY_CONNECTION), for the header
+ * deadline: server_timer() shuts down the socket of a connection that has
+ * been waiting for a complete request header longer than
+ * server.header_timeout_s (slowloris). Under server.ct_lock.
+ */
+struct conn_track {
+	int fd;				/* MHD's; never closed here */
+	bool in_request;		/* headers complete, not yet answered */
+	bool cut;			/* shut down by the deadline */
+	int64_t idle_since_ms;		/* mono: waiting for headers since */
+	struct conn_track *prev, *next;
 };
 
 /* Per-connection (per-request) state, freed in on_completed(). */
@@ -84,6 +97,9 @@ struct conn_state {
 	bool recorded;			/* counted in the metrics */
 	const struct route *route;
 	enum route_match match;
+	bool started;			/* first on_request call done */
+	char raw_path[URLPATH_MAX];	/* as received (audit) */
+	char path[URLPATH_MAX];		/* decoded, routed on */
 	bool uploading;			/* ROUTE_UPLOAD body being streamed */
 	bool upload_refused;		/* answer upload_err once drained */
 	struct vm_error upload_err;
@@ -337,7 +353,8 @@ send_resp_hdr(struct MHD_Connection *conn, struct resp *resp,
 		r = MHD_create_response_from_buffer(len, text,
 		    MHD_RESPMEM_MUST_FREE);
 	} else if (resp->body != NULL) {
-		text = json_dump(resp->body);
+		/* Valid UTF-8 whatever the request held (it may be echoed). */
+		text = utf8_scrub_json(json_dump(resp->body));
 		len = strlen(text);
 		r = MHD_create_response_from_buffer(len, text,
 		    MHD_RESPMEM_MUST_FREE);
@@ -402,6 +419,31 @@ server_wake(struct server *srv, const char *key)
 	pthread_mutex_unlock(&srv->lock);
 }
 
+/*
+ * End the waiting long polls of key with an empty answer: svc_agent_register
+ * calls it when an agent starts again, so a poll of its previous life
+ * (a dead connection the server has not noticed) leases nothing more.
+ */
+void
+server_supersede(struct server *srv, const char *key)
+{
+	struct waiter **pp, *w;
+
+	pthread_mutex_lock(&srv->lock);
+	pp = &srv->waiters;
+	while ((w = *pp) != NULL) {
+		if (strcmp(w->cs->req.wait_key, key) == 0) {
+			*pp = w->next;
+			w->cs->req.superseded = true;
+			MHD_resume_connection(w->conn);
+			free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+	pthread_mutex_unlock(&srv->lock);
+}
+
 uint64_t
 server_wake_gen(struct server *srv)
 {
@@ -413,10 +455,13 @@ server_wake_gen(struct server *srv)
 	return g;
 }
 
+static void conn_deadline(struct server *srv, int64_t now);
+
 static void *
 server_timer(void *arg)
 {
 	struct server *srv = arg;
+	int64_t last_sweep = 0;
 
 	for (;;) {
 		struct waiter **pp, *w;
@@ -439,6 +484,10 @@ server_timer(void *arg)
 		pthread_mutex_unlock(&srv->lock);
 		if (stop)
 			break;
+		if (now - last_sweep >= 250) {
+			conn_deadline(srv, now);
+			last_sweep = now;
+		}
 		usleep(100 * 1000);
 	}
 	return NULL;
@@ -490,6 +539,18 @@ server_audit(struct server *srv, struct conn_state *cs, int status,
 	if (!refused && (!mutating || (cs->route->flags & ROUTE_NOAUDIT)))
 		return;
 	req_audit_fill(&cs->req, status, message, &ev);
+	if (refused) {
+		/*
+		 * Counted in memory, written once per key and interval by
+		 * auditlog.c: a flood of refusals costs no disk write here
+		 * and a bounded number of events. The route's pattern, not
+		 * the path, so ids do not make new keys.
+		 */
+		str_copy(ev.path, sizeof(ev.path), cs->route->pattern);
+		auditlog_refusal(srv->ctl->auditlog, &ev);
+		cs->req.audited = true;
+		return;
+	}
 	if (store_txn_begin(srv->ctl->store, true, &txn, &err) < 0 ||
 	    audit_append(txn, &ev, &err) < 0) {
 		store_txn_abort(txn);
@@ -515,47 +576,84 @@ resp_message(const struct resp *resp)
 	return json_get_str(e, "message");
 }
 
-/* Token bucket check for user tokens; false + retry_s when over. */
+/* The per-user bucket (limits.rate_per_s, limits.burst). */
 static bool
-rate_ok(struct server *srv, const char *token_id, int64_t *retry_s)
+rate_ok(struct server *srv, const char *user, int64_t *retry_s)
 {
-	const struct ctl_config *cfg = &srv->ctl->cfg;
-	struct rate_bucket *b = NULL;
-	int64_t now = mono_ms();
-	bool ok;
-	size_t i;
-
-	if (cfg->rate_per_s == 0)
+	if (srv->rl_user == NULL)
 		return true;
-	pthread_mutex_lock(&srv->rl_lock);
-	for (i = 0; i < srv->nrl; i++)
-		if (strcmp(srv->rl[i].token_id, token_id) == 0) {
-			b = &srv->rl[i];
-			break;
-		}
-	if (b == NULL) {
-		if (srv->nrl == srv->caprl) {
-			srv->caprl = srv->caprl ? srv->caprl * 2 : 64;
-			srv->rl = xrealloc(srv->rl, srv->caprl * sizeof(*srv->rl));
-		}
-		b = &srv->rl[srv->nrl++];
-		str_copy(b->token_id, sizeof(b->token_id), token_id);
-		b->tokens = (double)cfg->rate_burst;
-		b->last_ms = now;
+	return ratelim_take(srv->rl_user, user, mono_ms(), true, retry_s);
+}
+
+/*
+ * The source a request comes from, as a rate-limit key: the IPv4
+ * address, or the /64 of an IPv6 address (one host usually has a whole
+ * /64 to pick from).
+ */
+static void
+peer_key(struct MHD_Connection *conn, char buf[64])
+{
+	const union MHD_ConnectionInfo *ci;
+
+	str_copy(buf, 64, "?");
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	if (ci->client_addr->sa_family == AF_INET) {
+		const struct sockaddr_in *in =
+		    (const struct sockaddr_in *)(const void *)ci->client_addr;
+
+		inet_ntop(AF_INET, &in->sin_addr, buf, 64);
+	} else if (ci->client_addr->sa_family == AF_INET6) {
+		struct sockaddr_in6 in6;
+
+		memcpy(&in6, ci->client_addr, sizeof(in6));
+		memset(&in6.sin6_addr.s6_addr[8], 0, 8);
+		inet_ntop(AF_INET6, &in6.sin6_addr, buf, 60);
+		strcat(buf, "/64");
 	}
-	b->tokens += (double)(now - b->last_ms) * (double)cfg->rate_per_s /
-	    1000.0;
-	if (b->tokens > (double)cfg->rate_burst)
-		b->tokens = (double)cfg->rate_burst;
-	b->last_ms = now;
-	ok = b->tokens >= 1.0;
-	if (ok)
-		b->tokens -= 1.0;
-	else
-		*retry_s = (int64_t)((1.0 - b->tokens) /
-		    (double)cfg->rate_per_s) + 1;
-	pthread_mutex_unlock(&srv->rl_lock);
-	return ok;
+}
+
+/*
+ * The caller's credentials (Authorization). A failed authentication
+ * takes a token from its source's bucket (limits.auth_fail_per_s,
+ * limits.auth_fail_burst); once that is empty, failures from there are
+ * answered 429 with Retry-After instead of 401, so a flood of bad tokens
+ * is throttled while good tokens from the same address still work.
+ */
+static int
+authenticate(struct server *srv, struct MHD_Connection *conn,
+    struct principal *who, int64_t *retry_s, struct vm_error *err)
+{
+	const char *v = NULL;
+	size_t vlen = 0, i;
+	char src[64];
+
+	*retry_s = 0;
+	if (MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION,
+	    strlen(MHD_HTTP_HEADER_AUTHORIZATION), &v, &vlen) != MHD_YES)
+		v = NULL;
+	for (i = 0; v != NULL && i < vlen; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			break;
+	if (v != NULL && i < vlen) {
+		memset(who, 0, sizeof(*who));
+		vm_error_set(err, API_EUNAUTH, "the Authorization header "
+		    "holds a NUL or control character");
+	} else if (auth_authenticate(srv->ctl->store, v, who, err) == 0) {
+		return 0;
+	}
+	peer_key(conn, src);
+	if (srv->rl_src != NULL &&
+	    !ratelim_take(srv->rl_src, src, mono_ms(), true, retry_s))
+		vm_error_set(err, API_ERATE, "too many failed "
+		    "authentications from this address: at most %lld per "
+		    "second (burst %lld); retry in %lld s",
+		    (long long)srv->ctl->cfg.auth_fail_per_s,
+		    (long long)srv->ctl->cfg.auth_fail_burst,
+		    (long long)*retry_s);
+	return -1;
 }
 
 /* Who is calling, may they, and are they within their rate? */
@@ -571,27 +669,30 @@ authorize(struct server *srv, struct MHD_Connection *conn,
 	*done = false;
 	if (cs->route->res == RES_PUBLIC)
 		return MHD_YES;
-	if (auth_authenticate(srv->ctl->store, MHD_lookup_connection_value(
-	    conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), &cs->req.who,
-	    &err) < 0 ||
+	if (authenticate(srv, conn, &cs->req.who, &retry, &err) < 0 ||
 	    auth_authorize(&cs->req.who, cs->route->res, cs->route->access,
 	    &err) < 0 ||
 	    (cs->route->res == RES_AGENT && tls_agent_check(&srv->ctl->cfg,
 	    conn, cs->req.who.name, &err) < 0)) {
+		char ra[24];
+
 		*done = true;
 		resp_error(&resp, &err);
 		server_audit(srv, cs, resp.status, err.message);
 		metrics_record(srv, cs, resp.status);
-		return send_resp(conn, &resp);
+		snprintf(ra, sizeof(ra), "%lld", (long long)retry);
+		return send_resp_hdr(conn, &resp, retry > 0 ? "Retry-After" :
+		    NULL, ra);
 	}
 	if (cs->req.who.kind == AUTH_USER &&
-	    !rate_ok(srv, cs->req.who.token_id, &retry)) {
+	    !rate_ok(srv, cs->req.who.name, &retry)) {
 		char ra[24];
 
 		*done = true;
 		vm_error_set(&err, API_ERATE,
-		    "too many requests: at most %lld per second (burst %lld); "
-		    "retry in %lld s", (long long)srv->ctl->cfg.rate_per_s,
+		    "too many requests: at most %lld per second (burst %lld) "
+		    "per user; retry in %lld s",
+		    (long long)srv->ctl->cfg.rate_per_s,
 		    (long long)srv->ctl->cfg.rate_burst, (long long)retry);
 		resp_error(&resp, &err);
 		server_audit(srv, cs, resp.status, err.message);
@@ -655,27 +756,16 @@ dispatch(struct server *srv, struct MHD_Connection *conn,
 }
 
 /*
- * First call of a ROUTE_UPLOAD request: authenticate and authorize before
- * a byte of the body is read, then let the route begin its upload.
+ * First call of a ROUTE_UPLOAD request, once the caller is authorized
+ * (request_begin()): let the route begin its upload.
  */
 static enum MHD_Result
 upload_start(struct server *srv, struct MHD_Connection *conn,
-    struct conn_state *cs, const char *method, const char *url)
+    struct conn_state *cs)
 {
 	struct resp resp = { 0, NULL, NULL, NULL, NULL };
 	struct vm_error err = { 0, "" };
-	enum MHD_Result r;
-	bool done;
 
-	cs->req.ctl = srv->ctl;
-	cs->req.method = method;
-	cs->req.path = url;
-	cs->req.body = "";
-	cs->req.body_len = 0;
-	cs->req.conn = conn;
-	r = authorize(srv, conn, cs, &done);
-	if (done)
-		return r;
 	if (routes_upload(cs->route)->up_begin(&cs->req, &cs->req.upload, &err) < 0) {
 		resp_error(&resp, &err);
 		server_audit(srv, cs, resp.status, err.message);
@@ -693,6 +783,8 @@ upload_start(struct server *srv, struct MHD_Connection *conn,
  * closed without an answer.
  */
 #define ROUTE_DRAIN_MAX	(64u << 20)
+/* The same for a body past its route's limit (server.c reads it). */
+#define ROUTE_BODY_DRAIN_MAX	(1u << 20)
 
 static enum MHD_Result
 upload_chunk(struct conn_state *cs, const char *data, size_t len)
@@ -724,6 +816,207 @@ upload_refuse(struct server *srv, struct MHD_Connection *conn,
 	return send_resp(conn, &resp);
 }
 
+/* Answer err now, before any body byte is read (MHD then closes). */
+static enum MHD_Result
+refuse(struct server *srv, struct MHD_Connection *conn,
+    struct conn_state *cs, const struct vm_error *err)
+{
+	struct resp resp = { 0, NULL, NULL, NULL, NULL };
+
+	resp_error(&resp, err);
+	server_audit(srv, cs, resp.status, err->message);
+	metrics_record(srv, cs, resp.status);
+	return send_resp(conn, &resp);
+}
+
+struct value_check {
+	struct vm_error *err;
+	bool bad;
+};
+
+/* Query parameters: decoded, they must be clean text; cursors valid. */
+static enum MHD_Result
+check_arg(void *cls, enum MHD_ValueKind kind, const char *key, size_t klen,
+    const char *value, size_t vlen)
+{
+	struct value_check *vc = cls;
+
+	(void)kind;
+	if (!urlpath_text_ok(key, klen) ||
+	    (value != NULL && !urlpath_text_ok(value, vlen))) {
+		vm_error_set(vc->err, API_EINVAL, "query parameter %.40s: "
+		    "NUL, control character or ill-formed UTF-8",
+		    urlpath_text_ok(key, klen) ? key : "name");
+		vc->bad = true;
+		return MHD_NO;
+	}
+	if (klen == 5 && memcmp(key, "after", 5) == 0 &&
+	    (value == NULL || !urlpath_cursor_ok(value, vlen))) {
+		vm_error_set(vc->err, API_EINVAL, "after: must be a cursor "
+		    "from a previous page (the \"next\" of a list answer)");
+		vc->bad = true;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/* Headers: no NUL or control character (tab aside) in a value. */
+static enum MHD_Result
+check_header(void *cls, enum MHD_ValueKind kind, const char *key,
+    size_t klen, const char *value, size_t vlen)
+{
+	struct value_check *vc = cls;
+	size_t i;
+
+	(void)kind;
+	(void)klen;
+	for (i = 0; value != NULL && i < vlen; i++)
+		if (((unsigned char)value[i] < 0x20 && value[i] != '\t') ||
+		    value[i] == 0x7f)
+			break;
+	if (value == NULL || i == vlen)
+		return MHD_YES;
+	/* Authorization: left to authenticate() (401). */
+	if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
+		return MHD_YES;
+	vm_error_set(vc->err, API_EINVAL, "header %.40s holds a NUL or "
+	    "control character", urlpath_text_ok(key, strlen(key)) ? key :
+	    "?");
+	vc->bad = true;
+	return MHD_NO;
+}
+
+/* Mark the connection of conn as inside a request (header deadline). */
+static void
+conn_track_set(struct server *srv, struct MHD_Connection *conn,
+    bool in_request)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct conn_track *ct;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci == NULL || (ct = ci->socket_context) == NULL)
+		return;
+	pthread_mutex_lock(&srv->ct_lock);
+	ct->in_request = in_request;
+	ct->idle_since_ms = mono_ms();
+	pthread_mutex_unlock(&srv->ct_lock);
+}
+
+/* Unrouted: 401 without valid credentials (no hint), else 404 or 405. */
+static enum MHD_Result
+request_unrouted(struct server *srv, struct MHD_Connection *conn,
+    struct conn_state *cs)
+{
+	struct resp resp = { 0, NULL, NULL, NULL, NULL };
+	struct vm_error err = { 0, "" };
+	struct principal who;
+	int64_t retry = 0;
+	char allow[64], ra[24];
+
+	if (authenticate(srv, conn, &who, &retry, &err) < 0) {
+		resp_error(&resp, &err);
+		snprintf(ra, sizeof(ra), "%lld", (long long)retry);
+		return send_resp_hdr(conn, &resp, retry > 0 ? "Retry-After" :
+		    NULL, ra);
+	}
+	if (cs->match == ROUTE_NO_PATH) {
+		vm_error_set(&err, API_ENOTFOUND, "no such path: %.200s",
+		    cs->path);
+		resp_error(&resp, &err);
+		return send_resp(conn, &resp);
+	}
+	routes_allowed(cs->path, allow, sizeof(allow));
+	vm_error_set(&err, API_EMETHOD,
+	    "method %.10s not allowed on %.200s (allowed: %s)",
+	    cs->req.method, cs->path, allow);
+	resp_error(&resp, &err);
+	return send_resp_hdr(conn, &resp, "Allow", allow);
+}
+
+/*
+ * First call of a request, headers complete, no body byte read yet: check
+ * the path and the headers, route, authenticate, authorize and apply the
+ * rate limits and the route's body limit. Anything refused is answered
+ * now; libmicrohttpd then closes the connection without reading the body.
+ */
+static enum MHD_Result
+request_begin(struct server *srv, struct MHD_Connection *conn,
+    struct conn_state *cs, const char *method, const char *url)
+{
+	struct vm_error err = { 0, "" };
+	struct value_check vc = { &err, false };
+	const char *cl;
+	enum MHD_Result r;
+	bool done;
+
+	cs->started = true;
+	if (cs->start_us == 0)
+		cs->start_us = mono_us();
+	conn_track_set(srv, conn, true);
+	if (cs->raw_path[0] == '\0')
+		urlpath_raw(url, cs->raw_path, sizeof(cs->raw_path));
+	cs->req.ctl = srv->ctl;
+	cs->req.method = method;
+	cs->req.path = cs->raw_path;
+	cs->req.body = "";
+	cs->req.body_len = 0;
+	cs->req.conn = conn;
+	if (strlen(cs->raw_path) >= URLPATH_MAX - 1) {
+		vm_error_set(&err, API_EINVAL, "request path longer than %d "
+		    "bytes", URLPATH_MAX - 2);
+		return refuse(srv, conn, cs, &err);
+	}
+	if (urlpath_decode(cs->raw_path, cs->path, sizeof(cs->path),
+	    &err) < 0)
+		return refuse(srv, conn, cs, &err);
+	MHD_get_connection_values_n(conn, MHD_HEADER_KIND, check_header, &vc);
+	if (!vc.bad)
+		MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND,
+		    check_arg, &vc);
+	if (vc.bad)
+		return refuse(srv, conn, cs, &err);
+	cs->match = routes_match(method, cs->path, &cs->route,
+	    cs->req.params);
+	if (cs->match != ROUTE_FOUND)
+		return request_unrouted(srv, conn, cs);
+	r = authorize(srv, conn, cs, &done);
+	if (done)
+		return r;
+	if ((cs->route->flags & ROUTE_UPLOAD) && routes_upload(cs->route) !=
+	    NULL)
+		return upload_start(srv, conn, cs);
+	cs->limit = routes_body_max(cs->route,
+	    (size_t)srv->ctl->cfg.max_body_kib * 1024);
+	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl != NULL && strtoull(cl, NULL, 10) > cs->limit) {
+		cs->too_large = true;
+		vm_error_set(&err, API_ETOOLARGE, "request body larger than "
+		    "the limit of %s %s (%zu bytes)", cs->route->method,
+		    cs->route->pattern, cs->limit);
+		return refuse(srv, conn, cs, &err);
+	}
+	return MHD_YES;
+}
+
+/*
+ * The raw request target, before libmicrohttpd unescapes it
+ * (MHD_OPTION_URI_LOG_CALLBACK): the request's state starts here and
+ * becomes *con_cls of on_request(); on_completed() frees it.
+ */
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct conn_state *cs = xcalloc(1, sizeof(*cs));
+
+	(void)cls;
+	(void)conn;
+	cs->start_us = mono_us();
+	urlpath_raw(uri, cs->raw_path, sizeof(cs->raw_path));
+	return cs;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -734,30 +1027,11 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 
 	(void)version;
 	if (cs == NULL) {
-		const char *cl;
-
 		cs = xcalloc(1, sizeof(*cs));
 		*con_cls = cs;
-		cs->start_us = mono_us();
-		cs->match = routes_match(method, url, &cs->route,
-		    cs->req.params);
-		if (cs->route != NULL && (cs->route->flags & ROUTE_UPLOAD) &&
-		    routes_upload(cs->route) != NULL)
-			return upload_start(srv, conn, cs, method, url);
-		cs->limit = (size_t)srv->ctl->cfg.max_body_kib * 1024;
-		if (cs->route != NULL && (cs->route->flags & ROUTE_BIGBODY))
-			cs->limit = ROUTE_BIGBODY_MAX;
-		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-		    MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl != NULL && strtoull(cl, NULL, 10) > cs->limit) {
-			cs->too_large = true;
-			metrics_record(srv, cs, api_err_status(API_ETOOLARGE));
-			return send_error(conn, API_ETOOLARGE,
-			    "request body larger than the limit "
-			    "(server.max_body_kib)");
-		}
-		return MHD_YES;
 	}
+	if (!cs->started)
+		return request_begin(srv, conn, cs, method, url);
 	if (*upload_data_size != 0 && cs->route != NULL &&
 	    (cs->route->flags & ROUTE_UPLOAD)) {
 		size_t n = *upload_data_size;
@@ -774,51 +1048,28 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return dispatch(srv, conn, cs);
 	}
 	if (*upload_data_size != 0) {
+		/* Chunked bodies have no Content-Length: count as they come. */
 		if (!cs->too_large && cs->body.len + *upload_data_size <=
-		    cs->limit)
+		    cs->limit) {
 			buf_append(&cs->body, upload_data, *upload_data_size);
-		else
+		} else {
 			cs->too_large = true;
+			cs->drained += *upload_data_size;
+		}
 		*upload_data_size = 0;
-		return MHD_YES;
+		return cs->drained > ROUTE_BODY_DRAIN_MAX ? MHD_NO : MHD_YES;
 	}
 	if (cs->waiting) {
 		cs->waited_us += mono_us() - cs->wait_start_us;
 		return dispatch(srv, conn, cs);
 	}
 	if (cs->too_large) {
-		metrics_record(srv, cs, api_err_status(API_ETOOLARGE));
-		return send_error(conn, API_ETOOLARGE,
-		    "request body larger than the limit "
-		    "(server.max_body_kib)");
-	}
-	if (cs->match != ROUTE_FOUND) {
-		/* Without valid credentials, no hint about which paths exist. */
-		struct principal who;
 		struct vm_error err = { 0, "" };
 
-		if (auth_authenticate(srv->ctl->store,
-		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-		    MHD_HTTP_HEADER_AUTHORIZATION), &who, &err) < 0)
-			return send_error(conn, API_EUNAUTH, err.message);
-	}
-	if (cs->match == ROUTE_NO_PATH) {
-		char msg[300];
-
-		snprintf(msg, sizeof(msg), "no such path: %.200s", url);
-		return send_error(conn, API_ENOTFOUND, msg);
-	}
-	if (cs->match == ROUTE_NO_METHOD) {
-		struct resp resp = { 0, NULL, NULL, NULL, NULL };
-		struct vm_error err;
-		char allow[64];
-
-		routes_allowed(url, allow, sizeof(allow));
-		vm_error_set(&err, API_EMETHOD,
-		    "method %.10s not allowed on %.200s (allowed: %s)", method,
-		    url, allow);
-		resp_error(&resp, &err);
-		return send_resp_hdr(conn, &resp, "Allow", allow);
+		vm_error_set(&err, API_ETOOLARGE, "request body larger than "
+		    "the limit of %s %s (%zu bytes)", cs->route->method,
+		    cs->route->pattern, cs->limit);
+		return refuse(srv, conn, cs, &err);
 	}
 	if (cs->body.len > 0) {
 		const char *ct = MHD_lookup_connection_value(conn,
@@ -833,20 +1084,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			return send_error(conn, API_EMEDIA, msg);
 		}
 	}
-	cs->req.ctl = srv->ctl;
-	cs->req.method = method;
-	cs->req.path = url;
 	cs->req.body = cs->body.data ? cs->body.data : "";
 	cs->req.body_len = cs->body.len;
-	cs->req.conn = conn;
-	{
-		enum MHD_Result r;
-		bool done;
-
-		r = authorize(srv, conn, cs, &done);
-		if (done)
-			return r;
-	}
 	return dispatch(srv, conn, cs);
 }
 
@@ -856,9 +1095,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct conn_state *cs = *con_cls;
 
-	(void)cls;
-	(void)conn;
 	(void)toe;
+	conn_track_set(cls, conn, false);
 	if (cs == NULL)
 		return;
 	if (cs->req.upload != NULL)
@@ -866,6 +1104,63 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	buf_free(&cs->body);
 	free(cs);
 	*con_cls = NULL;
+}
+
+/* Connections opened and closed: the list the header deadline walks. */
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct server *srv = cls;
+	struct conn_track *ct = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+
+	pthread_mutex_lock(&srv->ct_lock);
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(conn,
+		    MHD_CONNECTION_INFO_CONNECTION_FD);
+		ct = xcalloc(1, sizeof(*ct));
+		ct->fd = ci != NULL ? (int)ci->connect_fd : -1;
+		ct->idle_since_ms = mono_ms();
+		ct->next = srv->conns;
+		if (srv->conns != NULL)
+			srv->conns->prev = ct;
+		srv->conns = ct;
+		*socket_context = ct;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && ct != NULL) {
+		/* MHD closes the fd after this: no shutdown() can hit a reuse. */
+		if (ct->prev != NULL)
+			ct->prev->next = ct->next;
+		else
+			srv->conns = ct->next;
+		if (ct->next != NULL)
+			ct->next->prev = ct->prev;
+		free(ct);
+		*socket_context = NULL;
+	}
+	pthread_mutex_unlock(&srv->ct_lock);
+}
+
+/*
+ * Header deadline: shut down connections that have waited longer than
+ * server.header_timeout_s for a complete request header, whether they
+ * send nothing (idle keep-alive) or trickle bytes (slowloris), which
+ * MHD's idle timeout alone does not catch. MHD then closes them.
+ */
+static void
+conn_deadline(struct server *srv, int64_t now)
+{
+	int64_t limit = srv->ctl->cfg.header_timeout_s * 1000;
+	struct conn_track *ct;
+
+	pthread_mutex_lock(&srv->ct_lock);
+	for (ct = srv->conns; ct != NULL; ct = ct->next)
+		if (!ct->in_request && !ct->cut && ct->fd >= 0 &&
+		    now - ct->idle_since_ms > limit) {
+			shutdown(ct->fd, SHUT_RDWR);
+			ct->cut = true;
+		}
+	pthread_mutex_unlock(&srv->ct_lock);
 }
 
 static void
@@ -918,8 +1213,16 @@ server_start(struct ctl *ctl, struct server **out, struct vm_error *err)
 	}
 	srv->ctl = ctl;
 	pthread_mutex_init(&srv->lock, NULL);
-	pthread_mutex_init(&srv->rl_lock, NULL);
+	pthread_mutex_init(&srv->ct_lock, NULL);
 	pthread_mutex_init(&srv->mlock, NULL);
+	if (ctl->cfg.rate_per_s > 0)
+		srv->rl_user = ratelim_new(SERVER_RL_CAP,
+		    (double)ctl->cfg.rate_per_s, (double)ctl->cfg.rate_burst,
+		    (uint32_t)mono_us());
+	if (ctl->cfg.auth_fail_per_s > 0)
+		srv->rl_src = ratelim_new(SERVER_RL_CAP,
+		    (double)ctl->cfg.auth_fail_per_s,
+		    (double)ctl->cfg.auth_fail_burst, (uint32_t)now_ms());
 	srv->stats = xcalloc(routes_count, sizeof(*srv->stats));
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
@@ -948,7 +1251,11 @@ server_start(struct ctl *ctl, struct server **out, struct vm_error *err)
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)ctl->cfg.threads,
 	    MHD_OPTION_CONNECTION_LIMIT, 4096u,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)ctl->cfg.max_conns_per_ip,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ctl->cfg.timeout_s,
+	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 	    MHD_OPTION_ARRAY, tlsopt,
@@ -958,9 +1265,11 @@ server_start(struct ctl *ctl, struct server **out, struct vm_error *err)
 		    "cannot listen on %s port %lld (in use? see the log)",
 		    ctl->cfg.listen, (long long)ctl->cfg.port);
 		pthread_mutex_destroy(&srv->lock);
-		pthread_mutex_destroy(&srv->rl_lock);
+		pthread_mutex_destroy(&srv->ct_lock);
 		pthread_mutex_destroy(&srv->mlock);
 		free(srv->stats);
+		ratelim_free(srv->rl_user);
+		ratelim_free(srv->rl_src);
 		tls_free(srv->tls);
 		free(srv);
 		return -1;
@@ -998,11 +1307,18 @@ server_stop(struct server *srv)
 	 */
 	usleep(200 * 1000);
 	MHD_stop_daemon(srv->mhd);
+	while (srv->conns != NULL) {
+		struct conn_track *ct = srv->conns;
+
+		srv->conns = ct->next;
+		free(ct);
+	}
+	pthread_mutex_destroy(&srv->ct_lock);
 	pthread_mutex_destroy(&srv->lock);
-	pthread_mutex_destroy(&srv->rl_lock);
 	pthread_mutex_destroy(&srv->mlock);
 	free(srv->stats);
-	free(srv->rl);
+	ratelim_free(srv->rl_user);
+	ratelim_free(srv->rl_src);
 	tls_free(srv->tls);
 	free(srv);
 }

@@ -91,6 +91,7 @@ void req_peer(struct req *req, char buf[64]);
 
 /* Wake every long poll waiting on key (e.g. a host name). */
 void server_wake(struct server *srv, const char *key);
+void server_supersede(struct server *srv, const char *key);
 uint64_t server_wake_gen(struct server *srv);
 
 struct api_audit_event;

@@ -48,6 +48,11 @@ struct store {
 	uint64_t done_id;		/* batches ended so far */
 	int done_rc[STORE_RING];	/* their commit results by id */
 	bool stop;
+	/* store_usage() cache, under usage_mu. */
+	pthread_mutex_t usage_mu;
+	int64_t usage_at;		/* mono_ms of the last look; 0 = none */
+	uint64_t usage_used, usage_size;
+	const void *audit_ctx;		/* borrowed; see store_set_audit_ctx */
 };
 
 struct store_txn {
@@ -127,6 +132,7 @@ store_open(const char *path, int64_t map_size_mib, struct store **out,
 	*out = NULL;
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->cv, NULL);
+	pthread_mutex_init(&st->usage_mu, NULL);
 	if (mkdir_p(path, 0700) < 0) {
 		vm_error_set(err, API_EINTERNAL, "store: mkdir %s: %s", path,
 		    strerror(errno));
@@ -287,7 +293,98 @@ store_close(struct store *st)
 		mdb_env_close(st->env);
 	pthread_cond_destroy(&st->cv);
 	pthread_mutex_destroy(&st->mu);
+	pthread_mutex_destroy(&st->usage_mu);
 	free(st);
+}
+
+void
+store_set_audit_ctx(struct store *st, const void *ctx)
+{
+	st->audit_ctx = ctx;
+}
+
+const void *
+store_audit_ctx(const struct store_txn *txn)
+{
+	return txn->st->audit_ctx;
+}
+
+/*
+ * Pages on the free list: the values of LMDB's free DB (dbi 0) are
+ * arrays of page numbers whose first element is their count (what
+ * mdb_stat -f adds up).
+ */
+static int
+store_free_pages(MDB_txn *t, uint64_t *out)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int rc;
+
+	*out = 0;
+	if ((rc = mdb_cursor_open(t, 0, &cur)) != 0)
+		return rc;
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+		size_t n;
+
+		if (v.mv_size < sizeof(size_t))
+			continue;
+		memcpy(&n, v.mv_data, sizeof(n));
+		*out += n;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+store_usage(struct store *st, int64_t max_age_ms, uint64_t *used,
+    uint64_t *size, struct vm_error *err)
+{
+	MDB_envinfo info;
+	MDB_stat ms;
+	MDB_txn *t = NULL;
+	uint64_t freep = 0, pages;
+	int64_t now = mono_ms();
+	int rc;
+
+	pthread_mutex_lock(&st->usage_mu);
+	if (st->usage_at != 0 && max_age_ms > 0 &&
+	    now - st->usage_at < max_age_ms) {
+		*used = st->usage_used;
+		*size = st->usage_size;
+		pthread_mutex_unlock(&st->usage_mu);
+		return 0;
+	}
+	if ((rc = mdb_env_info(st->env, &info)) != 0 ||
+	    (rc = mdb_env_stat(st->env, &ms)) != 0 ||
+	    (rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &t)) != 0 ||
+	    (rc = store_free_pages(t, &freep)) != 0) {
+		mdb_txn_abort(t);
+		pthread_mutex_unlock(&st->usage_mu);
+		return store_fail(err, rc, "usage");
+	}
+	mdb_txn_abort(t);
+	pages = (uint64_t)info.me_last_pgno + 1;
+	pages = pages > freep ? pages - freep : 0;
+	st->usage_used = pages * ms.ms_psize;
+	st->usage_size = (uint64_t)info.me_mapsize;
+	st->usage_at = now;
+	*used = st->usage_used;
+	*size = st->usage_size;
+	pthread_mutex_unlock(&st->usage_mu);
+	return 0;
+}
+
+int
+store_usage_pct(struct store *st)
+{
+	struct vm_error err = { 0, "" };
+	uint64_t used = 0, size = 0;
+
+	/* Fresh enough that a burst of writes cannot run far past a mark. */
+	if (store_usage(st, 100, &used, &size, &err) < 0 || size == 0)
+		return 0;
+	return (int)(used * 100 / size);
 }
 
 int

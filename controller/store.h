@@ -66,6 +66,26 @@ void store_close(struct store *st);
 /* Write transactions committed and batches (fsyncs) that carried them. */
 void store_stats(struct store *st, uint64_t *commits, uint64_t *batches);
 
+/*
+ * How full the map is: pages in use (the file's high-water page count
+ * minus the pages on LMDB's free list, which later writes reuse) and the
+ * pages the map can hold, both in bytes. Reads in a read transaction of
+ * its own; the result is cached for up to max_age_ms (0 = fresh).
+ * Thread-safe.
+ */
+int store_usage(struct store *st, int64_t max_age_ms, uint64_t *used,
+    uint64_t *size, struct vm_error *err);
+/* used * 100 / size, from store_usage(st, 100, ...); 0 on error. */
+int store_usage_pct(struct store *st);
+
+/*
+ * The audit trail's context (controller/audit.c: its HMAC key), attached
+ * once at startup before any transaction runs: the store only carries
+ * the pointer, borrowed, for audit_append() to find from a txn.
+ */
+void store_set_audit_ctx(struct store *st, const void *ctx);
+const void *store_audit_ctx(const struct store_txn *txn);
+
 int store_txn_begin(struct store *st, bool write, struct store_txn **out,
     struct vm_error *err);
 /* Commit and free the txn (also on failure). */

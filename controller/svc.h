@@ -87,6 +87,11 @@ int svc_group_delete(struct req *req, struct resp *resp);
 
 /* Set h->state from its last heartbeat. */
 void svc_host_state(const struct ctl *ctl, struct api_host *h);
+/* May host fetch image blob sha: a VM or task of host names it (1/0/-1). */
+int svc_agent_blob_allowed(struct store *st, const char *host,
+    const char *sha, struct vm_error *err);
+/* h's capacity: what its agent reported, capped by the approved max_*. */
+void svc_host_capacity(struct api_host *h);
 /* Parse ?limit= (1..1000, default 1000); -1 + err on a bad value. */
 int svc_list_limit(struct req *req, size_t *limit, struct vm_error *err);
 /* {"items": items (taken), "next": next-or-null} */
@@ -126,6 +131,14 @@ int svc_token_issue(struct store_txn *txn, int kind, const char *subject,
     struct vm_error *err);
 int svc_tokens_revoke_all(struct store_txn *txn, int kind,
     const char *subject, struct vm_error *err);
+
+struct api_img;
+/* ---- quota upgrade of an older store (svc_qupgrade.c) ---- */
+/* Once per store, at startup: volumes and images into quotas and host
+ * claims, image quota defaults for agencies stored without them. */
+int svc_quota_upgrade(struct store *st, struct vm_error *err);
+/* What an image counts in image_mib: its files' MiB, each rounded up. */
+int64_t svc_image_quota_mib(const struct api_img *img);
 
 /* ---- agencies (svc_agency.c) ---- */
 /* Add delta to the agency's usage, refusing (API_EQUOTA) past a limit. */

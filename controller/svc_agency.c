@@ -355,14 +355,35 @@ struct usage_ctx {
 	const char *agency;
 	int64_t from, to;
 	struct api_usage_report *r;
+	bool overflow;			/* a total would not fit */
 };
 
-/* Add ms * amount in thousandths of hours (x GiB for RAM/disk). */
+/* *acc += ms * a / div, false (and *acc unchanged) on overflow. */
+static bool
+usage_add(int64_t *acc, int64_t ms, int64_t a, int64_t div)
+{
+	int64_t p, sum;
+
+	if (a < 0 || __builtin_mul_overflow(ms, a, &p) ||
+	    __builtin_add_overflow(*acc, p / div, &sum))
+		return false;
+	*acc = sum;
+	return true;
+}
+
+/*
+ * Add ms * amount in thousandths of hours (x GiB for RAM/disk), over the
+ * part of the VM's lifetime inside [from, to] (to is at most now, so a
+ * running VM counts until now, never into the future). Checked: a total
+ * that would overflow int64 makes the report a 400, never a negative
+ * number.
+ */
 static int
 usage_cb(const char *key, size_t klen, const char *val, size_t vlen,
     void *arg, struct vm_error *err)
 {
 	struct usage_ctx *c = arg;
+	struct api_usage_report *r = c->r;
 	struct vm_lifetime l;
 	int64_t s, e, ms;
 
@@ -379,10 +400,13 @@ usage_cb(const char *key, size_t klen, const char *val, size_t vlen,
 		return 0;
 	ms = e - s;
 	/* ms / 3600 = thousandths of an hour */
-	c->r->vm_hours_milli += ms / 3600;
-	c->r->vcpu_hours_milli += ms * l.vcpus / 3600;
-	c->r->ram_gib_hours_milli += ms * l.ram_mib / 1024 / 3600;
-	c->r->disk_gib_hours_milli += ms * l.disk_gib / 3600;
+	if (!usage_add(&r->vm_hours_milli, ms, 1, 3600) ||
+	    !usage_add(&r->vcpu_hours_milli, ms, l.vcpus, 3600) ||
+	    !usage_add(&r->ram_gib_hours_milli, ms, l.ram_mib, 1024 * 3600) ||
+	    !usage_add(&r->disk_gib_hours_milli, ms, l.disk_gib, 3600)) {
+		c->overflow = true;
+		return 1;
+	}
 	return 0;
 }
 
@@ -409,18 +433,40 @@ svc_usage_show(struct req *req, struct resp *resp)
 		vm_error_set(&err, API_EINVAL, "from must be before to");
 		goto fail;
 	}
+	/* Usage is what happened: the period ends now at the latest. */
+	if (r.from >= now_ms()) {
+		vm_error_set(&err, API_EINVAL, "from: in the future (usage is "
+		    "reported up to now)");
+		goto fail;
+	}
+	if (r.to > now_ms())
+		r.to = now_ms();
 	if (store_txn_begin(req->ctl->store, false, &txn, &err) < 0 ||
 	    agency_load(req, txn, &a, &err) < 0)
 		goto fail;
 	str_copy(r.agency, sizeof(r.agency), a.name);
+	/* Nothing is billed before the agency existed (and the period
+	 * always has a start to show: a time of 0 encodes as null). */
+	if (a.created_at > 0 && r.from < a.created_at)
+		r.from = a.created_at;
+	if (r.from <= 0)
+		r.from = 1;
+	if (r.from > r.to)
+		r.from = r.to;
 	r.quota = a.quota;
 	r.usage = a.usage;
 	c.agency = a.name;
 	c.from = r.from;
 	c.to = r.to;
 	c.r = &r;
+	c.overflow = false;
 	if (store_iter(txn, DB_VM_LIFETIMES, NULL, usage_cb, &c, &err) < 0)
 		goto fail;
+	if (c.overflow) {
+		vm_error_set(&err, API_EINVAL, "from/to: the totals of this "
+		    "period do not fit in 64 bits; ask for a shorter period");
+		goto fail;
+	}
 	store_txn_abort(txn);
 	resp_json(resp, 200, api_encode(&api_usage_report_schema, &r));
 	return HANDLER_DONE;

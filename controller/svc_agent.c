@@ -8,6 +8,7 @@
 #include "errors.h"
 #include "json.h"
 #include "log.h"
+#include "miguri.h"
 #include "svc.h"
 #include "util.h"
 
@@ -15,12 +16,60 @@
 
 /* ------------------------------------------------------------ register */
 
+void
+svc_host_capacity(struct api_host *h)
+{
+	h->vcpus = h->reported_vcpus;
+	h->ram_mib = h->reported_ram_mib;
+	h->disk_gib = h->reported_disk_gib;
+	if (h->max_vcpus > 0 && h->vcpus > h->max_vcpus)
+		h->vcpus = h->max_vcpus;
+	if (h->max_ram_mib > 0 && h->ram_mib > h->max_ram_mib)
+		h->ram_mib = h->max_ram_mib;
+	if (h->max_disk_gib > 0 && h->disk_gib > h->max_disk_gib)
+		h->disk_gib = h->max_disk_gib;
+}
+
+/*
+ * A registering agent is a new life of the host's agent: tasks leased to
+ * its previous life (maybe into a long poll whose connection died with
+ * it) are queued again at once instead of waiting for their lease.
+ */
+static int
+lease_release_cb(const char *key, size_t klen, const char *val, size_t vlen,
+    void *arg, struct vm_error *err)
+{
+	struct store_txn *txn = arg;
+	struct api_task t;
+	char id[API_UUID_LEN];
+	int rc;
+
+	(void)key;
+	(void)klen;
+	if (vlen != 17 + API_UUID_LEN - 1)
+		return 0;
+	memcpy(id, val + 17, API_UUID_LEN - 1);
+	id[API_UUID_LEN - 1] = '\0';
+	rc = store_get_obj(txn, DB_TASKS, id, &api_task_schema, &t, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 1 || t.state != TASK_LEASED)
+		return 0;
+	t.state = TASK_QUEUED;
+	t.lease_until = 0;
+	log_info("task %s (%s vm %s): lease released, host %s registered "
+	    "again", t.id, api_op_action_names[t.action], t.vm_name, t.host);
+	return store_put_obj(txn, DB_TASKS, t.id, &api_task_schema, &t, 0,
+	    err);
+}
+
 int
 svc_agent_register(struct req *req, struct resp *resp)
 {
 	struct store_txn *txn = NULL;
 	struct vm_error err = { 0, "" };
 	struct api_host in, h;
+	const char *names[2];
 	int rc;
 
 	if (svc_body(req, &api_host_schema, &in, &err) < 0)
@@ -36,6 +85,9 @@ svc_agent_register(struct req *req, struct resp *resp)
 		    "host: at least 1 vCPU and 64 MiB RAM are needed");
 		goto fail;
 	}
+	/* A long poll of the previous life must lease nothing more: end it
+	 * before the leases are released below. */
+	server_supersede(req->ctl->server, in.name);
 	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
 		goto fail;
 	rc = svc_host_load(txn, in.name, &h, &err);
@@ -47,11 +99,37 @@ svc_agent_register(struct req *req, struct resp *resp)
 		    in.name, in.name, in.site);
 		goto fail;
 	}
+	/* Migration URIs name this host (its name or enrolled address) over
+	 * a secure transport: never a command, a socket or options. */
+	names[0] = h.name;
+	names[1] = h.address;
+	if (api_miguri_check("host.migrate_uri", in.migrate_uri,
+	    req->ctl->cfg.hosts_migrate_plain, names, 2, &err) < 0 ||
+	    api_migdata_check("host.migrate_listen", in.migrate_listen,
+	    names, 2, &err) < 0)
+		goto fail;
 	/* The site given at enrollment is the truth; the agent's only a hint. */
 	if (strcmp(h.site, in.site) != 0)
 		log_warnx("host %s: agent says site %s but the host is enrolled "
 		    "in site %s; keeping %s (set agent.site = %s)", h.name,
 		    in.site, h.site, h.site, h.site);
+	/* Capacity: the first report is recorded as the approved ceiling
+	 * unless an admin set one; later reports never raise it. */
+	if (h.max_vcpus == 0)
+		h.max_vcpus = in.vcpus;
+	if (h.max_ram_mib == 0)
+		h.max_ram_mib = in.ram_mib;
+	if (h.max_disk_gib == 0)
+		h.max_disk_gib = in.disk_gib;
+	if (in.vcpus > h.max_vcpus || in.ram_mib > h.max_ram_mib ||
+	    in.disk_gib > h.max_disk_gib)
+		log_warnx("host %s: reports %lld vCPUs, %lld MiB, %lld GiB, "
+		    "more than approved (%lld, %lld, %lld): capped (an admin "
+		    "raises it: PATCH /v1/hosts/%s max_*)", h.name,
+		    (long long)in.vcpus, (long long)in.ram_mib,
+		    (long long)in.disk_gib, (long long)h.max_vcpus,
+		    (long long)h.max_ram_mib, (long long)h.max_disk_gib,
+		    h.name);
 	if (h.registered_at == 0) {
 		h.registered_at = now_ms();
 		log_info("host %s: registered (site %s, %s, %lld vCPUs, "
@@ -62,12 +140,15 @@ svc_agent_register(struct req *req, struct resp *resp)
 	str_copy(h.migrate_uri, sizeof(h.migrate_uri), in.migrate_uri);
 	str_copy(h.migrate_listen, sizeof(h.migrate_listen), in.migrate_listen);
 	str_copy(h.arch, sizeof(h.arch), in.arch);
-	h.vcpus = in.vcpus;
-	h.ram_mib = in.ram_mib;
-	h.disk_gib = in.disk_gib;
+	h.reported_vcpus = in.vcpus;
+	h.reported_ram_mib = in.ram_mib;
+	h.reported_disk_gib = in.disk_gib;
+	svc_host_capacity(&h);
 	h.last_heartbeat = now_ms();
 	if (store_put_obj(txn, DB_HOSTS, h.name, &api_host_schema, &h, 0,
-	    &err) < 0)
+	    &err) < 0 ||
+	    store_iter_dups(txn, DB_TASKS_BY_HOST, h.name, lease_release_cb,
+	    txn, &err) < 0)
 		goto fail;
 	rc = svc_commit(req, txn, 200, &err, "host %s", h.name);
 	txn = NULL;
@@ -80,6 +161,99 @@ fail:
 	store_txn_abort(txn);
 	resp_error(resp, &err);
 	return HANDLER_DONE;
+}
+
+/* ------------------------------------------------------------ blobs */
+
+/* Does the image of vm or of a task name blob sha? */
+static bool
+image_uses(const struct api_image *im, const char *sha)
+{
+	return strcmp(im->disk_sha256, sha) == 0 ||
+	    strcmp(im->kernel_sha256, sha) == 0 ||
+	    strcmp(im->initrd_sha256, sha) == 0;
+}
+
+struct blob_ctx {
+	struct store_txn *txn;
+	const char *sha;
+	bool found;
+};
+
+static int
+blob_vm_cb(const char *key, size_t klen, const char *val, size_t vlen,
+    void *arg, struct vm_error *err)
+{
+	struct blob_ctx *c = arg;
+	struct api_vm vm;
+	char id[API_UUID_LEN];
+	int rc;
+
+	(void)key;
+	(void)klen;
+	if (vlen != API_UUID_LEN - 1)
+		return 0;
+	memcpy(id, val, vlen);
+	id[vlen] = '\0';
+	rc = store_get_obj(c->txn, DB_VMS, id, &api_vm_schema, &vm, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 0 && image_uses(&vm.image, c->sha)) {
+		c->found = true;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+blob_task_cb(const char *key, size_t klen, const char *val, size_t vlen,
+    void *arg, struct vm_error *err)
+{
+	struct blob_ctx *c = arg;
+	struct api_task t;
+	char id[API_UUID_LEN];
+	int rc;
+
+	(void)key;
+	(void)klen;
+	if (vlen != 17 + API_UUID_LEN - 1)
+		return 0;
+	memcpy(id, val + 17, API_UUID_LEN - 1);
+	id[API_UUID_LEN - 1] = '\0';
+	rc = store_get_obj(c->txn, DB_TASKS, id, &api_task_schema, &t, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 0 && t.state != TASK_DONE && image_uses(&t.image, c->sha)) {
+		c->found = true;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * May host fetch blob sha (GET /v1/agent/blobs)? Only while a VM placed
+ * on it, or a task queued for it (create, rebuild), names the blob as
+ * its disk, kernel or initrd (issue 8 item 9). 1 yes, 0 no, -1 error.
+ */
+int
+svc_agent_blob_allowed(struct store *st, const char *host, const char *sha,
+    struct vm_error *err)
+{
+	struct blob_ctx c = { NULL, sha, false };
+	int ret = -1;
+
+	if (store_txn_begin(st, false, &c.txn, err) < 0)
+		return -1;
+	if (store_iter_dups(c.txn, DB_VMS_BY_HOST, host, blob_vm_cb, &c,
+	    err) < 0)
+		goto cleanup;
+	if (!c.found && store_iter_dups(c.txn, DB_TASKS_BY_HOST, host,
+	    blob_task_cb, &c, err) < 0)
+		goto cleanup;
+	ret = c.found ? 1 : 0;
+cleanup:
+	store_txn_abort(c.txn);
+	return ret;
 }
 
 /* ------------------------------------------------------------ heartbeat */

@@ -22,18 +22,18 @@
  * validated the values already; this only tells "absent" (keep) from
  * null (clear), which a decoded struct cannot.
  */
-static void
-patch_present(const struct req *req, bool *az, bool *labels)
+static bool
+patch_has(const struct req *req, const char *key)
 {
 	json_object *o;
+	bool has;
 
-	*az = *labels = false;
 	o = json_tokener_parse(req->body);
 	if (o == NULL)
-		return;
-	*az = json_object_object_get_ex(o, "az", NULL);
-	*labels = json_object_object_get_ex(o, "labels", NULL);
+		return false;
+	has = json_object_object_get_ex(o, key, NULL);
 	json_object_put(o);
+	return has;
 }
 
 int
@@ -43,15 +43,20 @@ svc_host_patch(struct req *req, struct resp *resp)
 	struct vm_error err = { 0, "" };
 	struct api_host_patch p;
 	struct api_host h;
-	bool has_az, has_labels;
+	bool has_az, has_labels, has_addr, has_max;
 	int rc;
 
 	if (svc_body(req, &api_host_patch_schema, &p, &err) < 0)
 		goto fail;
-	patch_present(req, &has_az, &has_labels);
-	if (!has_az && !has_labels) {
-		vm_error_set(&err, API_EINVAL, "host: give labels and/or az "
-		    "(null clears one)");
+	has_az = patch_has(req, "az");
+	has_labels = patch_has(req, "labels");
+	has_addr = patch_has(req, "address");
+	has_max = patch_has(req, "max_vcpus") ||
+	    patch_has(req, "max_ram_mib") || patch_has(req, "max_disk_gib");
+	if (!has_az && !has_labels && !has_addr && !has_max) {
+		vm_error_set(&err, API_EINVAL, "host: give labels, az, address "
+		    "and/or max_vcpus, max_ram_mib, max_disk_gib (null clears "
+		    "one)");
 		goto fail;
 	}
 	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
@@ -68,11 +73,25 @@ svc_host_patch(struct req *req, struct resp *resp)
 		str_copy(h.az, sizeof(h.az), p.az);
 	if (has_labels)
 		str_copy(h.labels, sizeof(h.labels), p.labels);
+	if (has_addr)
+		str_copy(h.address, sizeof(h.address), p.address);
+	/* Approved capacity (issue 8 item 4): an absent max is kept. */
+	if (patch_has(req, "max_vcpus"))
+		h.max_vcpus = p.max_vcpus;
+	if (patch_has(req, "max_ram_mib"))
+		h.max_ram_mib = p.max_ram_mib;
+	if (patch_has(req, "max_disk_gib"))
+		h.max_disk_gib = p.max_disk_gib;
+	if (has_max && h.registered_at != 0)
+		svc_host_capacity(&h);
 	if (store_put_obj(txn, DB_HOSTS, h.name, &api_host_schema, &h, 0,
 	    &err) < 0)
 		goto fail;
-	if (svc_commit(req, txn, 200, &err, "host %s az=%s labels=%.200s",
-	    h.name, h.az[0] ? h.az : "-", h.labels[0] ? h.labels : "-") < 0) {
+	if (svc_commit(req, txn, 200, &err, "host %s az=%s labels=%.150s "
+	    "address=%.100s max=%lld/%lld/%lld", h.name, h.az[0] ? h.az : "-",
+	    h.labels[0] ? h.labels : "-", h.address[0] ? h.address : "-",
+	    (long long)h.max_vcpus, (long long)h.max_ram_mib,
+	    (long long)h.max_disk_gib) < 0) {
 		txn = NULL;
 		goto fail;
 	}

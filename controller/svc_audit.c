@@ -46,21 +46,63 @@ filter_match(const struct audit_filter *f, const struct api_audit_event *ev)
 	return true;
 }
 
+/* Whatever the stored bytes were: printable ASCII only in the answer. */
+static void
+ascii_only(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			*s = '?';
+}
+
+/*
+ * An entry that does not decode is listed, not fatal: an item with its
+ * seq (from the key), corrupt: true and why, so one bad entry does not
+ * hide every page that covers it; GET /v1/audit/verify names it too.
+ * Filters cannot apply to it: it is listed whatever they are.
+ */
+static void
+list_corrupt(struct list_ctx *c, const char *key, size_t klen,
+    const char *why)
+{
+	json_object *o = json_object_new_object();
+	char k[17];
+	long long seq = 0;
+
+	memset(k, 0, sizeof(k));
+	memcpy(k, key, klen < 16 ? klen : 16);
+	if (sscanf(k, "%llx", &seq) != 1)
+		seq = 0;
+	json_object_object_add(o, "seq", json_object_new_int64(seq));
+	json_object_object_add(o, "corrupt", json_object_new_boolean(1));
+	json_object_object_add(o, "message", json_object_new_string(why));
+	json_object_array_add(c->items, o);
+	c->last = seq;
+	c->n++;
+}
+
 static int
 list_cb(const char *key, size_t klen, const char *val, size_t vlen,
     void *arg, struct vm_error *err)
 {
 	struct list_ctx *c = arg;
+	struct vm_error derr = { 0, "" };
+	json_object *o;
 
+	(void)err;
 	if (api_decode_text(&api_audit_event_schema, val, vlen, &c->ev,
-	    API_STORED, err) < 0) {
-		char msg[sizeof(err->message)];
+	    API_STORED, &derr) < 0) {
+		char why[API_TEXT_MAX];
 
-		memcpy(msg, err->message, sizeof(msg));
-		vm_error_set(err, API_EINTERNAL, "audit: the entry '%.*s' is "
-		    "corrupt (GET /v1/audit/verify tells more): %.200s",
-		    (int)(klen > 20 ? 20 : klen), key, msg);
-		return -1;
+		if (c->n == c->limit) {
+			c->more = true;
+			return 1;
+		}
+		snprintf(why, sizeof(why), "this entry does not decode (GET "
+		    "/v1/audit/verify tells more): %.200s", derr.message);
+		ascii_only(why);
+		list_corrupt(c, key, klen, why);
+		return 0;
 	}
 	if (!filter_match(c->f, &c->ev))
 		return 0;
@@ -68,8 +110,11 @@ list_cb(const char *key, size_t klen, const char *val, size_t vlen,
 		c->more = true;
 		return 1;
 	}
-	json_object_array_add(c->items,
-	    api_encode(&api_audit_event_schema, &c->ev));
+	if (c->ev.count < 1)
+		c->ev.count = 1;	/* stored without: one request */
+	o = api_encode(&api_audit_event_schema, &c->ev);
+	json_object_object_del(o, "corrupt");	/* only on corrupt items */
+	json_object_array_add(c->items, o);
 	c->last = c->ev.seq;
 	c->n++;
 	return 0;

@@ -174,20 +174,61 @@ unknown_gone_cb(const char *key, size_t klen, const char *val, size_t vlen,
 	return 0;
 }
 
+/*
+ * What one host can make the controller store about domains it runs that
+ * are no VM of ours (issue 8): at most UNKNOWN_NEW_PER_HB new rows per
+ * heartbeat and UNKNOWN_MAX_PER_HOST rows in all, so a host (or a stolen
+ * host token) listing thousands of made-up domains costs a bounded number
+ * of rows and unknown_domain events; the rest are counted in the log and
+ * tracked in later heartbeats as rows free up.
+ */
+#define UNKNOWN_NEW_PER_HB	32
+#define UNKNOWN_MAX_PER_HOST	256
+
+struct unknown_count {
+	size_t plen;
+	const char *host;
+	size_t n;
+};
+
+static int
+unknown_count_cb(const char *key, size_t klen, const char *val, size_t vlen,
+    void *arg, struct vm_error *err)
+{
+	struct unknown_count *c = arg;
+
+	(void)val;
+	(void)vlen;
+	(void)err;
+	if (klen < c->plen || strncmp(key, c->host, c->plen - 1) != 0 ||
+	    key[c->plen - 1] != '/')
+		return 1;		/* past this host's keys */
+	c->n++;
+	return 0;
+}
+
 /* hb->domains must be sorted by id (the heartbeat handler sorts them). */
 int
 svc_reconcile_unknown(const struct ctl *ctl, struct store_txn *txn,
     const struct api_heartbeat *hb, struct vm_error *err)
 {
 	struct unknown_ctx u;
+	struct unknown_count cnt;
 	struct api_vm vm;
 	char key[API_NAME_MAX + API_UUID_LEN], *mark = NULL, prefix[80];
-	size_t i;
+	size_t i, added = 0, skipped = 0;
 	int rc, vrc, ret = -1;
 
 	memset(&u, 0, sizeof(u));
 	if (!hb->full)
 		return 0;
+	snprintf(prefix, sizeof(prefix), "%s.", hb->host);
+	cnt.plen = strlen(hb->host) + 1;
+	cnt.host = hb->host;
+	cnt.n = 0;
+	if (store_iter(txn, DB_UNKNOWN_DOMS, prefix, unknown_count_cb, &cnt,
+	    err) < 0)
+		goto cleanup;
 	for (i = 0; i < hb->ndomains; i++) {
 		const char *id = hb->domains[i].id;
 
@@ -215,6 +256,13 @@ svc_reconcile_unknown(const struct ctl *ctl, struct store_txn *txn,
 		if (rc == 1) {
 			char first[48];
 
+			if (added == UNKNOWN_NEW_PER_HB ||
+			    cnt.n >= UNKNOWN_MAX_PER_HOST) {
+				skipped++;
+				continue;
+			}
+			added++;
+			cnt.n++;
 			snprintf(first, sizeof(first), "pending %" PRId64,
 			    hb->seq);
 			if (store_put(txn, DB_UNKNOWN_DOMS, key, first,
@@ -234,9 +282,13 @@ svc_reconcile_unknown(const struct ctl *ctl, struct store_txn *txn,
 		    "") < 0)
 			goto cleanup;
 	}
+	if (skipped > 0)
+		log_warnx("host %s: %zu unknown domains not tracked in this "
+		    "heartbeat (at most %d new per heartbeat, %d per host)",
+		    hb->host, skipped, UNKNOWN_NEW_PER_HB,
+		    UNKNOWN_MAX_PER_HOST);
 	/* Forget domains no longer listed: if one comes back, it is news.
 	 * "host." sorts just before "host/" ('.' < '/'; names have no '.'). */
-	snprintf(prefix, sizeof(prefix), "%s.", hb->host);
 	u.hb = hb;
 	u.plen = strlen(hb->host) + 1;
 	if (store_iter(txn, DB_UNKNOWN_DOMS, prefix, unknown_gone_cb, &u,

@@ -241,7 +241,8 @@ svc_commit(struct req *req, struct store_txn *txn, int status,
 	    ap);
 	va_end(ap);
 	req_audit_fill(req, status, NULL, &ev);
-	if (audit_append(txn, &ev, err) < 0) {
+	if (auditlog_headroom(req, err) < 0 ||
+	    audit_append(txn, &ev, err) < 0) {
 		store_txn_abort(txn);
 		return -1;
 	}

@@ -109,6 +109,26 @@ token_walk_cb(const char *key, size_t klen, const char *val, size_t vlen,
 	return 0;
 }
 
+/* Live (not revoked, not expired) user tokens of subject: w->n. */
+static int
+token_live_cb(const char *key, size_t klen, const char *val, size_t vlen,
+    void *arg, struct vm_error *err)
+{
+	struct token_walk *w = arg;
+	struct api_token t;
+	int64_t now = now_ms();
+
+	(void)key;
+	(void)klen;
+	if (api_decode_text(&api_token_schema, val, vlen, &t, API_STORED,
+	    err) < 0)
+		return -1;
+	if (t.kind == TOKEN_USER && strcmp(t.subject, w->subject) == 0 &&
+	    t.revoked_at == 0 && (t.expires_at == 0 || t.expires_at > now))
+		w->n++;
+	return 0;
+}
+
 /* Revoke every live token of (kind, subject) in txn. */
 int
 svc_tokens_revoke_all(struct store_txn *txn, int kind, const char *subject,
@@ -161,6 +181,7 @@ svc_token_create(struct req *req, struct resp *resp)
 	struct vm_error err = { 0, "" };
 	struct api_token in, t;
 	struct api_user u;
+	struct token_walk live = { NULL, TOKEN_USER, NULL, NULL, 0 };
 	const char *subject = req->who.name;
 	int rc;
 
@@ -189,6 +210,17 @@ svc_token_create(struct req *req, struct resp *resp)
 	if (rc == 1) {
 		vm_error_set(&err, API_EINVAL, "token.user: no user '%s'",
 		    subject);
+		goto fail;
+	}
+	/* Each token is a credential and a rate-limit burst: bounded. */
+	live.subject = subject;
+	if (store_iter(txn, DB_TOKENS, NULL, token_live_cb, &live, &err) < 0)
+		goto fail;
+	if ((int64_t)live.n >= req->ctl->cfg.max_tokens_per_user) {
+		vm_error_set(&err, API_ECONFLICT, "user %s already has %zu live "
+		    "tokens (limits.max_tokens_per_user = %lld): revoke one "
+		    "first (vmctl token list; vmctl token revoke ID)", subject,
+		    live.n, (long long)req->ctl->cfg.max_tokens_per_user);
 		goto fail;
 	}
 	if (svc_token_issue(txn, TOKEN_USER, subject, in.description,
@@ -466,6 +498,10 @@ svc_host_enroll(struct req *req, struct resp *resp)
 	str_copy(h.site, sizeof(h.site), in.site);
 	str_copy(h.az, sizeof(h.az), in.az);
 	str_copy(h.labels, sizeof(h.labels), in.labels);
+	str_copy(h.address, sizeof(h.address), in.address);
+	h.max_vcpus = in.max_vcpus;	/* 0: the first report (register) */
+	h.max_ram_mib = in.max_ram_mib;
+	h.max_disk_gib = in.max_disk_gib;
 	h.uri_kind = URI_OTHER;
 	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
 		goto fail;

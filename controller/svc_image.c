@@ -32,12 +32,12 @@
 #include "image.h"
 #include "json.h"
 #include "log.h"
+#include "multipart.h"
 #include "svc.h"
+#include "upform.h"
 #include "util.h"
 
 #define MIB		(1024LL * 1024)
-#define UPL_FIELD_MAX	API_TEXT_MAX
-#define UPL_HEAD	80	/* bytes of a disk kept for the format check */
 
 struct images {
 	pthread_mutex_t mu;		/* blob renames/unlinks vs rows */
@@ -46,36 +46,24 @@ struct images {
 	char tmp[API_PATH_MAX + 8];	/* immutable: dir/tmp */
 };
 
-/* The file parts an upload may carry. */
-enum upl_part { UPL_DISK, UPL_KERNEL, UPL_INITRD, UPL_NPARTS };
-static const char *const upl_part_names[] = { "disk", "kernel", "initrd" };
-
-/* The text fields, decoded with api_img_schema once complete. */
-static const char *const upl_field_names[] = {
-	"name", "agency", "visibility", "format", "arch", "required_labels",
-	"cmdline"
-};
-#define UPL_NFIELDS ARRAY_SIZE(upl_field_names)
-
+/* A file part on its way to the blob store. */
 struct upl_file {
 	char *tmp;			/* owned path; NULL once renamed */
 	int fd;				/* -1 when closed */
 	gnutls_hash_hd_t hash;		/* owned while fd is open */
-	int64_t size;
-	unsigned char head[UPL_HEAD];	/* first bytes (format check) */
 	char sha[API_SHA256_HEX];
 };
 
-/* One upload in progress (struct req.upload); freed by upload_free. */
+/*
+ * One upload in progress (struct req.upload); freed by upload_free. The
+ * body goes through the multipart parser (multipart.c) into the form
+ * (upform.c), whose sink upload_sink writes the file parts.
+ */
 struct upload {
 	struct images *im;		/* borrowed */
-	int64_t max;			/* bytes per file */
-	struct MHD_PostProcessor *pp;	/* owned */
-	struct upl_file files[UPL_NPARTS];
-	bool have[UPL_NPARTS];
-	struct buf fields[UPL_NFIELDS];	/* owned */
-	bool failed;
-	struct vm_error err;		/* why the iterator stopped */
+	struct multipart *mp;		/* owned */
+	struct upform form;		/* owned: upform_fini */
+	struct upl_file files[UPF_NPARTS];
 };
 
 /* ------------------------------------------------------------ store dir */
@@ -267,9 +255,8 @@ upload_free(void *state)
 
 	if (u == NULL)
 		return;
-	if (u->pp != NULL)
-		MHD_destroy_post_processor(u->pp);
-	for (i = 0; i < UPL_NPARTS; i++) {
+	multipart_free(u->mp);
+	for (i = 0; i < UPF_NPARTS; i++) {
 		upl_file_close(&u->files[i]);
 		if (u->files[i].tmp != NULL) {
 			if (unlink(u->files[i].tmp) < 0 && errno != ENOENT)
@@ -277,68 +264,41 @@ upload_free(void *state)
 			free(u->files[i].tmp);
 		}
 	}
-	for (i = 0; i < UPL_NFIELDS; i++)
-		buf_free(&u->fields[i]);
+	upform_fini(&u->form);
 	free(u);
 }
 
-static enum MHD_Result upload_fail(struct upload *u, int code,
-    const char *fmt, ...) ATTR_PRINTF(3, 4);
-
-static enum MHD_Result
-upload_fail(struct upload *u, int code, const char *fmt, ...)
+/* upform's sink: a temporary file (and its hash) per file part. */
+static int
+upload_sink(void *arg, int part, const char *data, size_t size,
+    struct vm_error *err)
 {
-	char msg[sizeof(u->err.message)];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	u->failed = true;
-	vm_error_set(&u->err, code, "%s", msg);
-	return MHD_NO;
-}
-
-static enum MHD_Result
-upload_file_data(struct upload *u, int part, const char *data, size_t size)
-{
+	struct upload *u = arg;
 	struct upl_file *f = &u->files[part];
 
-	if (!u->have[part]) {
-		u->have[part] = true;
+	if (data == NULL) {
 		f->tmp = xasprintf("%s/upload-XXXXXX", u->im->tmp);
 		f->fd = mkostemp(f->tmp, O_CLOEXEC);
 		if (f->fd < 0) {
+			vm_error_set(err, API_EINTERNAL, "images: cannot "
+			    "create a temporary file: %s", strerror(errno));
 			free(f->tmp);
 			f->tmp = NULL;
-			return upload_fail(u, API_EINTERNAL,
-			    "images: cannot create a temporary file: %s",
-			    strerror(errno));
+			return -1;
 		}
 		if (gnutls_hash_init(&f->hash, GNUTLS_DIG_SHA256) < 0) {
 			close(f->fd);
 			f->fd = -1;
-			return upload_fail(u, API_EINTERNAL, "images: %s",
+			vm_error_set(err, API_EINTERNAL, "images: %s",
 			    "sha256 unavailable");
+			return -1;
 		}
-	} else if (f->fd < 0) {
-		return upload_fail(u, API_EINVAL,
-		    "image upload: part '%s' given twice", upl_part_names[part]);
+		return 0;
 	}
-	if (size == 0)
-		return MHD_YES;
-	if (f->size + (int64_t)size > u->max) {
-		char lim[64];
-
-		snprintf(lim, sizeof(lim), "%lld MiB",
-		    (long long)(u->max / MIB));
-		return upload_fail(u, API_ETOOLARGE, "image file larger than "
-		    "the limit (images.max_size_mib = %s)", lim);
-	}
-	if ((size_t)f->size < UPL_HEAD) {
-		size_t n = UPL_HEAD - (size_t)f->size;
-
-		memcpy(f->head + f->size, data, n < size ? n : size);
+	if (f->fd < 0) {
+		vm_error_set(err, API_EINTERNAL, "images: part %s has no file",
+		    upform_part_names[part]);
+		return -1;
 	}
 	gnutls_hash(f->hash, data, size);
 	while (size > 0) {
@@ -346,56 +306,46 @@ upload_file_data(struct upload *u, int part, const char *data, size_t size)
 
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0)
-			return upload_fail(u, API_EINTERNAL,
-			    "images: write: %s", strerror(errno));
+		if (w < 0) {
+			vm_error_set(err, API_EINTERNAL, "images: write: %s",
+			    strerror(errno));
+			return -1;
+		}
 		data += w;
 		size -= (size_t)w;
-		f->size += w;
 	}
-	return MHD_YES;
+	return 0;
 }
 
-static enum MHD_Result
-upload_iter(void *cls, enum MHD_ValueKind kind, const char *key,
-    const char *filename, const char *content_type,
-    const char *transfer_encoding, const char *data, uint64_t off,
-    size_t size)
+/*
+ * An agency user's upload when the agency has no image left in its count
+ * quota: refused on the headers, before the body is streamed. The
+ * authoritative check is image_quota() in the create transaction.
+ */
+static int
+upload_quota_precheck(struct req *req, struct vm_error *err)
 {
-	struct upload *u = cls;
-	size_t i;
+	struct store_txn *txn = NULL;
+	struct api_agency a;
+	int rc;
 
-	(void)kind;
-	(void)content_type;
-	(void)transfer_encoding;
-	(void)off;
-	if (key == NULL)
-		return upload_fail(u, API_EINVAL, "image upload: %s",
-		    "a part without a name");
-	for (i = 0; i < UPL_NPARTS; i++)
-		if (strcmp(key, upl_part_names[i]) == 0) {
-			if (filename == NULL)
-				return upload_fail(u, API_EINVAL,
-				    "image upload: '%s' must be a file part",
-				    key);
-			/* A second part of that name restarts at off 0. */
-			if (off == 0 && u->have[i] && u->files[i].fd >= 0 &&
-			    u->files[i].size > 0)
-				return upload_fail(u, API_EINVAL,
-				    "image upload: part '%s' given twice", key);
-			return upload_file_data(u, (int)i, data, size);
-		}
-	for (i = 0; i < UPL_NFIELDS; i++)
-		if (strcmp(key, upl_field_names[i]) == 0) {
-			if (u->fields[i].len + size >= UPL_FIELD_MAX)
-				return upload_fail(u, API_EINVAL,
-				    "image.%s: too long", key);
-			buf_append(&u->fields[i], data, size);
-			return MHD_YES;
-		}
-	return upload_fail(u, API_EINVAL, "image upload: unknown part '%s' "
-	    "(name, agency, visibility, format, arch, required_labels, "
-	    "cmdline, disk, kernel, initrd)", key);
+	if (req->who.scope != SCOPE_OWN)
+		return 0;
+	if (store_txn_begin(req->ctl->store, false, &txn, err) < 0)
+		return -1;
+	rc = store_get_obj(txn, DB_AGENCIES, req->who.agency,
+	    &api_agency_schema, &a, err);
+	store_txn_abort(txn);
+	if (rc < 0)
+		return -1;
+	if (rc == 0 && a.quota.images != QUOTA_UNLIMITED &&
+	    a.usage.images + 1 > a.quota.images) {
+		vm_error_set(err, API_EQUOTA, "quota of agency %s exceeded for "
+		    "images: limit %lld, in use %lld, requested 1", a.name,
+		    (long long)a.quota.images, (long long)a.usage.images);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -403,6 +353,7 @@ upload_begin(struct req *req, void **state, struct vm_error *err)
 {
 	const char *ct = req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
 	const char *cl = req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	char boundary[MP_BOUNDARY_MAX + 1];
 	struct upload *u;
 	int64_t max = req->ctl->cfg.images_max_size_mib * MIB;
 	size_t i;
@@ -413,6 +364,8 @@ upload_begin(struct req *req, void **state, struct vm_error *err)
 		    "parts disk or kernel and initrd)");
 		return -1;
 	}
+	if (multipart_boundary(ct, boundary, sizeof(boundary), err) < 0)
+		return -1;
 	/* Two files at most (kernel + initrd) plus the form around them. */
 	if (cl != NULL && strtoull(cl, NULL, 10) >
 	    (unsigned long long)(2 * max + MIB)) {
@@ -421,19 +374,14 @@ upload_begin(struct req *req, void **state, struct vm_error *err)
 		    (long long)req->ctl->cfg.images_max_size_mib);
 		return -1;
 	}
+	if (upload_quota_precheck(req, err) < 0)
+		return -1;
 	u = xcalloc(1, sizeof(*u));
 	u->im = req->ctl->images;
-	u->max = max;
-	for (i = 0; i < UPL_NPARTS; i++)
+	for (i = 0; i < UPF_NPARTS; i++)
 		u->files[i].fd = -1;
-	u->pp = MHD_create_post_processor(req->conn, 64 * 1024, upload_iter,
-	    u);
-	if (u->pp == NULL) {
-		upload_free(u);
-		vm_error_set(err, API_EINVAL, "image upload: the multipart "
-		    "body has no boundary");
-		return -1;
-	}
+	upform_init(&u->form, max, upload_sink, u);
+	u->mp = multipart_new(boundary, upform_part, &u->form);
 	*state = u;
 	return 0;
 }
@@ -443,13 +391,10 @@ upload_data(void *state, const char *data, size_t len, struct vm_error *err)
 {
 	struct upload *u = state;
 
-	if (MHD_post_process(u->pp, data, len) == MHD_YES)
+	if (multipart_feed(u->mp, data, len, err) == 0)
 		return 0;
-	if (u->failed)
-		*err = u->err;
-	else
-		vm_error_set(err, API_EMALFORMED,
-		    "image upload: malformed multipart body");
+	if (multipart_stopped(u->mp))
+		*err = u->form.err;
 	return -1;
 }
 
@@ -459,138 +404,37 @@ const struct upload_ops svc_image_upload_ops = {
 
 /* ------------------------------------------------------------ create */
 
-static uint64_t
-be64(const unsigned char *p)
+/* MiB of a file, rounded up. */
+static int64_t
+image_mib(int64_t bytes)
 {
-	uint64_t v = 0;
-	int i;
+	return bytes <= 0 ? 0 : (bytes - 1) / MIB + 1;
+}
 
-	for (i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return v;
+int64_t
+svc_image_quota_mib(const struct api_img *img)
+{
+	return image_mib(img->disk_size) + image_mib(img->kernel_size) +
+	    image_mib(img->initrd_size);
 }
 
 /*
- * The disk's format by content. A qcow2 that names a backing file or an
- * external data file would reach files on the agent host: refused.
+ * The owning agency's share of img (private images; public ones belong
+ * to no agency): sign 1 claims one image and its files' MiB (refused past
+ * the quota), -1 releases them, in the transaction of the row.
  */
 static int
-upload_disk_format(const struct upl_file *f, int given, int *fmt,
+image_quota(struct store_txn *txn, const struct api_img *img, int sign,
     struct vm_error *err)
 {
-	bool qcow2 = f->size >= 4 && memcmp(f->head, "QFI\xfb", 4) == 0;
+	struct api_quota d;
 
-	if (f->size == 0) {
-		vm_error_set(err, API_EINVAL, "image: the disk file is empty");
-		return -1;
-	}
-	if (qcow2) {
-		if (f->size < 72 || be64(f->head + 8) != 0) {
-			vm_error_set(err, API_EINVAL, "image: a qcow2 disk with "
-			    "a backing file is refused (flatten it: qemu-img "
-			    "convert -O qcow2)");
-			return -1;
-		}
-		if (be64(f->head + 4) >> 32 >= 3 && f->size >= 80 &&
-		    (be64(f->head + 72) & 0x4) != 0) {
-			vm_error_set(err, API_EINVAL, "image: a qcow2 disk with "
-			    "an external data file is refused");
-			return -1;
-		}
-	}
-	if (given >= 0 && given != (qcow2 ? IMG_QCOW2 : IMG_RAW)) {
-		vm_error_set(err, API_EINVAL, "image.format: the file is %s, "
-		    "not %s (leave format out to detect it)",
-		    qcow2 ? "qcow2" : "raw", api_img_format_names[given]);
-		return -1;
-	}
-	*fmt = qcow2 ? IMG_QCOW2 : IMG_RAW;
-	return 0;
-}
-
-/* Build and check the record from the text fields and the parts. */
-static int
-upload_record(struct req *req, struct upload *u, struct api_img *img,
-    struct vm_error *err)
-{
-	json_object *o = json_object_new_object();
-	int given = -1, ret = -1;
-	size_t i;
-
-	for (i = 0; i < UPL_NFIELDS; i++) {
-		if (u->fields[i].len == 0)
-			continue;
-		json_object_object_add(o, upl_field_names[i],
-		    json_object_new_string_len(u->fields[i].data,
-		    (int)u->fields[i].len));
-	}
-	if (u->fields[3].len > 0)
-		given = api_enum_index(api_img_format_names,
-		    json_get_str(o, "format"));
-	if (api_decode(&api_img_schema, o, img, API_INPUT, err) < 0)
-		goto cleanup;
-	if (u->have[UPL_DISK] == (u->have[UPL_KERNEL])) {
-		vm_error_set(err, API_EINVAL, "image: give a disk file part, "
-		    "or a kernel part (+ initrd), not %s",
-		    u->have[UPL_DISK] ? "both" : "neither");
-		goto cleanup;
-	}
-	if (u->have[UPL_INITRD] && !u->have[UPL_KERNEL]) {
-		vm_error_set(err, API_EINVAL, "image: initrd needs a kernel");
-		goto cleanup;
-	}
-	if (u->have[UPL_DISK]) {
-		if (upload_disk_format(&u->files[UPL_DISK], given, &img->format,
-		    err) < 0)
-			goto cleanup;
-	} else {
-		if (given >= 0 && given != IMG_KERNEL) {
-			vm_error_set(err, API_EINVAL, "image.format: a kernel "
-			    "image has format kernel");
-			goto cleanup;
-		}
-		img->format = IMG_KERNEL;
-		if (u->files[UPL_KERNEL].size == 0) {
-			vm_error_set(err, API_EINVAL,
-			    "image: the kernel file is empty");
-			goto cleanup;
-		}
-	}
-	if (img->cmdline[0] != '\0' && img->format != IMG_KERNEL) {
-		vm_error_set(err, API_EINVAL,
-		    "image.cmdline: only for kernel images");
-		goto cleanup;
-	}
-	if (img->arch[0] == '\0')
-		str_copy(img->arch, sizeof(img->arch), "x86_64");
-	/* Scoping: agency users make their agency's private images. */
-	if (req->who.scope == SCOPE_OWN) {
-		if (img->visibility == IMG_PUBLIC) {
-			vm_error_set(err, API_EFORBIDDEN, "image.visibility: "
-			    "only admins create public images");
-			goto cleanup;
-		}
-		if (img->agency[0] != '\0' &&
-		    strcmp(img->agency, req->who.agency) != 0) {
-			vm_error_set(err, API_EFORBIDDEN, "image.agency: you "
-			    "may create images in agency %s only",
-			    req->who.agency);
-			goto cleanup;
-		}
-		str_copy(img->agency, sizeof(img->agency), req->who.agency);
-	} else if (img->visibility == IMG_PUBLIC && img->agency[0] != '\0') {
-		vm_error_set(err, API_EINVAL, "image.agency: a public image "
-		    "belongs to no agency");
-		goto cleanup;
-	} else if (img->visibility == IMG_PRIVATE && img->agency[0] == '\0') {
-		vm_error_set(err, API_EINVAL, "image.agency: required for a "
-		    "private image (or make it public)");
-		goto cleanup;
-	}
-	ret = 0;
-cleanup:
-	json_object_put(o);
-	return ret;
+	if (img->agency[0] == '\0')
+		return 0;
+	memset(&d, 0, sizeof(d));
+	d.images = sign;
+	d.image_mib = sign * svc_image_quota_mib(img);
+	return svc_quota_claim(txn, img->agency, &d, err);
 }
 
 /* fsync and close part f, its sha256 into f->sha. */
@@ -633,7 +477,7 @@ svc_image_create(struct req *req, struct resp *resp)
 	struct store_txn *txn = NULL;
 	struct vm_error err = { 0, "" };
 	struct api_img img;
-	bool locked = false, renamed[UPL_NPARTS] = { false, false, false };
+	bool locked = false, renamed[UPF_NPARTS] = { false, false, false };
 	size_t i;
 	int rc;
 
@@ -641,37 +485,30 @@ svc_image_create(struct req *req, struct resp *resp)
 		vm_error_set(&err, API_EINTERNAL, "no upload");
 		goto fail;
 	}
-	rc = MHD_destroy_post_processor(u->pp);
-	u->pp = NULL;
-	if (rc != MHD_YES) {
-		vm_error_set(&err, API_EMALFORMED, "image upload: the multipart "
-		    "body ended early");
+	if (multipart_finish(u->mp, &err) < 0 ||
+	    upform_record(&u->form, req->who.scope == SCOPE_OWN ?
+	    req->who.agency : NULL, &img, &err) < 0)
 		goto fail;
-	}
-	if (upload_record(req, u, &img, &err) < 0)
-		goto fail;
-	for (i = 0; i < UPL_NPARTS; i++)
-		if (u->have[i] && upload_file_finish(&u->files[i], &err) < 0)
+	for (i = 0; i < UPF_NPARTS; i++)
+		if (u->form.have[i] && upload_file_finish(&u->files[i],
+		    &err) < 0)
 			goto fail;
 	str_copy(img.disk_sha256, sizeof(img.disk_sha256),
-	    u->have[UPL_DISK] ? u->files[UPL_DISK].sha : "");
-	img.disk_size = u->files[UPL_DISK].size;
+	    u->form.have[UPF_DISK] ? u->files[UPF_DISK].sha : "");
 	str_copy(img.kernel_sha256, sizeof(img.kernel_sha256),
-	    u->have[UPL_KERNEL] ? u->files[UPL_KERNEL].sha : "");
-	img.kernel_size = u->files[UPL_KERNEL].size;
+	    u->form.have[UPF_KERNEL] ? u->files[UPF_KERNEL].sha : "");
 	str_copy(img.initrd_sha256, sizeof(img.initrd_sha256),
-	    u->have[UPL_INITRD] ? u->files[UPL_INITRD].sha : "");
-	img.initrd_size = u->files[UPL_INITRD].size;
+	    u->form.have[UPF_INITRD] ? u->files[UPF_INITRD].sha : "");
 	img.created_at = now_ms();
 	str_copy(req->audit_agency, sizeof(req->audit_agency), img.agency);
 
 	pthread_mutex_lock(&im->mu);
 	locked = true;
-	for (i = 0; i < UPL_NPARTS; i++) {
+	for (i = 0; i < UPF_NPARTS; i++) {
 		struct upl_file *f = &u->files[i];
 		char *dst;
 
-		if (!u->have[i])
+		if (!u->form.have[i])
 			continue;
 		dst = xasprintf("%s/%s", im->blobs, f->sha);
 		if (rename(f->tmp, dst) < 0) {
@@ -690,7 +527,8 @@ svc_image_create(struct req *req, struct resp *resp)
 		    im->blobs, strerror(errno));
 		goto fail;
 	}
-	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
+	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0 ||
+	    image_quota(txn, &img, 1, &err) < 0)
 		goto fail;
 	rc = store_put_obj(txn, DB_IMAGES, img.name, &api_img_schema, &img,
 	    STORE_NOOVERWRITE, &err);
@@ -714,7 +552,7 @@ svc_image_create(struct req *req, struct resp *resp)
 fail:
 	store_txn_abort(txn);
 	if (locked) {
-		for (i = 0; i < UPL_NPARTS; i++)
+		for (i = 0; i < UPF_NPARTS; i++)
 			if (renamed[i])
 				images_blob_release(req->ctl, u->files[i].sha);
 		pthread_mutex_unlock(&im->mu);
@@ -828,7 +666,8 @@ svc_image_delete(struct req *req, struct resp *resp)
 		    "first", img.name, used, used == 1 ? "" : "s");
 		goto fail;
 	}
-	if (store_del(txn, DB_IMAGES, img.name, NULL, &err) < 0)
+	if (store_del(txn, DB_IMAGES, img.name, NULL, &err) < 0 ||
+	    image_quota(txn, &img, -1, &err) < 0)
 		goto fail;
 	rc = svc_commit(req, txn, 204, &err, "image %s", img.name);
 	txn = NULL;
@@ -847,7 +686,8 @@ fail:
 	return HANDLER_DONE;
 }
 
-/* GET /v1/agent/blobs/{sha256}: a blob some image row references. */
+/* GET /v1/agent/blobs/{sha256}: a blob some image row references and
+ * some VM or task of the calling host uses. */
 int
 svc_agent_blob(struct req *req, struct resp *resp)
 {
@@ -861,6 +701,11 @@ svc_agent_blob(struct req *req, struct resp *resp)
 		goto fail;
 	}
 	rc = images_referenced(req->ctl->store, sha, &err);
+	/* Only to a host with a VM or task using it; 404 either way, so a
+	 * host learns nothing of the images other hosts run (item 9). */
+	if (rc > 0)
+		rc = svc_agent_blob_allowed(req->ctl->store, req->who.name, sha,
+		    &err);
 	if (rc < 0)
 		goto fail;
 	if (rc == 0) {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "auditlog.h"
 #include "svc.h"
 #include "util.h"
 
@@ -159,6 +160,40 @@ host_gauges(struct buf *out, const struct buf *hb)
 	}
 }
 
+/* The store's map use and the audit trail's counters (auditlog.c). */
+static void
+audit_metrics(const struct ctl *ctl, struct buf *out)
+{
+	struct auditlog_stats a;
+
+	auditlog_stats(ctl, &a);
+	help(out, "vmctl_store_map_used_bytes", "gauge",
+	    "Bytes of the LMDB map in use (pages used minus free pages).");
+	buf_printf(out, "vmctl_store_map_used_bytes %llu\n",
+	    (unsigned long long)a.store_used);
+	help(out, "vmctl_store_map_size_bytes", "gauge",
+	    "Bytes the LMDB map can hold (store.map_size_mib).");
+	buf_printf(out, "vmctl_store_map_size_bytes %llu\n",
+	    (unsigned long long)a.store_size);
+	help(out, "vmctl_store_high_water_ratio", "gauge",
+	    "Share of the map above which user changes get 503 "
+	    "(store.high_water_pct).");
+	buf_printf(out, "vmctl_store_high_water_ratio %.2f\n",
+	    (double)a.high_water_pct / 100.0);
+	help(out, "vmctl_audit_refusals_total", "counter",
+	    "Refused requests (401/403/429) counted for the audit trail.");
+	buf_printf(out, "vmctl_audit_refusals_total %llu\n",
+	    (unsigned long long)a.refusals);
+	help(out, "vmctl_audit_refusal_events_total", "counter",
+	    "Aggregated refusal events written (one per key and interval).");
+	buf_printf(out, "vmctl_audit_refusal_events_total %llu\n",
+	    (unsigned long long)a.flushed_events);
+	help(out, "vmctl_audit_pruned_total", "counter",
+	    "Audit events pruned by retention (exported first).");
+	buf_printf(out, "vmctl_audit_pruned_total %llu\n",
+	    (unsigned long long)a.pruned);
+}
+
 int
 svc_metrics(struct req *req, struct resp *resp)
 {
@@ -215,6 +250,7 @@ svc_metrics(struct req *req, struct resp *resp)
 	    "Group commits (fsyncs) that carried them.");
 	buf_printf(&out, "vmctl_store_batches_total %llu\n",
 	    (unsigned long long)batches);
+	audit_metrics(req->ctl, &out);
 	if (req->ctl->sched_stats != NULL) {
 		const struct ctl_sched_stats *st = req->ctl->sched_stats;
 

@@ -32,6 +32,7 @@
 #include "errors.h"
 #include "json.h"
 #include "log.h"
+#include "miguri.h"
 #include "svc.h"
 #include "util.h"
 
@@ -189,6 +190,8 @@ svc_migrate_task(struct store_txn *txn, const struct api_vm *vm,
     struct api_task *t, struct vm_error *err)
 {
 	struct api_host h;
+	struct vm_error why = { 0, "" };
+	const char *names[2];
 	int rc;
 
 	rc = svc_host_load(txn, vm->migrate_to, &h, err);
@@ -197,6 +200,22 @@ svc_migrate_task(struct store_txn *txn, const struct api_vm *vm,
 	if (rc == 1 || h.migrate_uri[0] == '\0') {
 		vm_error_set(err, API_ECONFLICT, "host %s cannot receive live "
 		    "migrations (no migrate_uri)", vm->migrate_to);
+		return -1;
+	}
+	/*
+	 * Registration checks these (svc_agent_register); a row stored by an
+	 * older controller is checked again here so no qemu+ext, ssh, unix or
+	 * query URI ever reaches an agent. Plain qemu+tcp passes here: the
+	 * source agent refuses it unless agent.migrate_plain.
+	 */
+	names[0] = h.name;
+	names[1] = h.address;
+	if (api_miguri_check("migrate_uri", h.migrate_uri, true, names, 2,
+	    &why) < 0 || api_migdata_check("migrate_listen", h.migrate_listen,
+	    names, 2, &why) < 0) {
+		vm_error_set(err, API_ECONFLICT, "host %s cannot receive live "
+		    "migrations: %s (its agent must register again)", h.name,
+		    why.message);
 		return -1;
 	}
 	str_copy(t->migrate_target, sizeof(t->migrate_target), h.name);

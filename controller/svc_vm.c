@@ -191,11 +191,15 @@ vm_enqueue(struct store_txn *txn, struct api_vm *vm, int action,
 	t.disk_gib = vm->disk_gib;
 	t.image = vm->image;
 	t.on_crash = vm->on_crash;
-	if ((action == OPA_CREATE || action == OPA_START) &&
-	    svc_net_task_nics(txn, vm, &t, err) < 0)
-		return -1;
-	if (action == OPA_CREATE &&
-	    svc_cloudinit_task(txn, vm->id, &t, err) < 0)
+	/*
+	 * The actions that leave the VM running carry everything a create
+	 * needs: an agent that finds the domain gone re-creates it from the
+	 * task (issue 8 item 23) instead of failing for good.
+	 */
+	if ((action == OPA_CREATE || action == OPA_START ||
+	    action == OPA_REBOOT || action == OPA_RESUME) &&
+	    (svc_net_task_nics(txn, vm, &t, err) < 0 ||
+	    svc_cloudinit_task(txn, vm->id, &t, err) < 0))
 		return -1;
 	if (areq != NULL) {
 		t.stop_timeout_s = areq->timeout_s;

@@ -18,6 +18,7 @@
 #include "errors.h"
 #include "json.h"
 #include "log.h"
+#include "scheduler.h"
 #include "svc.h"
 #include "util.h"
 
@@ -48,15 +49,75 @@ vol_lookup(struct req *req, struct store_txn *txn, const char *name,
 	return 0;
 }
 
+/*
+ * The agency's share of volume v: sign 1 claims (refused past a limit),
+ * -1 releases. A volume counts in `volumes` and its size in `disk_gib`,
+ * like a VM's disk.
+ */
 static int
-vol_quota(struct store_txn *txn, const char *agency, int64_t n,
+vol_quota(struct store_txn *txn, const struct api_volume *v, int sign,
     struct vm_error *err)
 {
 	struct api_quota d;
 
 	memset(&d, 0, sizeof(d));
-	d.volumes = n;
-	return svc_quota_claim(txn, agency, &d, err);
+	d.volumes = sign;
+	d.disk_gib = sign * v->size_gib;
+	return svc_quota_claim(txn, v->agency, &d, err);
+}
+
+/*
+ * The host's share of volume v, whose file lives on v->host: sign 1
+ * claims its size in the host's alloc_disk_gib (refused with no_capacity
+ * past the host's disk under the overcommit ratio, as the scheduler
+ * counts it), -1 releases it. The scheduler and N+1 read alloc_disk_gib,
+ * so they see the volumes too. Called in the transaction that binds the
+ * volume to its host (first attach) and in the one that removes its row
+ * (svc_volume_result), so the claim exists exactly while v->host is set.
+ */
+static int
+vol_host_claim(const struct req *req, struct store_txn *txn,
+    const struct api_volume *v, int sign, struct vm_error *err)
+{
+	struct sched_config cfg;
+	struct sched_host sh;
+	struct api_host h;
+	int64_t cv, cr, cd;
+	int rc;
+
+	if (v->host[0] == '\0' || v->size_gib <= 0)
+		return 0;
+	rc = svc_host_load(txn, v->host, &h, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 1)
+		return 0;	/* host gone: nothing to adjust */
+	if (sign > 0 && req != NULL) {
+		memset(&sh, 0, sizeof(sh));
+		sh.disk_gib = h.disk_gib;
+		svc_sched_config(req->ctl, &cfg);
+		sched_capacity(&cfg, &sh, &cv, &cr, &cd);
+		if (h.alloc_disk_gib > cd - v->size_gib) {
+			if (req->who.scope == SCOPE_ALL)
+				vm_error_set(err, API_ENOROOM, "volume %s: "
+				    "%lld GiB do not fit on host %s (disk "
+				    "%lld GiB, %lld allocated)", v->name,
+				    (long long)v->size_gib, h.name,
+				    (long long)cd,
+				    (long long)h.alloc_disk_gib);
+			else
+				vm_error_set(err, API_ENOROOM, "volume %s: "
+				    "not enough disk capacity on the VM's "
+				    "host for %lld GiB", v->name,
+				    (long long)v->size_gib);
+			return -1;
+		}
+	}
+	h.alloc_disk_gib += sign * v->size_gib;
+	if (h.alloc_disk_gib < 0)
+		h.alloc_disk_gib = 0;
+	return store_put_obj(txn, DB_HOSTS, h.name, &api_host_schema, &h, 0,
+	    err);
 }
 
 /* Operation + task for volume v (t: vm_id, vm_name, host, action set). */
@@ -147,7 +208,7 @@ svc_volume_create(struct req *req, struct resp *resp)
 	v.state = VOL_AVAILABLE;
 	v.created_at = now_ms();
 	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0 ||
-	    vol_quota(txn, v.agency, 1, &err) < 0)
+	    vol_quota(txn, &v, 1, &err) < 0)
 		goto fail;
 	v.updated_at = v.created_at;
 	rc = store_put_obj(txn, DB_VOLUMES, v.name, &api_volume_schema, &v,
@@ -232,7 +293,7 @@ svc_volume_delete(struct req *req, struct resp *resp)
 	if (v.host[0] == '\0') {
 		/* No file anywhere yet: the row goes now. */
 		if (store_del(txn, DB_VOLUMES, v.name, NULL, &err) < 0 ||
-		    vol_quota(txn, v.agency, -1, &err) < 0)
+		    vol_quota(txn, &v, -1, &err) < 0)
 			goto fail;
 		status = 204;
 	} else {
@@ -354,7 +415,12 @@ svc_volume_attach(struct req *req, struct resp *resp)
 	snprintf(v.dev, sizeof(v.dev), "vd%c", 'a' + i);
 	str_copy(v.vm, sizeof(v.vm), vm.id);
 	str_copy(v.vm_name, sizeof(v.vm_name), vm.name);
-	str_copy(v.host, sizeof(v.host), vm.host);
+	if (v.host[0] == '\0') {
+		/* First attach: the file will live on the VM's host. */
+		str_copy(v.host, sizeof(v.host), vm.host);
+		if (vol_host_claim(req, txn, &v, 1, &err) < 0)
+			goto fail;
+	}
 	v.state = VOL_ATTACHING;
 	v.error[0] = '\0';
 	memset(&t, 0, sizeof(t));
@@ -487,9 +553,10 @@ svc_volume_result(struct store_txn *txn, const struct api_task *t,
 	case OPA_VOL_DELETE:
 		log_info("volume %s: file removed from host %s; deleted",
 		    v.name, v.host);
-		if (store_del(txn, DB_VOLUMES, v.name, NULL, err) < 0)
+		if (store_del(txn, DB_VOLUMES, v.name, NULL, err) < 0 ||
+		    vol_host_claim(NULL, txn, &v, -1, err) < 0)
 			return -1;
-		return vol_quota(txn, v.agency, -1, err);
+		return vol_quota(txn, &v, -1, err);
 	default:
 		return 0;
 	}

@@ -17,8 +17,15 @@
 
 struct MHD_Connection;
 
-/* TLS 1.2 and 1.3 only, GnuTLS's NORMAL ciphers otherwise. */
-#define TLS_PRIORITIES	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/*
+ * TLS 1.2 and 1.3 only; forward-secret key exchange only (ECDHE, DHE:
+ * no static RSA), AEAD ciphers only (AES-GCM, ChaCha20-Poly1305, AES-CCM:
+ * no CBC, so no SHA1/SHA256 record MACs), and the server's order wins.
+ */
+#define TLS_PRIORITIES	"NORMAL:-VERS-ALL:+VERS-TLS1.3:" \
+	"+VERS-TLS1.2:-RSA:-CIPHER-ALL:+AES-256-GCM:+CHACHA20-POLY1305:" \
+	"+AES-128-GCM:+AES-256-CCM:+AES-128-CCM:-MAC-ALL:+AEAD:" \
+	"-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:+DHE-RSA:%SERVER_PRECEDENCE"
 
 struct tls {
 	char *tls_cert_pem;	/* owned; server certificate (chain) */

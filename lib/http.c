@@ -210,6 +210,9 @@ http_request_ex(struct http_client *c, const char *method, const char *path,
 	/* curl_easy_reset() restores these defaults; say them anyway. */
 	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	/* TLS 1.2 at least, like the controller (controller/tls.h). */
+	curl_easy_setopt(c->curl, CURLOPT_SSLVERSION,
+	    (long)CURL_SSLVERSION_TLSv1_2);
 	if (c->ca_file != NULL) {
 		/* Only these CAs: no system CA directory (and no scan of it). */
 		curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
@@ -281,6 +284,9 @@ http_prepare(struct http_client *c, const char *method, const char *url,
 	curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	/* TLS 1.2 at least, like the controller (controller/tls.h). */
+	curl_easy_setopt(c->curl, CURLOPT_SSLVERSION,
+	    (long)CURL_SSLVERSION_TLSv1_2);
 	if (c->ca_file != NULL) {
 		curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
 		curl_easy_setopt(c->curl, CURLOPT_CAPATH, NULL);
@@ -454,4 +460,31 @@ http_request(struct http_client *c, const char *method, const char *path,
 	*status = r.status;
 	*resp = r.body;
 	return ret;
+}
+
+bool
+http_url_plain_remote(const char *url)
+{
+	const char *h, *end;
+	size_t n;
+
+	if (strncasecmp(url, "http://", 7) != 0)
+		return false;
+	h = url + 7;
+	if (strchr(h, '@') != NULL && strchr(h, '@') < h + strcspn(h, "/"))
+		h = strchr(h, '@') + 1;
+	if (h[0] == '[') {
+		end = strchr(h, ']');
+		if (end == NULL)
+			return true;
+		n = (size_t)(end + 1 - h);
+		return !(n == 5 && strncmp(h, "[::1]", 5) == 0);
+	}
+	n = strcspn(h, ":/?#");
+	if (n == 9 && strncasecmp(h, "localhost", 9) == 0)
+		return false;
+	if (n > 4 && strncmp(h, "127.", 4) == 0 &&
+	    strspn(h, "0123456789.") >= n)
+		return false;
+	return true;
 }

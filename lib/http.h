@@ -16,6 +16,9 @@ struct http_client;
 
 /* One-time libcurl init; call from main() before threads start. */
 void http_global_init(void);
+/* True when url is plain http:// to a host other than 127.0.0.0/8, ::1 or
+ * localhost: tokens would cross a network in clear (callers warn). */
+bool http_url_plain_remote(const char *url);
 void http_global_cleanup(void);
 
 /* base_url like "http://127.0.0.1:8080"; timeout_ms for whole requests. */

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -344,4 +346,89 @@ mkdir_p(const char *path, int mode)
 cleanup:
 	free(p);
 	return ret;
+}
+
+/* ------------------------------------------------------------ UTF-8 */
+
+size_t
+utf8_seq_len(const unsigned char *p, size_t n)
+{
+	size_t len, i;
+	uint32_t cp;
+
+	if (n == 0)
+		return 0;
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		len = 2;
+		cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		len = 3;
+		cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4;
+		cp = p[0] & 0x07;
+	} else {
+		return 0;	/* continuation byte, 0xc0/0xc1, 0xf5.. */
+	}
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+bool
+utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, k;
+
+	while (i < n) {
+		if ((k = utf8_seq_len(p + i, n - i)) == 0)
+			return false;
+		i += k;
+	}
+	return true;
+}
+
+char *
+utf8_scrub_json(char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	size_t n = strlen(text), i = 0, k;
+	struct buf b = { NULL, 0, 0 };
+
+	if (utf8_valid(text, n))
+		return text;
+	while (i < n) {
+		if ((k = utf8_seq_len(p + i, n - i)) == 0) {
+			buf_append(&b, "\\ufffd", 6);
+			i++;
+			continue;
+		}
+		buf_append(&b, p + i, k);
+		i += k;
+	}
+	free(text);
+	return b.data;
+}
+
+/* ------------------------------------------------------------ process */
+
+int
+util_nodump(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &rl) < 0)
+		return -1;
+	return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ? -1 : 0;
 }

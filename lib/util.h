@@ -54,4 +54,26 @@ int file_read(const char *path, size_t max, char **out, size_t *len);
 /* mkdir -p */
 int mkdir_p(const char *path, int mode);
 
+/*
+ * Length of the well-formed UTF-8 sequence at p[0..n) (1..4), or 0 when
+ * it is not one: stray continuation bytes, overlong forms, surrogates
+ * (U+D800..U+DFFF) and code points past U+10FFFF are all refused.
+ */
+size_t utf8_seq_len(const unsigned char *p, size_t n);
+/* Is s[0..n) well-formed UTF-8 (see utf8_seq_len)? */
+bool utf8_valid(const char *s, size_t n);
+/*
+ * JSON text with every ill-formed UTF-8 sequence replaced by the escape
+ * \ufffd (such bytes can only sit inside strings, where the escape is
+ * valid). Returns text itself when it is valid, else a new string and
+ * frees text: owned by the caller either way.
+ */
+char *utf8_scrub_json(char *text);
+
+/*
+ * No core dumps for this process (RLIMIT_CORE 0, not dumpable, so no
+ * ptrace by other users either): its memory holds secrets. -1 sets errno.
+ */
+int util_nodump(void);
+
 #endif

@@ -5,7 +5,8 @@
 # then SIGKILL the agent D ms later (D = 0, 150, 300, ... so the kill lands
 # before the lease, during define/start, or before the result is posted),
 # start it again on the same embed root and state dir.  The task is
-# offered again when its lease runs out and the agent redoes it
+# offered again as soon as the agent registers again (issue 8 item 15;
+# at the latest when its lease runs out) and the agent redoes it
 # idempotently.  Checked at the end: every VM is running with its boot
 # marker, exactly one QEMU process per VM and no other QEMU (an agent
 # killed during libvirt's capability probe used to leave the probe QEMU

@@ -95,7 +95,8 @@ e2e_start_agent() {
 	    -o agent.token_file="$T_DIR/$host.token" \
 	    -o agent.controller_url="$CTL_URL" \
 	    -o "agent.libvirt_uri=qemu:///embed?root=$dir/embed" \
-	    -o agent.virt_type=qemu -o agent.state_dir="$dir/state" "$@"
+	    -o agent.virt_type=qemu -o agent.state_dir="$dir/state" \
+	    -o agent.image_dir="$GUEST_DIR" "$@"
 }
 
 # -------------------------------------------------------------- vmctl

@@ -4,7 +4,9 @@
 # and mount namespaces, own host_uuid, TCP on 10.77.0.1 / 10.77.0.2).
 # vmctld and both agents run in the root namespace; each agent drives
 # its libvirtd through the UNIX socket, and tells the controller its
-# migrate_uri (qemu+tcp://10.77.0.X/system) and data URI.
+# migrate_uri (qemu+tls://10.77.0.X/system, the host's address enrolled
+# by the admin) and data URI; migrations run over TLS (VIR_MIGRATE_TLS,
+# certificates from th_pki), never plain.
 #   case drain: 3 TCG guests on host A, each printing VMCTL-HEARTBEAT N
 #     every second; `vmctl host maintenance A on --wait`; then every VM
 #     runs on B, its counter went on (never back, booted once), A has no
@@ -37,12 +39,13 @@ if ! e2e_build_guest >"$T_DIR/guest-build.log" 2>&1; then
 	e2e_finish
 fi
 th_netns_up || { fail "network namespaces and veth"; e2e_finish; }
+th_pki || { fail "libvirt and QEMU TLS certificates"; e2e_finish; }
 th_libvirtd_start a && th_libvirtd_start b ||
     { fail "start the two libvirtd"; e2e_finish; }
 wait_for $((30 * T_SLOW)) th_libvirtd_ready a &&
     wait_for $((30 * T_SLOW)) th_libvirtd_ready b ||
     { fail "both libvirtd answer on their socket and on TCP"; e2e_finish; }
-pass "two libvirtd up in their namespaces (10.77.0.1, 10.77.0.2)"
+pass "two libvirtd up in their namespaces (10.77.0.1, 10.77.0.2), TLS"
 
 # Two hosts only: N+1 cannot hold with one of them in maintenance.
 e2e_start_controller ctl "$T_DIR/state" -o server.listen=127.0.0.1 \
@@ -56,6 +59,9 @@ th_agent() {
 	mkdir -p "$dir"
 	E2E_AGENT_DIR[$name]=$dir
 	enroll_host_file "$host" dc >/dev/null || return 1
+	# The address its migration URIs may name (issue 8 item 4).
+	api PATCH "/v1/hosts/$host" "{\"address\":\"$addr\"}" >/dev/null ||
+	    return 1
 	start_daemon "$name" "$VMAGENTD" -f -c /dev/null \
 	    -o agent.host="$host" -o agent.site=dc \
 	    -o agent.token_file="$T_DIR/$host.token" \
@@ -63,8 +69,9 @@ th_agent() {
 	    -o agent.libvirt_uri="$(th_uri "$x")" \
 	    -o agent.virt_type=qemu -o agent.state_dir="$dir/state" \
 	    -o agent.heartbeat_s=1 -o agent.vcpus=8 -o agent.ram_mib="$ram" \
-	    -o agent.migrate_uri="qemu+tcp://$addr/system" \
-	    -o agent.migrate_listen="tcp://$addr" -o agent.migrate_unsafe=true
+	    -o agent.migrate_uri="qemu+tls://$addr/system" \
+	    -o agent.migrate_listen="tcp://$addr" -o agent.migrate_unsafe=true \
+	    -o agent.image_dir="$GUEST_DIR"
 }
 th_agent ag-a hva a 2048 && th_agent ag-b hvb b 1024 ||
     { fail "enroll and start the two agents"; e2e_finish; }

@@ -20,7 +20,7 @@ done
 
 STORE="$T_DIR/state"
 CT='Content-Type: application/json'
-OPTS=(-o server.insecure_http=true)
+OPTS=(-o server.insecure_http=true -o audit.refusal_interval_s=1)
 
 # ---------------------------------------------------------------- helpers
 
@@ -31,6 +31,7 @@ req() {
 	[ -n "$tok" ] && auth=(-H "Authorization: Bearer $tok")
 	R_STATUS=$(curl -s -o "$T_DIR/resp" -w '%{http_code}' --max-time 20 \
 	    -X "$m" "${auth[@]}" "$@" "$U$p")
+	trace_record "$m" "$p" "$R_STATUS" "$T_DIR/resp"
 	R_BODY=$(cat "$T_DIR/resp")
 }
 
@@ -120,6 +121,9 @@ req "$ADMIN" DELETE /v1/flavors/small
 check_eq "admin deletes flavor small" 204 "$R_STATUS"
 req "" GET /v1/audit
 check_eq "audit without a token: 401" 401 "$R_STATUS"
+# Refusals are aggregated in memory and written once their interval
+# (audit.refusal_interval_s, 1 s here) is over.
+sleep 2.5
 
 # ---------------------------------------------------------------- listing
 

@@ -27,6 +27,7 @@ if ! bootstrap_admin "$STORE"; then
 fi
 # No rate limit: hundreds of requests (and snapshots) in a few seconds.
 if ! start_controller ctl "$STORE" -o hosts.down_after_s=3600 \
+    -o audit.refusal_interval_s=0 \
     -o limits.rate_per_s=0; then
 	fail "vmctld did not start"
 	t_finish
@@ -47,6 +48,7 @@ req() {
 	R_STATUS=$(curl -s -D "$T_DIR/resp.hdr" -o "$T_DIR/resp" \
 	    -w '%{http_code}' --max-time 20 --path-as-is -X "$m" \
 	    "${auth[@]}" "$@" "$U$p")
+	trace_record "$m" "$p" "$R_STATUS" "$T_DIR/resp" "$T_DIR/resp.hdr"
 	R_BODY=$(cat "$T_DIR/resp")
 	R_CODE=$(jq -r '.error.code // empty' "$T_DIR/resp" 2>/dev/null)
 	R_MSG=$(jq -r '.error.message // empty' "$T_DIR/resp" 2>/dev/null)
@@ -131,6 +133,18 @@ audit_check() {
 	local out n why=""
 	A_WHY=
 	out=$(aget "/v1/audit?limit=100&after=$AUDIT_SEQ")
+	# A 401/403/429 is counted in memory and written by vmctld's audit
+	# thread (audit.refusal_interval_s = 0 here: at once, asynchronously).
+	case $R_STATUS in
+	401|403|429)
+		local tries=0
+		while [ "$tries" -lt 30 ] &&
+		    [ "$(printf '%s' "$out" | jq '.items | length')" = 0 ]; do
+			sleep 0.1
+			tries=$((tries + 1))
+			out=$(aget "/v1/audit?limit=100&after=$AUDIT_SEQ")
+		done ;;
+	esac
 	# "N SEQ OK EVENT": count, last seq, whether the one event fits.
 	read -r n seq ok ev < <(printf '%s' "$out" | jq -r --arg m "$R_METHOD" \
 	    --argjson s "${R_STATUS:-0}" --argjson a "$AUDIT_SEQ" '

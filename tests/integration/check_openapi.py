@@ -5,7 +5,31 @@ controller/svc_sched.c builds by hand, key by key)."""
 import re, sys, yaml
 
 top = sys.argv[1] if len(sys.argv) > 1 else '/work/main'
-doc = yaml.safe_load(open(top + '/api/openapi.yaml'))
+
+class StrictLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key given twice in one mapping (PyYAML
+    keeps the last one silently; every OpenAPI tool refuses the file)."""
+
+def strict_mapping(loader, node, deep=False):
+    seen = {}
+    for knode, _ in node.value:
+        key = loader.construct_object(knode, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                'while constructing a mapping', node.start_mark,
+                'duplicate key %r (first at line %d)' % (key, seen[key]),
+                knode.start_mark)
+        seen[key] = knode.start_mark.line + 1
+    return loader.construct_mapping(node, deep=deep)
+
+StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, strict_mapping)
+
+try:
+    doc = yaml.load(open(top + '/api/openapi.yaml'), Loader=StrictLoader)
+except yaml.YAMLError as e:
+    print('ERROR api/openapi.yaml: %s' % e)
+    sys.exit(1)
 errs = []
 
 def resolve(ref):
@@ -158,7 +182,10 @@ for tname, sname in mapping.items():
                            'AF_TEXT')
         want_null = (not req and not ro) or (ro and strish)
         want_null = null_override.get((sname, name), want_null)
-        if '$ref' not in p and bool(p.get('nullable')) != want_null:
+        # A nullable reference: anyOf [X, NullValue] (NullValue is null).
+        nullable = bool(p.get('nullable')) or {
+            '$ref': '#/components/schemas/NullValue'} in p.get('anyOf', [])
+        if '$ref' not in p and nullable != want_null:
             errs.append(where + ': nullable should be %s' % want_null)
         if ftype == 'AF_NAME':
             if pd.get('pattern') != NAME_RE or pd.get('maxLength') != 63:
@@ -196,12 +223,47 @@ for tname, sname in mapping.items():
                ref != '#/components/schemas/' + subs.get(a[4], '?'):
                 errs.append(where + ': array of %s, items %s' % (a[4], ref))
         elif kind == 'AFSUB':
-            ref = p.get('$ref') or p.get('allOf', [{}])[0].get('$ref')
+            ref = p.get('$ref') or \
+                (p.get('allOf') or p.get('anyOf') or [{}])[0].get('$ref')
             if ref != '#/components/schemas/' + subs.get(a[4], '?'):
                 errs.append(where + ': sub ref %s for %s' % (ref, a[4]))
     if sorted(sch.get('required', [])) != sorted(want_req):
         errs.append('%s: required %s want %s' % (sname, sch.get('required'),
                                                  want_req))
+# Schemas written out as a closed schema's fields plus extras (an allOf
+# with a closed base could never validate): every field of the base, in
+# its order, each a $ref to the base's own, then the extras; the base's
+# required fields stay required.
+WRITTEN_OUT = {'ServerGroupDetail': ('ServerGroup', ['vms']),
+               'ConsoleChunk': ('Console', ['lines']),
+               'VmCreate': ('Vm', ['cloud_init'])}
+for sname, (base, extra) in WRITTEN_OUT.items():
+    sch, bs = S[sname], S[base]
+    want = list(bs['properties']) + extra
+    if list(sch.get('properties', {})) != want:
+        errs.append('%s: fields %s want %s (the fields of %s, then %s)' % (
+            sname, list(sch.get('properties', {})), want, base, extra))
+    for f in bs['properties']:
+        ref = sch.get('properties', {}).get(f, {}).get('$ref')
+        if ref != '#/components/schemas/%s/properties/%s' % (base, f):
+            errs.append('%s.%s: not a $ref to %s.%s' % (sname, f, base, f))
+    if sch.get('additionalProperties') is not False or 'allOf' in sch:
+        errs.append(sname + ': closed (additionalProperties false), no allOf')
+    if not set(bs.get('required', [])) <= set(sch.get('required', [])):
+        errs.append('%s: required %s lacks %s' % (
+            sname, sch.get('required'), bs.get('required')))
+# allOf with a closed member can only validate what that member allows.
+def closed_allof(n, path):
+    if isinstance(n, dict):
+        for sub in n.get('allOf', []) if len(n.get('allOf', [])) > 1 else []:
+            if deref(sub).get('additionalProperties') is False:
+                errs.append('%s: allOf of a closed schema and more' % path)
+        for k, v in n.items():
+            closed_allof(v, path + '/' + str(k))
+    elif isinstance(n, list):
+        for i, v in enumerate(n):
+            closed_allof(v, '%s/%d' % (path, i))
+closed_allof(doc, '')
 # Answers built by hand (not by a codec): the keys each function of
 # controller/svc_sched.c adds, in order, are the schema's properties.
 sched = open(top + '/controller/svc_sched.c').read()

@@ -163,10 +163,15 @@ free_port() {
 
 # start_daemon NAME CMD [ARGS...]: run CMD in the background, output to
 # $T_DIR/NAME.log (appended: a restart keeps the old log), PID in
-# T_PID[NAME]. With VMCTL_VALGRIND=1 CMD runs under valgrind.
+# T_PID[NAME]. With VMCTL_VALGRIND=1 CMD runs under valgrind. An agent
+# gets agent.image_dir=$T_DIR first (the tests' kernels and disks given
+# as host paths live there); a later -o agent.image_dir= overrides it.
 start_daemon() {
 	local name=$1
 	shift
+	if [ "$1" = "$VMAGENTD" ]; then
+		set -- "$1" -o agent.image_dir="$T_DIR" "${@:2}"
+	fi
 	local log="$T_DIR/$name.log"
 	if [ -z "${T_LOG[$name]:-}" ]; then
 		T_DAEMONS+=("$name")
@@ -462,7 +467,7 @@ api() {
 	local m=$1 p=$2 body=${3-} st f="$T_DIR/api.body.$BASHPID"
 	local tok=${API_TOKEN-$ADMIN_TOKEN}
 	local -a a=(-s --max-time $((20 * T_SLOW)) -X "$m" -o "$f"
-	    -w '%{http_code}')
+	    -w '%{http_code}\t%{content_type}\t%{size_download}')
 	shift 2
 	[ $# -gt 0 ] && shift
 	[ -n "$tok" ] && a+=(-H "Authorization: Bearer $tok")
@@ -472,6 +477,8 @@ api() {
 	fi
 	: >"$f"
 	st=$(curl "${a[@]}" "$@" "$CTL_URL$p")
+	trace_body "$m" "$p" "$st" "$f"
+	st=${st%%$'\t'*}
 	API_STATUS=$st
 	printf '%s\n' "$st" >"$T_DIR/api.status"
 	cat "$f"
@@ -480,6 +487,73 @@ api() {
 	2??) return 0 ;;
 	esac
 	return 1
+}
+
+# -------------------------------------------------------------- response trace
+# Every answer the tests receive is checked against api/openapi.yaml at
+# t_finish (tests/integration/check_responses.py: the status is declared
+# for the route, the body matches its schema). Records go to $T_TRACE
+# (VMCTL_RESPONSE_LOG, or $T_DIR/trace): sh.PID from the curl helpers
+# below, cli.trace from vmctl (VMCTL_TRACE_FILE), and case directories
+# named in casedirs (trace_case_dir). A record of sh.PID is one line
+# "METHOD<TAB>STATUS<TAB>CONTENT-TYPE<TAB>SIZE<TAB>PATH", SIZE bytes of
+# body, and a newline.
+
+# trace_body METHOD PATH "STATUS<TAB>CONTENT-TYPE<TAB>SIZE" BODY-FILE
+trace_body() {
+	[ -n "${T_TRACE:-}" ] || return 0
+	{
+		printf '%s\t%s\t%s\n' "$1" "$3" "$2"
+		cat "$4"
+		printf '\n'
+	} >>"$T_TRACE/sh.$BASHPID" 2>/dev/null
+}
+
+# trace_record METHOD PATH STATUS BODY-FILE [HEADER-FILE]: the same for a
+# script's own curl helper (curl -D HEADER-FILE gives the content type).
+trace_record() {
+	local ct=- l size
+	[ -n "${T_TRACE:-}" ] || return 0
+	if [ -n "${5:-}" ] && [ -f "$5" ]; then
+		while IFS= read -r l; do
+			case ${l,,} in
+			content-type:*) ct=${l#*:}; ct=${ct# }; ct=${ct%$'\r'} ;;
+			esac
+		done <"$5"
+	fi
+	size=$(wc -c <"$4" 2>/dev/null) || size=0
+	trace_body "$1" "$2" "$3"$'\t'"$ct"$'\t'"$size" "$4"
+}
+
+# trace_case_dir DIR: DIR holds requests and answers of a batch run
+# (matrix.sh: N.m method, N.p path, N.s status, N.o body, N.h headers).
+trace_case_dir() {
+	[ -n "${T_TRACE:-}" ] || return 0
+	printf '%s\n' "$1" >>"$T_TRACE/casedirs"
+}
+
+# check_responses: PASS/FAIL from check_responses.py over $T_TRACE (called
+# by t_finish; a missing python3-jsonschema is a FAIL under CI).
+check_responses() {
+	local py=${VMCTL_PYTHON:-/usr/bin/python3} out
+	[ -n "${T_TRACE:-}" ] && [ -d "$T_TRACE" ] || return 0
+	# Nothing recorded (config.sh): nothing to check.
+	[ -n "$(ls -A "$T_TRACE")" ] || return 0
+	if ! "$py" -c 'import jsonschema, yaml' 2>/dev/null; then
+		if [ -n "${CI:-}" ]; then
+			fail "responses vs api/openapi.yaml: no $py with jsonschema and yaml"
+		else
+			note "SKIP: responses vs api/openapi.yaml (python3-jsonschema missing)"
+		fi
+		return 0
+	fi
+	if out=$("$py" "$TOP_SRCDIR/tests/integration/check_responses.py" \
+	    "$TOP_SRCDIR/api/openapi.yaml" "$T_TRACE" 2>&1); then
+		pass "responses vs api/openapi.yaml: ${out##*$'\n'}"
+	else
+		fail "responses vs api/openapi.yaml"
+		printf '%s\n' "$out" | head -n ${T_CHECK_LINES:-60} | sed 's/^/# /'
+	fi
 }
 
 # api_status: the HTTP status of the last api call.
@@ -592,6 +666,22 @@ t_init() {
 	export XDG_CONFIG_HOME="$T_DIR/xdg"
 	export HOME="$T_DIR"
 	unset VMCTL_URL VMCTL_TOKEN VMCTL_CA_FILE API_TOKEN CURL_CA_BUNDLE
+	# The response trace (see check_responses), on for the integration
+	# scripts; VMCTL_CHECK_RESPONSES=0 turns it off.
+	T_TRACE=
+	case $0 in
+	*/integration/*)
+		if [ "${VMCTL_CHECK_RESPONSES:-1}" = 1 ]; then
+			T_TRACE=${VMCTL_RESPONSE_LOG:-$T_DIR/trace}
+			mkdir -p "$T_TRACE" || exit 1
+		fi
+		;;
+	esac
+	if [ -n "$T_TRACE" ]; then
+		export T_TRACE VMCTL_TRACE_FILE="$T_TRACE/cli.trace"
+	else
+		unset VMCTL_TRACE_FILE
+	fi
 }
 
 # t_require FILE...: the built programs must exist (a missing one fails).
@@ -608,6 +698,7 @@ t_require() {
 
 # t_finish: summary, logs on failure, exit status.
 t_finish() {
+	check_responses
 	echo "# $T_NAME: $T_PASSED passed, $T_FAILED failed"
 	if [ "$T_FAILED" -ne 0 ]; then
 		dump_logs

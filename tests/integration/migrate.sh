@@ -74,16 +74,17 @@ start_controller m "$T_DIR/m.state" -o limits.rate_per_s=0 || t_finish
 create_agency test || t_finish
 V -q flavor create small --vcpus 1 --ram 512 --disk 1 >/dev/null
 V -q flavor create big --vcpus 1 --ram 3000 --disk 1 >/dev/null
-# Site dc: a (source), b and c take migrations (test driver URIs: the
-# agent's migration fails), n has no migrate_uri. Site dr: far away.
-start_agent a dc 8 4096 test:///default
-start_agent b dc 8 4096 qemu+tcp://127.0.0.1:1/system
-start_agent c dc 8 4096 qemu+tcp://127.0.0.1:1/system
+# Site dc: a (source), b and c take migrations (qemu+tls://NAME:1, the
+# only kind a host may announce: the test driver's migration fails), n
+# has no migrate_uri. Site dr: far away.
+start_agent a dc 8 4096 qemu+tls://a:1/system
+start_agent b dc 8 4096 qemu+tls://b:1/system
+start_agent c dc 8 4096 qemu+tls://c:1/system
 start_agent n dc 8 4096
-start_agent r dr 64 65536 qemu+tcp://127.0.0.1:1/system
+start_agent r dr 64 65536 qemu+tls://r:1/system
 wait_for $((20 * D)) hosts_up 5 || { fail "agents did not come up"; t_finish; }
 check_eq "hosts report their migrate_uri" \
-    "qemu+tcp://127.0.0.1:1/system null" \
+    "qemu+tls://b:1/system null" \
     "$(hostf b migrate_uri) $(hostf n migrate_uri)"
 V -q -o json vm create w1 --flavor small --agency test --kernel "$KERNEL" \
     --host a --wait >/dev/null

@@ -36,6 +36,7 @@ struct fixture {
 	char dir[64];		/* mkdtemp result */
 	char path[96];		/* dir/state: the store */
 	struct store *st;
+	struct audit_hmac *key;	/* NULL = unkeyed; freed by teardown */
 };
 
 /* ---------------------------------------------------------------- fixture */
@@ -77,6 +78,7 @@ teardown(void **state)
 	int rc;
 
 	store_close(fx->st);
+	audit_hmac_free(fx->key);
 	rc = nftw(fx->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 	free(fx);
 	return rc;
@@ -133,6 +135,29 @@ event_fill(struct api_audit_event *ev, int i)
 		ev->status = 201;
 	}
 	str_copy(ev->source, sizeof(ev->source), "127.0.0.1");
+}
+
+/* Append events from..to, a few per transaction. */
+static void
+append_n_from(struct fixture *fx, int from, int to)
+{
+	struct api_audit_event ev;
+	struct store_txn *txn = NULL;
+	struct vm_error err;
+	int i;
+
+	for (i = from; i <= to; i++) {
+		if (txn == NULL)
+			txn = begin(fx, true);
+		event_fill(&ev, i);
+		if (audit_append(txn, &ev, &err) < 0)
+			fail_msg("append %d: %s", i, err.message);
+		assert_int_equal(ev.seq, i);
+		if (i % 3 == 0 || i == to) {
+			commit(txn);
+			txn = NULL;
+		}
+	}
 }
 
 /* Append events 1..n, a few per transaction. */
@@ -627,9 +652,15 @@ test_hash_vector(void **state)
 
 	(void)state;
 	vector_event(&ev);
-	text = api_encode_text(&api_audit_event_schema, &ev);
+	text = audit_text(&ev);
 	assert_string_equal(text, vector_json);
 	free(text);
+	/* count 1 (one request) is the default, left out like 0. */
+	ev.count = 1;
+	text = audit_text(&ev);
+	assert_string_equal(text, vector_json);
+	free(text);
+	ev.count = 0;
 	assert_int_equal(audit_hash(&ev, h1, &err), 0);
 	/* ev.hash does not take part; the same event hashes the same. */
 	str_copy(ev.hash, sizeof(ev.hash), h1);
@@ -748,11 +779,249 @@ test_codec(void **state)
 	v.events = 3;
 	t = api_encode_text(&api_audit_verify_schema, &v);
 	assert_string_equal(t,
-	    "{\"ok\":true,\"events\":3,\"first_bad\":0,\"reason\":null}");
+	    "{\"ok\":true,\"events\":3,\"first_bad\":0,\"reason\":null,"
+	    "\"anchor\":0,\"key_id\":null}");
 	assert_int_equal(api_decode_text(&api_audit_verify_schema, vjson,
 	    strlen(vjson), &v, API_STORED, &err), 0);
 	assert_int_equal(v.first_bad, 0);
 	free(t);
+}
+
+
+/* ------------------------------------------------------------ keyed chain */
+
+/* Load (or create) dir/NAME and attach it: later events are keyed. */
+static void
+key_attach(struct fixture *fx, const char *name)
+{
+	char path[160];
+	struct vm_error err;
+
+	snprintf(path, sizeof(path), "%s/%s", fx->dir, name);
+	store_set_audit_ctx(fx->st, NULL);
+	audit_hmac_free(fx->key);
+	fx->key = NULL;
+	if (audit_hmac_load(path, fx->st, &fx->key, &err) < 0)
+		fail_msg("key %s: %s", path, err.message);
+	store_set_audit_ctx(fx->st, fx->key);
+}
+
+/* Recompute ev's hash the way someone without the key can: plain. */
+static void
+rehash_plain(struct api_audit_event *ev)
+{
+	ev->key_id[0] = '\0';
+	rehash(ev);
+}
+
+/* An old unkeyed log goes on keyed; both parts verify; file is 0600. */
+static void
+test_keyed_after_unkeyed(void **state)
+{
+	struct fixture *fx = *state;
+	struct api_audit_event e5, e6;
+	char path[160];
+	struct stat sb;
+
+	append_n(fx, 5);
+	key_attach(fx, "audit.key");
+	snprintf(path, sizeof(path), "%s/audit.key", fx->dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(fx->key->since, 6);
+	append_n_from(fx, 6, 10);
+	expect_ok(fx, 10);
+	load(fx, 5, &e5);
+	load(fx, 6, &e6);
+	assert_string_equal(e5.key_id, "");
+	assert_string_equal(e6.key_id, fx->key->id);
+	assert_string_equal(e6.prev, e5.hash);
+	/* Loaded again: the same key, the same since. */
+	key_attach(fx, "audit.key");
+	assert_int_equal(fx->key->since, 6);
+	expect_ok(fx, 10);
+	/* A key file others may read is refused. */
+	chmod(path, 0644);
+	{
+		struct audit_hmac *k = NULL;
+		struct vm_error err;
+
+		assert_int_equal(audit_hmac_load(path, fx->st, &k, &err), -1);
+		assert_non_null(strstr(err.message, "0600"));
+		assert_null(k);
+	}
+}
+
+/*
+ * Someone who can rewrite the LMDB file but has no key: an edit of a
+ * keyed event rehashed in plain SHA-256 (and the chain after it relinked)
+ * is a downgrade verify names; keeping key_id with a plain hash is an
+ * edit.
+ */
+static void
+test_keyed_rehash_without_key(void **state)
+{
+	struct fixture *fx = *state;
+	struct api_audit_event ev;
+	char head[128];
+	int64_t s;
+
+	key_attach(fx, "audit.key");
+	append_n(fx, 6);
+	expect_ok(fx, 6);
+	load(fx, 3, &ev);
+	ev.status = 200;
+	{
+		struct api_audit_event tmp = ev;
+		struct vm_error err;
+
+		tmp.key_id[0] = '\0';
+		assert_int_equal(audit_hash(&tmp, ev.hash, &err), 0);
+	}
+	save(fx, &ev);
+	expect_bad(fx, 3, "edited");
+	/* The full rewrite: plain hashes from 3 on, links and head redone. */
+	for (s = 3; s <= 6; s++) {
+		struct api_audit_event prev;
+
+		load(fx, s, &ev);
+		load(fx, s - 1, &prev);
+		str_copy(ev.prev, sizeof(ev.prev), prev.hash);
+		if (s == 3)
+			ev.status = 200;
+		rehash_plain(&ev);
+		save(fx, &ev);
+	}
+	snprintf(head, sizeof(head), "6 %s", ev.hash);
+	raw_put(fx, DB_META, AUDIT_HEAD_KEY, head);
+	expect_bad(fx, 3, "unkeyed");
+	/* Even the whole chain rewritten plain: keyed from event 1 on. */
+	for (s = 1; s <= 6; s++) {
+		load(fx, s, &ev);
+		if (s == 1) {
+			str_copy(ev.prev, sizeof(ev.prev), zeros);
+		} else {
+			struct api_audit_event prev;
+
+			load(fx, s - 1, &prev);
+			str_copy(ev.prev, sizeof(ev.prev), prev.hash);
+		}
+		rehash_plain(&ev);
+		save(fx, &ev);
+	}
+	snprintf(head, sizeof(head), "6 %s", ev.hash);
+	raw_put(fx, DB_META, AUDIT_HEAD_KEY, head);
+	expect_bad(fx, 1, "unkeyed");
+}
+
+/* Another key file (or none) than the one the chain was made with. */
+static void
+test_key_mismatch(void **state)
+{
+	struct fixture *fx = *state;
+	struct api_audit_verify v;
+
+	key_attach(fx, "a.key");
+	append_n(fx, 3);
+	expect_ok(fx, 3);
+	verify(fx, &v);
+	assert_string_equal(v.key_id, fx->key->id);
+	key_attach(fx, "b.key");
+	expect_bad(fx, 1, "key mismatch");
+	verify(fx, &v);
+	assert_non_null(strstr(v.reason, "audit.key_file holds key"));
+	store_set_audit_ctx(fx->st, NULL);
+	expect_bad(fx, 1, "key mismatch");
+	verify(fx, &v);
+	assert_non_null(strstr(v.reason, "no audit key is loaded"));
+	key_attach(fx, "a.key");
+	expect_ok(fx, 3);
+}
+
+/* ----------------------------------------------------------------- prune */
+
+static int64_t
+prune(struct fixture *fx, int64_t max_events, int64_t before_ms,
+    size_t batch, struct buf *export)
+{
+	struct audit_prune p = { before_ms, max_events, batch };
+	struct store_txn *txn = begin(fx, true);
+	struct vm_error err;
+	int64_t n = -1;
+
+	if (audit_prune(txn, &p, export, &n, &err) < 0)
+		fail_msg("prune: %s", err.message);
+	commit(txn);
+	return n;
+}
+
+/* Retention in batches; verify starts at the anchor; export has all. */
+static void
+test_prune_anchor(void **state)
+{
+	struct fixture *fx = *state;
+	struct api_audit_verify v;
+	struct api_audit_event ev;
+	struct buf b = { 0 };
+	char *line;
+
+	key_attach(fx, "audit.key");
+	append_n(fx, NEVENTS);
+	assert_int_equal(prune(fx, 40, 0, 25, &b), 25);
+	assert_int_equal(prune(fx, 40, 0, 25, &b), 25);
+	assert_int_equal(prune(fx, 40, 0, 25, &b), 10);
+	assert_int_equal(prune(fx, 40, 0, 25, &b), 0);
+	expect_ok(fx, 40);
+	verify(fx, &v);
+	assert_int_equal(v.anchor, 60);
+	assert_null(raw_get(fx, 60));
+	load(fx, 61, &ev);
+	/* The export: events 1..60 in order, one JSON text per line. */
+	buf_append(&b, "", 1);
+	line = (char *)b.data;
+	assert_int_equal(strncmp(line, "{\"seq\":1,", 9), 0);
+	assert_non_null(strstr(line, "\n{\"seq\":60,"));
+	assert_null(strstr(line, "\"seq\":61,"));
+	/* Age: everything before event 71's time goes; never the head. */
+	load(fx, 71, &ev);
+	assert_int_equal(prune(fx, 0, ev.time, 1000, NULL), 10);
+	expect_ok(fx, 30);
+	assert_int_equal(prune(fx, 1, 0, 1000, NULL), 29);
+	assert_int_equal(prune(fx, 1, 0, 1000, NULL), 0);
+	expect_ok(fx, 1);
+	/* Appending goes on from the head. */
+	append_n_from(fx, NEVENTS + 1, NEVENTS + 2);
+	expect_ok(fx, 3);
+	buf_free(&b);
+}
+
+/* Moving the anchor forward to hide events needs the key. */
+static void
+test_prune_anchor_forged(void **state)
+{
+	struct fixture *fx = *state;
+	struct api_audit_event ev;
+	char anchor[256];
+	int64_t s;
+
+	key_attach(fx, "audit.key");
+	append_n(fx, 20);
+	assert_int_equal(prune(fx, 15, 0, 100, NULL), 5);
+	expect_ok(fx, 15);
+	/* Hide events 6..10: delete them, anchor at 10 without a MAC. */
+	load(fx, 10, &ev);
+	for (s = 6; s <= 10; s++)
+		raw_del_seq(fx, s);
+	snprintf(anchor, sizeof(anchor), "10 %s -", ev.hash);
+	raw_put(fx, DB_META, AUDIT_ANCHOR_KEY, anchor);
+	expect_bad(fx, 11, "anchor");
+	/* Or with a made-up MAC (the key id is public). */
+	snprintf(anchor, sizeof(anchor), "10 %s %s %s", ev.hash, ev.hash,
+	    fx->key->id);
+	raw_put(fx, DB_META, AUDIT_ANCHOR_KEY, anchor);
+	expect_bad(fx, 11, "anchor");
+	raw_put(fx, DB_META, AUDIT_ANCHOR_KEY, "garbage");
+	expect_bad(fx, 1, "anchor");
 }
 
 int
@@ -761,6 +1030,11 @@ main(void)
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_empty),
+		T(test_keyed_after_unkeyed),
+		T(test_keyed_rehash_without_key),
+		T(test_key_mismatch),
+		T(test_prune_anchor),
+		T(test_prune_anchor_forged),
 		T(test_append_verify),
 		T(test_abort_keeps_chain),
 		T(test_edit_field),

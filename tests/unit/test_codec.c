@@ -190,6 +190,53 @@ round_trip(const struct api_schema *s, const void *in)
 	free(text);
 }
 
+/*
+ * Audit events: count (requests an aggregated refusal event stands for)
+ * and key_id round-trip; an event written before count existed decodes
+ * with count 0 (read as 1) and a bad count or key_id is refused.
+ */
+static void
+test_round_trip_audit_event(void **state)
+{
+	struct api_audit_event ev;
+	struct vm_error err;
+	static const char old[] = "{\"seq\":3,\"time\":null,\"user\":null,"
+	    "\"host\":null,\"agency\":null,\"source\":\"127.0.0.1\","
+	    "\"method\":\"GET\",\"path\":\"/v1/flavors\",\"object\":null,"
+	    "\"status\":401,\"result\":\"refused\",\"message\":null,"
+	    "\"prev\":null,\"hash\":null}";
+
+	(void)state;
+	memset(&ev, 0, sizeof(ev));
+	ev.seq = 7;
+	ev.time = 1790000000000;
+	str_copy(ev.source, sizeof(ev.source), "127.0.0.1");
+	str_copy(ev.method, sizeof(ev.method), "GET");
+	str_copy(ev.path, sizeof(ev.path), "/v1/flavors");
+	ev.status = 401;
+	ev.result = AUDIT_REFUSED;
+	ev.count = 1;
+	round_trip(&api_audit_event_schema, &ev);
+	ev.count = 4711;
+	str_copy(ev.key_id, sizeof(ev.key_id), "0123456789abcdef");
+	round_trip(&api_audit_event_schema, &ev);
+	ev.corrupt = true;
+	round_trip(&api_audit_event_schema, &ev);
+	assert_int_equal(api_decode_text(&api_audit_event_schema, old,
+	    strlen(old), &ev, API_STORED, &err), 0);
+	assert_int_equal(ev.count, 0);
+	assert_string_equal(ev.key_id, "");
+	assert_false(ev.corrupt);
+	assert_int_equal(api_decode_text(&api_audit_event_schema,
+	    "{\"seq\":1,\"status\":401,\"result\":\"refused\","
+	    "\"count\":-2}", 52, &ev, API_STORED, &err), -1);
+	assert_non_null(strstr(err.message, "count"));
+	assert_int_equal(api_decode_text(&api_audit_event_schema,
+	    "{\"seq\":1,\"status\":401,\"result\":\"refused\","
+	    "\"key_id\":\"XYZ\"}", 56, &ev, API_STORED, &err), -1);
+	assert_non_null(strstr(err.message, "key_id"));
+}
+
 static void
 test_round_trip_flavor(void **state)
 {
@@ -653,6 +700,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip_flavor),
+		cmocka_unit_test(test_round_trip_audit_event),
 		cmocka_unit_test(test_round_trip_host),
 		cmocka_unit_test(test_round_trip_vm),
 		cmocka_unit_test(test_round_trip_vm_input),

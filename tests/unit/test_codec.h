@@ -6,6 +6,7 @@
 #ifndef VMCTL_TEST_CODEC_H
 #define VMCTL_TEST_CODEC_H
 
+#include "audit_event.h"
 #include <stddef.h>
 
 #include "agentproto.h"
@@ -25,6 +26,7 @@ union any_obj {
 	struct api_task task;
 	struct api_task_result result;
 	struct api_domain domain;
+	struct api_audit_event audit;
 };
 
 #define U1 "6f1c2d3e-4a5b-4c6d-8e7f-0123456789ab"

@@ -963,6 +963,55 @@ test_group_commit(void **state)
 	store_txn_abort(txn);
 }
 
+/*
+ * store_usage: the map's size, and the pages in use, which grow with the
+ * data and shrink again once deleted pages are on LMDB's free list.
+ */
+static void
+test_usage(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_txn *txn;
+	struct vm_error err;
+	uint64_t used0, used1, used2, size;
+	size_t vlen = 8 * 1024, i;
+	char *val = xmalloc(vlen), k[32];
+
+	memset(val, 'y', vlen);
+	assert_int_equal(store_usage(fx->st, 0, &used0, &size, &err), 0);
+	assert_int_equal(size, (uint64_t)MAP_MIB << 20);
+	assert_true(used0 > 0 && used0 < size / 100);
+	txn = begin(fx, true);
+	for (i = 0; i < 512; i++) {		/* 4 MiB */
+		snprintf(k, sizeof(k), "u-%05zu", i);
+		assert_int_equal(store_put(txn, DB_VMS, k, val, vlen, 0, &err),
+		    0);
+	}
+	assert_int_equal(store_txn_commit(txn, &err), 0);
+	assert_int_equal(store_usage(fx->st, 0, &used1, &size, &err), 0);
+	assert_true(used1 >= used0 + (4u << 20));
+	assert_true(used1 < used0 + (8u << 20));	/* overflow pages */
+	/* Cached: a fresh look only when asked. */
+	assert_int_equal(store_usage_pct(fx->st), (int)(used1 * 100 / size));
+	txn = begin(fx, true);
+	for (i = 0; i < 512; i++) {
+		snprintf(k, sizeof(k), "u-%05zu", i);
+		assert_int_equal(store_del(txn, DB_VMS, k, NULL, &err), 0);
+	}
+	assert_int_equal(store_txn_commit(txn, &err), 0);
+	/* Freed pages are reusable once no reader holds them: one more
+	 * commit lets LMDB see that. */
+	txn = begin(fx, true);
+	assert_int_equal(store_put(txn, DB_META, "x", "1", 1, 0, &err), 0);
+	assert_int_equal(store_txn_commit(txn, &err), 0);
+	assert_int_equal(store_usage(fx->st, 0, &used2, &size, &err), 0);
+	print_message("usage: %llu -> %llu -> %llu bytes\n",
+	    (unsigned long long)used0, (unsigned long long)used1,
+	    (unsigned long long)used2);
+	assert_true(used2 < used0 + (1u << 20));
+	free(val);
+}
+
 int
 main(void)
 {
@@ -986,6 +1035,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_value, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup,
 		    teardown),
 	};
