@@ -50,6 +50,7 @@ api_quota_defaults(struct api_quota *q)
 
 static const struct api_field agency_fields[] = {
 	AFS("name", AF_NAME, AF_REQ, struct api_agency, name),
+	AFS("id", AF_UUID, AF_RO, struct api_agency, id),
 	AFS("display_name", AF_STR, 0, struct api_agency, display_name),
 	AFSUB("quota", 0, struct api_agency, quota, &api_quota_schema),
 	AFSUB("usage", AF_RO | AF_EMIT, struct api_agency, usage,

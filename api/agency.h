@@ -33,6 +33,8 @@ void api_quota_defaults(struct api_quota *q);
 
 struct api_agency {
 	char name[API_NAME_MAX];
+	char id[API_UUID_LEN];		/* RO: never reused, unlike a name
+					 * (a deleted agency's is retired) */
 	char display_name[API_TEXT_MAX];
 	struct api_quota quota;
 	struct api_quota usage;		/* RO */

@@ -26,6 +26,7 @@ static const struct {
 	[API_ETRANSPORT] = { "transport", 502 },
 	[API_ELIBVIRT] = { "libvirt", 500 },
 	[API_EQUOTA] = { "quota_exceeded", 409 },
+	[API_EAMBIGUOUS] = { "ambiguous", 409 },
 };
 
 const char *

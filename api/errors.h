@@ -28,6 +28,7 @@ enum api_err {
 	API_ETRANSPORT,		/* client side: could not reach the server */
 	API_ELIBVIRT,		/* agent side: libvirt call failed */
 	API_EQUOTA,		/* 409 quota_exceeded */
+	API_EAMBIGUOUS,		/* 409 ambiguous: name of several agencies */
 	API_ERR_MAX
 };
 

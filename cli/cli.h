@@ -57,6 +57,8 @@ struct cli_ctx {
 	int64_t retry_after_s;		/* Retry-After of the last 429; -1 */
 	bool tls_failed;		/* the last transport error was TLS */
 	const struct cli_cmd *cmd;	/* command being run (for usage) */
+	char agency[API_NAME_MAX];	/* global --agency: ?agency= on every
+					 * request (names are per agency) */
 };
 
 struct cli_cmd;
@@ -92,7 +94,7 @@ int cli_help_cmd(const struct cli_ctx *ctx);
  * "--timeout" never abbreviates a command's "--timeout-s". Global options
  * are applied to ctx inside cli_getopt_next().
  */
-#define CLI_MAX_OPTS 40
+#define CLI_MAX_OPTS 48
 #define CLI_OPT_HELP	(-2)	/* --help was printed: exit CLI_OK */
 #define CLI_OPT_BAD	(-3)	/* usage error was printed: exit CLI_USAGE */
 

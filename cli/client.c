@@ -310,6 +310,7 @@ client_call(struct cli_ctx *ctx, const char *method, const char *path,
     struct vm_error *err)
 {
 	struct http_resp r = { 0, NULL, -1, false };
+	struct buf qpath = { NULL, 0, 0 };
 	char *text = NULL, *hdr = NULL;
 	int ret = -1;
 
@@ -322,6 +323,13 @@ client_call(struct cli_ctx *ctx, const char *method, const char *path,
 		hdr = xasprintf("Idempotency-Key: %s", idem_key);
 	if (body != NULL)
 		text = json_dump(body);
+	/* Global --agency: names resolve in that agency (admins, operators;
+	 * an agency's own users always resolve in theirs). */
+	if (ctx->agency[0] != '\0' && strstr(path, "agency=") == NULL) {
+		buf_printf(&qpath, "%s", path);
+		client_query_add(&qpath, "agency", ctx->agency);
+		path = qpath.data;
+	}
 	if (http_request_ex(ctx->http, method, path, text, hdr, 0, &r,
 	    err) < 0) {
 		ctx->tls_failed = r.tls_failed;
@@ -331,6 +339,7 @@ client_call(struct cli_ctx *ctx, const char *method, const char *path,
 		goto cleanup;
 	ret = 0;
 cleanup:
+	buf_free(&qpath);
 	free(hdr);
 	free(text);
 	free(r.body);

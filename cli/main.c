@@ -411,7 +411,7 @@ static const struct cli_cmd cli_cmds[] = {
 static const char cli_global_usage[] =
     "usage: vmctl [--url URL] [--token TOKEN] [--ca-file FILE] "
     "[-o table|json] [-q]\n"
-    "             [--timeout SEC] NOUN VERB [ARGS]\n";
+    "             [--timeout SEC] [--agency A] NOUN VERB [ARGS]\n";
 
 static const char cli_global_opts[] =
     "global options (also accepted after the command):\n"
@@ -427,9 +427,17 @@ static const char cli_global_opts[] =
     "  -q, --quiet            no table headers, progress or messages\n"
     "  --timeout SEC          give up --wait after SEC seconds "
     "(default 600)\n"
+    "  --agency A             names mean agency A's objects (admins and "
+    "operators:\n"
+    "                         a name used in several agencies is "
+    "'ambiguous'\n"
+    "                         without it); commands with their own "
+    "--agency\n"
+    "                         (create, list) keep that meaning\n"
     "  -h, --help             show help\n";
 
-enum { OPT_URL = 0x100, OPT_TIMEOUT, OPT_VERSION, OPT_TOKEN, OPT_CA_FILE };
+enum { OPT_URL = 0x100, OPT_TIMEOUT, OPT_VERSION, OPT_TOKEN, OPT_CA_FILE,
+	OPT_AGENCY };
 
 static const struct option cli_global_longopts[] = {
 	{ "url", required_argument, NULL, OPT_URL },
@@ -438,6 +446,7 @@ static const struct option cli_global_longopts[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "agency", required_argument, NULL, OPT_AGENCY },
 	{ "help", no_argument, NULL, 'h' },
 };
 
@@ -635,6 +644,11 @@ cli_global_opt(struct cli_ctx *ctx, int ch, const char *arg)
 		/* Hide it from ps(1) from now on (argv is ours to change). */
 		explicit_bzero((char *)(uintptr_t)arg, strlen(arg));
 		return CLI_OK;
+	case OPT_AGENCY:
+		if (cli_opt_name(ctx, "--agency", arg, ctx->agency,
+		    sizeof(ctx->agency)) < 0)
+			return CLI_USAGE;
+		return CLI_OK;
 	case OPT_CA_FILE:
 		if (arg[0] == '\0' || str_copy(ctx->ca_file,
 		    sizeof(ctx->ca_file), arg) < 0)
@@ -711,6 +725,7 @@ cli_getopt_next(struct cli_getopt *g, int argc, char **argv)
 		case OPT_TIMEOUT:
 		case OPT_TOKEN:
 		case OPT_CA_FILE:
+		case OPT_AGENCY:
 			if (cli_global_opt(g->ctx, ch, optarg) != CLI_OK)
 				return CLI_OPT_BAD;
 			continue;
@@ -1102,6 +1117,7 @@ main(int argc, char *argv[])
 		{ "output", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "agency", required_argument, NULL, OPT_AGENCY },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 }

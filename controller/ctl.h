@@ -39,6 +39,7 @@ struct ctl_config {
 	char images_dir[API_PATH_MAX];	/* "" = "images" beside the store */
 	int64_t images_max_size_mib;	/* largest file of an upload */
 	int64_t events_keep;		/* [events] keep: newest kept */
+	int64_t idem_ttl_s;		/* [limits] idempotency_ttl_s */
 	char net_bridges[1024];		/* [networks] bridges: allow-list
 					 * "SITE:BR,BR SITE:BR" (bridges.h) */
 	/* [audit] and store headroom (controller/auditlog.c) */

@@ -74,6 +74,8 @@ static const struct conf_item ctl_conf[] = {
 	    auth_fail_burst, 1, 1000000, "200"),
 	CONF_ITEM_INT("limits", "max_tokens_per_user", struct ctl_config,
 	    max_tokens_per_user, 1, 100000, "20"),
+	CONF_ITEM_INT("limits", "idempotency_ttl_s", struct ctl_config,
+	    idem_ttl_s, 1, 2592000, "86400"),
 	CONF_ITEM_DOUBLE("scheduler", "cpu_ratio", struct ctl_config,
 	    sched_cpu_ratio, 0, 64, "4.0"),
 	CONF_ITEM_DOUBLE("scheduler", "ram_ratio", struct ctl_config,

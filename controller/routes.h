@@ -17,6 +17,7 @@
 
 #define ROUTE_NOAUDIT	0x4	/* machine traffic: not in the audit trail */
 #define ROUTE_UPLOAD	0x8	/* body streamed to route->upload, any size */
+#define ROUTE_PAGED	0x10	/* a list paged with ?after= (cursor checked) */
 
 struct route {
 	const char *method;

@@ -56,7 +56,8 @@ struct sched_host {
 /* A VM already placed (for N+1 and server groups). */
 struct sched_vm {
 	char host[API_NAME_MAX];
-	char server_group[API_NAME_MAX];	/* "" = none */
+	char server_group[2 * API_NAME_MAX + 1];	/* "" = none; the
+					 * group's key "AGENCY/NAME" */
 	bool ha;			/* restarted elsewhere if its host dies */
 	int64_t vcpus, ram_mib, disk_gib;
 };

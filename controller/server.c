@@ -850,14 +850,26 @@ check_arg(void *cls, enum MHD_ValueKind kind, const char *key, size_t klen,
 		vc->bad = true;
 		return MHD_NO;
 	}
-	if (klen == 5 && memcmp(key, "after", 5) == 0 &&
-	    (value == NULL || !urlpath_cursor_ok(value, vlen))) {
-		vm_error_set(vc->err, API_EINVAL, "after: must be a cursor "
-		    "from a previous page (the \"next\" of a list answer)");
-		vc->bad = true;
-		return MHD_NO;
-	}
 	return MHD_YES;
+}
+
+/* A paged list's ?after=: a cursor it handed out, nothing else. */
+static int
+check_cursor(struct MHD_Connection *conn, const struct route *r,
+    struct vm_error *err)
+{
+	const char *v = NULL;
+	size_t vlen = 0;
+
+	if (!(r->flags & ROUTE_PAGED) ||
+	    MHD_lookup_connection_value_n(conn, MHD_GET_ARGUMENT_KIND,
+	    "after", 5, &v, &vlen) != MHD_YES)
+		return 0;
+	if (v != NULL && urlpath_cursor_ok(v, vlen))
+		return 0;
+	vm_error_set(err, API_EINVAL, "after: must be a cursor from a "
+	    "previous page (the \"next\" of a list answer)");
+	return -1;
 }
 
 /* Headers: no NUL or control character (tab aside) in a value. */
@@ -980,6 +992,8 @@ request_begin(struct server *srv, struct MHD_Connection *conn,
 	    cs->req.params);
 	if (cs->match != ROUTE_FOUND)
 		return request_unrouted(srv, conn, cs);
+	if (check_cursor(conn, cs->route, &err) < 0)
+		return refuse(srv, conn, cs, &err);
 	r = authorize(srv, conn, cs, &done);
 	if (done)
 		return r;

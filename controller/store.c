@@ -12,6 +12,7 @@
 #include "errors.h"
 #include "log.h"
 #include "store.h"
+#include "store_migrate.h"
 #include "util.h"
 
 /*
@@ -102,6 +103,7 @@ static const struct {
 	[DB_UNKNOWN_DOMS] = { "unknown_domains", 0 },
 	[DB_VM_HISTORY] = { "vm_history", 0 },
 	[DB_CONSOLE] = { "console", 0 },
+	[DB_NAMES] = { "names", MDB_DUPSORT },
 };
 
 static void store_release(struct store *st, bool committed);
@@ -189,10 +191,15 @@ store_open(const char *path, int64_t map_size_mib, struct store **out,
 		    err) < 0)
 			goto fail;
 	} else if (atoi(ver) != STORE_SCHEMA_VERSION) {
-		vm_error_set(err, API_EINTERNAL,
-		    "store %s has schema version %s; this vmctld needs %d",
-		    path, ver, STORE_SCHEMA_VERSION);
-		goto fail;
+		/* Older layouts are upgraded in this one transaction. */
+		if (atoi(ver) > STORE_SCHEMA_VERSION ||
+		    store_migrate(txn, atoi(ver), err) < 0) {
+			if (err->code == 0 || atoi(ver) > STORE_SCHEMA_VERSION)
+				vm_error_set(err, API_EINTERNAL, "store %s has "
+				    "schema version %s; this vmctld needs %d",
+				    path, ver, STORE_SCHEMA_VERSION);
+			goto fail;
+		}
 	}
 	if (store_txn_commit(txn, err) < 0) {
 		txn = NULL;

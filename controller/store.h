@@ -15,21 +15,22 @@
 #include "codec.h"
 #include "error.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 enum store_db {
 	DB_META,		/* key -> text: schema_version, seq counters */
 	DB_FLAVORS,		/* name -> flavor */
 	DB_HOSTS,		/* name -> host */
 	DB_VMS,			/* uuid -> vm */
-	DB_VMS_BY_NAME,		/* name -> uuid (unique) */
+	DB_VMS_BY_NAME,		/* "AGENCY/NAME" -> uuid (unique) */
 	DB_VMS_BY_HOST,		/* host -> uuid (dupsort) */
 	DB_VMS_BY_FLAVOR,	/* flavor -> uuid (dupsort) */
 	DB_OPS,			/* uuid -> operation */
 	DB_OPS_BY_VM,		/* vm uuid -> "SEQ:op-uuid" (dupsort) */
 	DB_TASKS,		/* uuid -> task */
 	DB_TASKS_BY_HOST,	/* host -> "SEQ:task-uuid" (dupsort, ordered) */
-	DB_IDEMPOTENCY,		/* "key" -> {"status": N, "body": ...} */
+	DB_IDEMPOTENCY,		/* "USER/AGENCY/METHOD PATH KEY" ->
+				 * {"status", "request", "at", "body"} */
 	DB_AGENCIES,		/* name -> agency (quota + usage) */
 	DB_VMS_BY_AGENCY,	/* agency -> uuid (dupsort) */
 	DB_USERS,		/* name -> user */
@@ -39,21 +40,22 @@ enum store_db {
 	DB_AUDIT,		/* 16-hex seq -> audit event (hash chain) */
 	DB_VM_LIFETIMES,	/* vm uuid -> lifetime (chargeback) */
 	DB_PLACEMENTS,		/* vm uuid -> "host ha vcpus ram disk [group]" */
-	DB_IMAGES,		/* name -> image (image store record) */
-	DB_VMS_BY_IMAGE,	/* image name -> vm uuid (dupsort) */
-	DB_NETWORKS,		/* name -> network */
-	DB_NET_IPS,		/* "NET/8-hex IP" -> vm uuid (IPAM) */
+	DB_IMAGES,		/* "AGENCY/NAME" ("/NAME" public) -> image */
+	DB_VMS_BY_IMAGE,	/* image key -> vm uuid (dupsort) */
+	DB_NETWORKS,		/* "AGENCY/NAME" ("/NAME": shared) -> net */
+	DB_NET_IPS,		/* "NETKEY/8-hex IP" -> vm uuid (IPAM) */
 	DB_MACS,		/* mac -> vm uuid (IPAM) */
-	DB_VOLUMES,		/* name -> volume */
-	DB_VOLS_BY_VM,		/* vm uuid -> volume name (dupsort) */
+	DB_VOLUMES,		/* "AGENCY/NAME" -> volume */
+	DB_VOLS_BY_VM,		/* vm uuid -> volume key (dupsort) */
 	DB_CLOUDINIT,		/* vm uuid -> cloud-init (user-data, keys) */
-	DB_SERVER_GROUPS,	/* name -> server group */
-	DB_GROUP_MEMBERS,	/* group -> vm uuid (dupsort) */
+	DB_SERVER_GROUPS,	/* "AGENCY/NAME" -> server group */
+	DB_GROUP_MEMBERS,	/* group key -> vm uuid (dupsort) */
 	DB_HOST_HA,		/* host -> its HA VMs' sizes "V R D N;..." */
 	DB_EVENTS,		/* 16-hex seq -> event (time-ordered) */
 	DB_UNKNOWN_DOMS,	/* "host/domain-uuid" -> "pending SEQ"|"raised" */
 	DB_VM_HISTORY,		/* vm uuid -> "TIME STATE CAUSE\n" x <= 20 */
 	DB_CONSOLE,		/* vm uuid -> "START END PENDING\n" + log bytes */
+	DB_NAMES,		/* "KIND:NAME" -> storage keys (dupsort; v4) */
 	DB_MAX
 };
 

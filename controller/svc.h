@@ -22,6 +22,40 @@
 #include "volume.h"
 #include "cloudinit.h"
 
+/* ---- names per agency (svc_names.c) ---- */
+/* A storage key "AGENCY/NAME" ("/NAME" for public/shared objects). */
+#define SVC_KEY_MAX (2 * API_NAME_MAX + 1)
+enum svc_name_kind { NAME_VM, NAME_IMAGE, NAME_NETWORK, NAME_VOLUME,
+	NAME_GROUP };
+const char *svc_name_kind(int kind);
+void svc_name_key(const char *agency, const char *name,
+    char key[SVC_KEY_MAX]);
+/* DB_NAMES index of a new / removed object. */
+int svc_name_add(struct store_txn *txn, int kind, const char *agency,
+    const char *name, struct vm_error *err);
+int svc_name_del(struct store_txn *txn, int kind, const char *agency,
+    const char *name, struct vm_error *err);
+/* Key of name as agency sees it (own, then public for images and
+ * networks; agency NULL or "": public only): 0 found, 1 absent, -1. */
+int svc_name_find(struct store_txn *txn, int kind, const char *agency,
+    const char *name, char key[SVC_KEY_MAX], struct vm_error *err);
+/* Key of name as req's caller sees it (its agency, ?agency= for callers
+ * without one, else the one match): 0 found, 1 absent (caller answers
+ * 404), -1 error (API_EAMBIGUOUS when several agencies have it). */
+int svc_name_resolve(struct req *req, struct store_txn *txn, int kind,
+    const char *name, char key[SVC_KEY_MAX], struct vm_error *err);
+/* May agency ("" = public) create name? -1 with API_ECONFLICT if not. */
+int svc_name_clash(struct store_txn *txn, int kind, const char *agency,
+    const char *name, struct vm_error *err);
+/* Objects of kind that agency owns. */
+int svc_name_count(struct store_txn *txn, int kind, const char *agency,
+    size_t *n, struct vm_error *err);
+
+/* Key of name in the only agency that has it: 0, 1 absent, -1 (with
+ * API_EAMBIGUOUS when several have it). */
+int svc_name_any(struct store_txn *txn, int kind, const char *name,
+    char key[SVC_KEY_MAX], struct vm_error *err);
+
 int svc_healthz(struct req *req, struct resp *resp);
 int svc_metrics(struct req *req, struct resp *resp);
 int svc_flavor_list(struct req *req, struct resp *resp);
@@ -160,6 +194,8 @@ struct sched_snap {
 	struct sched_vm *vms;		/* owned */
 	size_t nvms, capvms;
 	char (*vm_ids)[API_UUID_LEN];	/* owned; [i] is the id of vms[i] */
+	char group_key[SVC_KEY_MAX];	/* svc_group_prepare: the request's
+					 * group (sched_request points here) */
 };
 void svc_sched_config(const struct ctl *ctl, struct sched_config *cfg);
 int svc_sched_load(const struct ctl *ctl, struct store_txn *txn,
@@ -188,6 +224,9 @@ int svc_placement_put(struct store_txn *txn, const struct api_vm *vm,
 int svc_placement_del(struct store_txn *txn, const char *vm_id,
     struct vm_error *err);
 int svc_placement_dryrun(struct req *req, struct resp *resp);
+/* Agency callers (scope own) get a generic no_capacity message in err
+ * instead of the scheduler's, which names hosts and free capacity. */
+void svc_sched_error_redact(const struct req *req, struct vm_error *err);
 /* Add the placed members of server group `group` to s (for its filter). */
 int svc_sched_load_group(struct store_txn *txn, struct sched_snap *s,
     const char *group, struct vm_error *err);
@@ -214,6 +253,16 @@ char *svc_image_blob_path(const struct ctl *ctl, const char *sha);
  * index the VM under the image (vm->id must be set); refuse path images
  * for callers below admin/operator (403).
  */
+/* vm's entry in DB_VMS_BY_IMAGE (keyed by the image's storage key). */
+int svc_image_use(struct store_txn *txn, const struct api_vm *vm,
+    struct vm_error *err);
+int svc_image_unuse(struct store_txn *txn, const struct api_vm *vm,
+    struct vm_error *err);
+/* DB_VMS_BY_NAME "AGENCY/NAME" and DB_NAMES of vm. */
+int svc_vm_name_put(struct store_txn *txn, const struct api_vm *vm,
+    struct vm_error *err);
+int svc_vm_name_del(struct store_txn *txn, const struct api_vm *vm,
+    struct vm_error *err);
 int svc_image_resolve(struct req *req, struct store_txn *txn,
     struct api_vm *vm, struct vm_error *err);
 /* ---- events and reconcile (svc_event.c) ---- */
@@ -265,7 +314,8 @@ int svc_history_drop(struct store_txn *txn, const char *vm_id,
  */
 /* The scheduler policy of server group `group` (SCHED_GROUP_NONE when
  * there is no such group or group is ""). */
-int svc_group_policy(struct store_txn *txn, const char *group);
+int svc_group_policy(struct store_txn *txn, const char *agency,
+    const char *group);
 int svc_group_prepare(struct store_txn *txn, const char *group,
     const char *agency, struct sched_snap *s, struct sched_request *r,
     struct vm_error *err);

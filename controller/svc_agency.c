@@ -155,6 +155,7 @@ svc_agency_create(struct req *req, struct resp *resp)
 	struct store_txn *txn = NULL;
 	struct vm_error err = { 0, "" };
 	struct api_agency a;
+	char rk[API_NAME_MAX + 16], *row = NULL;
 	int rc;
 
 	if (svc_body(req, &api_agency_schema, &a, &err) < 0)
@@ -165,9 +166,22 @@ svc_agency_create(struct req *req, struct resp *resp)
 	    &err) < 0)
 		goto fail;
 	memset(&a.usage, 0, sizeof(a.usage));
+	uuid_new(a.id);
 	a.created_at = now_ms();
 	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
 		goto fail;
+	/* A deleted agency's name is never given to a new one. */
+	snprintf(rk, sizeof(rk), "retired_agency/%s", a.name);
+	rc = store_get(txn, DB_META, rk, &row, NULL, &err);
+	free(row);
+	if (rc < 0)
+		goto fail;
+	if (rc == 0) {
+		vm_error_set(&err, API_ECONFLICT, "agency name '%s' belonged "
+		    "to a deleted agency and is not reused (its audit trail "
+		    "and usage keep that name): choose another", a.name);
+		goto fail;
+	}
 	rc = store_put_obj(txn, DB_AGENCIES, a.name, &api_agency_schema, &a,
 	    STORE_NOOVERWRITE, &err);
 	if (rc < 0)
@@ -271,23 +285,38 @@ svc_agency_delete(struct req *req, struct resp *resp)
 	struct store_txn *txn = NULL;
 	struct vm_error err = { 0, "" };
 	struct api_agency a;
-	size_t vms = 0, users = 0;
+	size_t vms = 0, users = 0, imgs = 0, nets = 0, vols = 0, grps = 0;
+	char rk[API_NAME_MAX + 16];
 
 	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0 ||
 	    agency_load(req, txn, &a, &err) < 0)
 		goto fail;
+	/* Nothing may outlive its agency (item: leftovers handed to the
+	 * next agency of that name): everything it owns is counted. */
 	if (store_iter_dups(txn, DB_VMS_BY_AGENCY, a.name, count_cb, &vms,
 	    &err) < 0 ||
 	    store_iter_dups(txn, DB_USERS_BY_AGENCY, a.name, count_cb, &users,
-	    &err) < 0)
+	    &err) < 0 ||
+	    svc_name_count(txn, NAME_IMAGE, a.name, &imgs, &err) < 0 ||
+	    svc_name_count(txn, NAME_NETWORK, a.name, &nets, &err) < 0 ||
+	    svc_name_count(txn, NAME_VOLUME, a.name, &vols, &err) < 0 ||
+	    svc_name_count(txn, NAME_GROUP, a.name, &grps, &err) < 0)
 		goto fail;
-	if (vms > 0 || users > 0) {
+	if (vms + users + imgs + nets + vols + grps > 0) {
 		vm_error_set(&err, API_ECONFLICT,
-		    "agency %s still has %zu VMs and %zu users: delete them "
-		    "first", a.name, vms, users);
+		    "agency %s still has %zu VMs, %zu volumes, %zu images, "
+		    "%zu networks, %zu server groups and %zu users: delete "
+		    "them first (vmctl vm|volume|image|network|group list "
+		    "--agency %s; vmctl user list)", a.name, vms, vols, imgs,
+		    nets, grps, users, a.name);
 		goto fail;
 	}
-	if (store_del(txn, DB_AGENCIES, a.name, NULL, &err) < 0)
+	/* The name is retired: audit events, chargeback lifetimes and
+	 * events keep naming the old agency, so no new agency may take it. */
+	snprintf(rk, sizeof(rk), "retired_agency/%s", a.name);
+	if (store_del(txn, DB_AGENCIES, a.name, NULL, &err) < 0 ||
+	    store_put(txn, DB_META, rk, a.id[0] ? a.id : "-",
+	    a.id[0] ? strlen(a.id) : 1, 0, &err) < 0)
 		goto fail;
 	if (svc_commit(req, txn, 204, &err, "agency %s", a.name) < 0) {
 		txn = NULL;

@@ -41,10 +41,13 @@ static int
 group_load_scoped(struct req *req, struct store_txn *txn, const char *name,
     struct api_server_group *g, struct vm_error *err)
 {
+	char key[SVC_KEY_MAX];
 	int rc;
 
-	rc = store_get_obj(txn, DB_SERVER_GROUPS, name,
-	    &api_server_group_schema, g, err);
+	rc = svc_name_resolve(req, txn, NAME_GROUP, name, key, err);
+	if (rc == 0)
+		rc = store_get_obj(txn, DB_SERVER_GROUPS, key,
+		    &api_server_group_schema, g, err);
 	if (rc < 0)
 		return -1;
 	if (rc == 1 || !auth_scope_ok(&req->who, g->agency)) {
@@ -61,7 +64,7 @@ svc_group_create(struct req *req, struct resp *resp)
 	struct store_txn *txn = NULL;
 	struct vm_error err = { 0, "" };
 	struct api_server_group g;
-	char *row = NULL;
+	char *row = NULL, key[SVC_KEY_MAX];
 	int rc;
 
 	if (svc_body(req, &api_server_group_schema, &g, &err) < 0)
@@ -92,15 +95,13 @@ svc_group_create(struct req *req, struct resp *resp)
 		    "'%s'", g.agency);
 		goto fail;
 	}
-	rc = store_put_obj(txn, DB_SERVER_GROUPS, g.name,
-	    &api_server_group_schema, &g, STORE_NOOVERWRITE, &err);
-	if (rc < 0)
+	/* Names per agency (svc_names.c). */
+	svc_name_key(g.agency, g.name, key);
+	if (svc_name_clash(txn, NAME_GROUP, g.agency, g.name, &err) < 0 ||
+	    store_put_obj(txn, DB_SERVER_GROUPS, key,
+	    &api_server_group_schema, &g, 0, &err) < 0 ||
+	    svc_name_add(txn, NAME_GROUP, g.agency, g.name, &err) < 0)
 		goto fail;
-	if (rc == 1) {
-		vm_error_set(&err, API_ECONFLICT, "a server group named '%s' "
-		    "already exists: choose another name", g.name);
-		goto fail;
-	}
 	str_copy(req->audit_agency, sizeof(req->audit_agency), g.agency);
 	if (svc_commit(req, txn, 201, &err, "server-group %s (%s)", g.name,
 	    api_group_policy_names[g.policy]) < 0) {
@@ -165,6 +166,7 @@ svc_group_show(struct req *req, struct resp *resp)
 	struct vm_error err = { 0, "" };
 	struct api_server_group g;
 	struct show_ctx c = { NULL, NULL };
+	char key[SVC_KEY_MAX];
 	json_object *o;
 
 	if (store_txn_begin(req->ctl->store, false, &txn, &err) < 0 ||
@@ -172,7 +174,8 @@ svc_group_show(struct req *req, struct resp *resp)
 		goto fail;
 	c.txn = txn;
 	c.members = json_object_new_array();
-	if (store_iter_dups(txn, DB_GROUP_MEMBERS, g.name, show_member_cb, &c,
+	svc_name_key(g.agency, g.name, key);
+	if (store_iter_dups(txn, DB_GROUP_MEMBERS, key, show_member_cb, &c,
 	    &err) < 0)
 		goto fail;
 	store_txn_abort(txn);
@@ -193,6 +196,7 @@ svc_group_delete(struct req *req, struct resp *resp)
 	struct store_txn *txn = NULL;
 	struct vm_error err = { 0, "" };
 	struct api_server_group g;
+	char key[SVC_KEY_MAX];
 
 	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0 ||
 	    group_load_scoped(req, txn, req->params[0], &g, &err) < 0)
@@ -203,8 +207,10 @@ svc_group_delete(struct req *req, struct resp *resp)
 		    (long long)g.members, g.members == 1 ? "" : "s", g.name);
 		goto fail;
 	}
-	if (store_del(txn, DB_SERVER_GROUPS, g.name, NULL, &err) < 0 ||
-	    store_del(txn, DB_GROUP_MEMBERS, g.name, NULL, &err) < 0)
+	svc_name_key(g.agency, g.name, key);
+	if (store_del(txn, DB_SERVER_GROUPS, key, NULL, &err) < 0 ||
+	    store_del(txn, DB_GROUP_MEMBERS, key, NULL, &err) < 0 ||
+	    svc_name_del(txn, NAME_GROUP, g.agency, g.name, &err) < 0)
 		goto fail;
 	str_copy(req->audit_agency, sizeof(req->audit_agency), g.agency);
 	if (svc_commit(req, txn, 204, &err, "server-group %s", g.name) < 0) {
@@ -227,8 +233,18 @@ svc_group_prepare(struct store_txn *txn, const char *group,
 	struct api_server_group g;
 	int rc;
 
-	rc = store_get_obj(txn, DB_SERVER_GROUPS, group,
-	    &api_server_group_schema, &g, err);
+	/* The group of that name in the VM's agency (or, for a dry run
+	 * without one, the only agency that has it). */
+	if (agency != NULL && agency[0] != '\0') {
+		svc_name_key(agency, group, s->group_key);
+		rc = 0;
+	} else {
+		rc = svc_name_any(txn, NAME_GROUP, group, s->group_key, err);
+		agency = NULL;
+	}
+	if (rc == 0)
+		rc = store_get_obj(txn, DB_SERVER_GROUPS, s->group_key,
+		    &api_server_group_schema, &g, err);
 	if (rc < 0)
 		return -1;
 	if (rc == 1 || (agency != NULL && strcmp(agency, g.agency) != 0)) {
@@ -238,9 +254,9 @@ svc_group_prepare(struct store_txn *txn, const char *group,
 		    agency != NULL ? agency : "");
 		return -1;
 	}
-	if (svc_sched_load_group(txn, s, g.name, err) < 0)
+	if (svc_sched_load_group(txn, s, s->group_key, err) < 0)
 		return -1;
-	r->server_group = group;
+	r->server_group = s->group_key;
 	r->group_policy = g.policy == GROUP_AFFINITY ? SCHED_GROUP_AFFINITY :
 	    g.policy == GROUP_ANTI_AFFINITY ? SCHED_GROUP_ANTI_AFFINITY :
 	    SCHED_GROUP_SOFT_ANTI_AFFINITY;
@@ -248,13 +264,17 @@ svc_group_prepare(struct store_txn *txn, const char *group,
 }
 
 int
-svc_group_policy(struct store_txn *txn, const char *group)
+svc_group_policy(struct store_txn *txn, const char *agency,
+    const char *group)
 {
 	struct api_server_group g;
 	struct vm_error err;
+	char key[SVC_KEY_MAX];
 
-	if (group == NULL || group[0] == '\0' ||
-	    store_get_obj(txn, DB_SERVER_GROUPS, group,
+	if (group == NULL || group[0] == '\0')
+		return SCHED_GROUP_NONE;
+	svc_name_key(agency, group, key);
+	if (store_get_obj(txn, DB_SERVER_GROUPS, key,
 	    &api_server_group_schema, &g, &err) != 0)
 		return SCHED_GROUP_NONE;
 	return g.policy == GROUP_AFFINITY ? SCHED_GROUP_AFFINITY :

@@ -315,7 +315,7 @@ svc_user_create(struct req *req, struct resp *resp)
 	struct store_txn *txn = NULL;
 	struct vm_error err = { 0, "" };
 	struct api_user u;
-	json_object *o = NULL;
+	json_object *o = NULL, *role = NULL;
 	char *row = NULL;
 	int rc;
 
@@ -327,6 +327,18 @@ svc_user_create(struct req *req, struct resp *resp)
 	o = json_parse(req->body, req->body_len, API_EMALFORMED, &err);
 	if (o == NULL)
 		goto fail;
+	/* A role above the caller's is refused as such (403), before the
+	 * agency filled in below makes it an invalid combination (400). */
+	if (req->who.scope != SCOPE_ALL &&
+	    json_object_is_type(o, json_type_object) &&
+	    json_object_object_get_ex(o, "role", &role) &&
+	    json_object_is_type(role, json_type_string) &&
+	    (strcmp(json_object_get_string(role), "admin") == 0 ||
+	    strcmp(json_object_get_string(role), "operator") == 0)) {
+		vm_error_set(&err, API_EFORBIDDEN,
+		    "an agency-admin manages users of its own agency only");
+		goto fail;
+	}
 	if (req->who.scope != SCOPE_ALL &&
 	    json_object_is_type(o, json_type_object) &&
 	    !json_object_object_get_ex(o, "agency", NULL))
@@ -354,8 +366,16 @@ svc_user_create(struct req *req, struct resp *resp)
 	if (rc < 0)
 		goto fail;
 	if (rc == 1) {
-		vm_error_set(&err, API_ECONFLICT, "user '%s' already exists",
-		    u.name);
+		/* User names are global login names: an agency-admin
+		 * learns only that the name is taken, never where
+		 * (docs/decisions.md). */
+		if (req->who.scope == SCOPE_ALL)
+			vm_error_set(&err, API_ECONFLICT,
+			    "user '%s' already exists", u.name);
+		else
+			vm_error_set(&err, API_ECONFLICT, "user name '%s' is "
+			    "not available (user names are unique in the whole "
+			    "cloud): choose another", u.name);
 		goto fail;
 	}
 	if (u.agency[0] != '\0' && store_put(txn, DB_USERS_BY_AGENCY, u.agency,

@@ -477,6 +477,7 @@ svc_image_create(struct req *req, struct resp *resp)
 	struct store_txn *txn = NULL;
 	struct vm_error err = { 0, "" };
 	struct api_img img;
+	char key[SVC_KEY_MAX];
 	bool locked = false, renamed[UPF_NPARTS] = { false, false, false };
 	size_t i;
 	int rc;
@@ -530,15 +531,13 @@ svc_image_create(struct req *req, struct resp *resp)
 	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0 ||
 	    image_quota(txn, &img, 1, &err) < 0)
 		goto fail;
-	rc = store_put_obj(txn, DB_IMAGES, img.name, &api_img_schema, &img,
-	    STORE_NOOVERWRITE, &err);
-	if (rc < 0)
+	/* Names per agency; public names unique (svc_names.c). */
+	svc_name_key(img.agency, img.name, key);
+	if (svc_name_clash(txn, NAME_IMAGE, img.agency, img.name, &err) < 0 ||
+	    store_put_obj(txn, DB_IMAGES, key, &api_img_schema, &img, 0,
+	    &err) < 0 ||
+	    svc_name_add(txn, NAME_IMAGE, img.agency, img.name, &err) < 0)
 		goto fail;
-	if (rc == 1) {
-		vm_error_set(&err, API_ECONFLICT, "image '%s' already exists",
-		    img.name);
-		goto fail;
-	}
 	rc = svc_commit(req, txn, 201, &err, "image %s", img.name);
 	txn = NULL;
 	if (rc < 0)
@@ -589,10 +588,12 @@ static int
 image_load(struct req *req, struct store_txn *txn, const char *name,
     struct api_img *img, struct vm_error *err)
 {
-	int rc = 1;
+	char key[SVC_KEY_MAX];
+	int rc;
 
-	if (api_name_valid(name))
-		rc = store_get_obj(txn, DB_IMAGES, name, &api_img_schema, img,
+	rc = svc_name_resolve(req, txn, NAME_IMAGE, name, key, err);
+	if (rc == 0)
+		rc = store_get_obj(txn, DB_IMAGES, key, &api_img_schema, img,
 		    err);
 	if (rc < 0)
 		return -1;
@@ -644,6 +645,7 @@ svc_image_delete(struct req *req, struct resp *resp)
 	struct store_txn *txn = NULL;
 	struct vm_error err = { 0, "" };
 	struct api_img img;
+	char key[SVC_KEY_MAX];
 	size_t used = 0;
 	int rc;
 
@@ -657,7 +659,8 @@ svc_image_delete(struct req *req, struct resp *resp)
 		    "only admins delete it", img.name);
 		goto fail;
 	}
-	if (store_iter_dups(txn, DB_VMS_BY_IMAGE, img.name, image_used_cb,
+	svc_name_key(img.agency, img.name, key);
+	if (store_iter_dups(txn, DB_VMS_BY_IMAGE, key, image_used_cb,
 	    &used, &err) < 0)
 		goto fail;
 	if (used > 0) {
@@ -666,7 +669,8 @@ svc_image_delete(struct req *req, struct resp *resp)
 		    "first", img.name, used, used == 1 ? "" : "s");
 		goto fail;
 	}
-	if (store_del(txn, DB_IMAGES, img.name, NULL, &err) < 0 ||
+	if (store_del(txn, DB_IMAGES, key, NULL, &err) < 0 ||
+	    svc_name_del(txn, NAME_IMAGE, img.agency, img.name, &err) < 0 ||
 	    image_quota(txn, &img, -1, &err) < 0)
 		goto fail;
 	rc = svc_commit(req, txn, 204, &err, "image %s", img.name);
@@ -727,10 +731,41 @@ svc_image_resolve(struct req *req, struct store_txn *txn, struct api_vm *vm,
 {
 	if (svc_image_lookup(req, txn, vm, false, err) < 0)
 		return -1;
+	return svc_image_use(txn, vm, err);
+}
+
+/* DB_VMS_BY_IMAGE under the key of the image vm's agency sees. */
+static int
+image_use(struct store_txn *txn, const struct api_vm *vm, bool add,
+    struct vm_error *err)
+{
+	char key[SVC_KEY_MAX];
+	int rc;
+
 	if (vm->image.name[0] == '\0')
 		return 0;
-	return store_put(txn, DB_VMS_BY_IMAGE, vm->image.name, vm->id,
-	    strlen(vm->id), 0, err) < 0 ? -1 : 0;
+	rc = svc_name_find(txn, NAME_IMAGE, vm->agency, vm->image.name, key,
+	    err);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	if (add)
+		return store_put(txn, DB_VMS_BY_IMAGE, key, vm->id,
+		    strlen(vm->id), 0, err) < 0 ? -1 : 0;
+	return store_del(txn, DB_VMS_BY_IMAGE, key, vm->id, err) < 0 ? -1 : 0;
+}
+
+int
+svc_image_use(struct store_txn *txn, const struct api_vm *vm,
+    struct vm_error *err)
+{
+	return image_use(txn, vm, true, err);
+}
+
+int
+svc_image_unuse(struct store_txn *txn, const struct api_vm *vm,
+    struct vm_error *err)
+{
+	return image_use(txn, vm, false, err);
 }
 
 int
@@ -739,6 +774,7 @@ svc_image_lookup(struct req *req, struct store_txn *txn, struct api_vm *vm,
 {
 	struct api_image *b = &vm->image;
 	struct api_img img;
+	char key[SVC_KEY_MAX];
 	int rc;
 
 	if (b->name[0] == '\0') {
@@ -752,8 +788,15 @@ svc_image_lookup(struct req *req, struct store_txn *txn, struct api_vm *vm,
 		}
 		return 0;
 	}
-	rc = store_get_obj(txn, DB_IMAGES, b->name, &api_img_schema, &img,
-	    err);
+	/* The VM's agency's image, or a public one (svc_names.c). */
+	if (vm->agency[0] != '\0')
+		rc = svc_name_find(txn, NAME_IMAGE, vm->agency, b->name, key,
+		    err);
+	else
+		rc = svc_name_resolve(req, txn, NAME_IMAGE, b->name, key, err);
+	if (rc == 0)
+		rc = store_get_obj(txn, DB_IMAGES, key, &api_img_schema, &img,
+		    err);
 	if (rc < 0)
 		return -1;
 	if (rc == 1 || !image_visible(&req->who, &img)) {

@@ -91,7 +91,8 @@ drain_vm_fill(struct store_txn *txn, struct drain_vm *d, size_t idx,
 	str_copy(d->site, sizeof(d->site), vm->site);
 	str_copy(d->az, sizeof(d->az), vm->az);
 	str_copy(d->labels, sizeof(d->labels), vm->labels);
-	d->group_policy = svc_group_policy(txn, vm->server_group);
+	d->group_policy = svc_group_policy(txn, vm->agency,
+	    vm->server_group);
 	str_copy(d->image, sizeof(d->image), vm->image.name);
 	str_copy(d->arch, sizeof(d->arch), vm->image.arch);
 	str_copy(d->image_labels, sizeof(d->image_labels),

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gnutls/crypto.h>
+
 #include "bridges.h"
 #include "errors.h"
 #include "json.h"
@@ -121,6 +123,54 @@ net_bridge_site_ok(struct req *req, struct store_txn *txn, size_t i,
 	return 0;
 }
 
+/*
+ * The libvirt network a host defines for network key is "vmctl-" + this
+ * name. Names are per agency, host networks are per host: a network made
+ * while another agency has one of the same name gets a name of its own
+ * (DB_META "nethost/KEY" = "n" + 16 hex of sha256(KEY)); the others keep
+ * their name, so hosts of an upgraded store keep their networks.
+ */
+static int
+net_host_name(struct store_txn *txn, const char *key, const char *name,
+    char out[API_NAME_MAX], struct vm_error *err)
+{
+	char mk[SVC_KEY_MAX + 16], *val = NULL;
+	int rc;
+
+	snprintf(mk, sizeof(mk), "nethost/%s", key);
+	rc = store_get(txn, DB_META, mk, &val, NULL, err);
+	if (rc < 0)
+		return -1;
+	str_copy(out, API_NAME_MAX, rc == 0 ? val : name);
+	free(val);
+	return 0;
+}
+
+static int
+net_host_name_new(struct store_txn *txn, const struct api_network *n,
+    struct vm_error *err)
+{
+	char key[SVC_KEY_MAX], mk[SVC_KEY_MAX + 16], ik[SVC_KEY_MAX + 16];
+	char *val = NULL, hn[API_NAME_MAX];
+	unsigned char md[32];
+	int rc, i;
+
+	snprintf(ik, sizeof(ik), "network:%s", n->name);
+	rc = store_get(txn, DB_NAMES, ik, &val, NULL, err);
+	free(val);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;	/* the first of its name */
+	svc_name_key(n->agency, n->name, key);
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, key, strlen(key), md) < 0)
+		fatalx("gnutls_hash_fast failed");
+	hn[0] = 'n';
+	for (i = 0; i < 8; i++)
+		snprintf(hn + 1 + 2 * i, 3, "%02x", md[i]);
+	snprintf(mk, sizeof(mk), "nethost/%s", key);
+	return store_put(txn, DB_META, mk, hn, strlen(hn), 0, err) < 0 ? -1 :
+	    0;
+}
+
 /* ------------------------------------------------------------ CRUD */
 
 struct net_overlap {
@@ -163,8 +213,9 @@ svc_net_create(struct req *req, struct resp *resp)
 	struct vm_error err = { 0, "" };
 	struct net_overlap ov;
 	struct api_network n;
+	char key[SVC_KEY_MAX];
 	uint32_t net, gw, bcast;
-	int prefix, rc;
+	int prefix;
 
 	if (svc_body(req, &api_network_schema, &n, &err) < 0)
 		goto fail;
@@ -221,15 +272,14 @@ svc_net_create(struct req *req, struct resp *resp)
 		if (svc_quota_claim(txn, n.agency, &d, &err) < 0)
 			goto fail;
 	}
-	rc = store_put_obj(txn, DB_NETWORKS, n.name, &api_network_schema, &n,
-	    STORE_NOOVERWRITE, &err);
-	if (rc < 0)
+	/* Names per agency; shared names unique (svc_names.c). */
+	svc_name_key(n.agency, n.name, key);
+	if (svc_name_clash(txn, NAME_NETWORK, n.agency, n.name, &err) < 0 ||
+	    net_host_name_new(txn, &n, &err) < 0 ||
+	    store_put_obj(txn, DB_NETWORKS, key, &api_network_schema, &n, 0,
+	    &err) < 0 ||
+	    svc_name_add(txn, NAME_NETWORK, n.agency, n.name, &err) < 0)
 		goto fail;
-	if (rc == 1) {
-		vm_error_set(&err, API_ECONFLICT,
-		    "network '%s' already exists", n.name);
-		goto fail;
-	}
 	str_copy(req->audit_agency, sizeof(req->audit_agency), n.agency);
 	if (svc_commit(req, txn, 201, &err, "network %s", n.name) < 0) {
 		txn = NULL;
@@ -261,10 +311,12 @@ static int
 net_lookup(struct req *req, struct store_txn *txn, const char *name,
     struct api_network *n, struct vm_error *err)
 {
-	int rc = 1;
+	char key[SVC_KEY_MAX];
+	int rc;
 
-	if (api_name_valid(name))
-		rc = store_get_obj(txn, DB_NETWORKS, name, &api_network_schema,
+	rc = svc_name_resolve(req, txn, NAME_NETWORK, name, key, err);
+	if (rc == 0)
+		rc = store_get_obj(txn, DB_NETWORKS, key, &api_network_schema,
 		    n, err);
 	if (rc < 0)
 		return -1;
@@ -278,7 +330,7 @@ net_lookup(struct req *req, struct store_txn *txn, const char *name,
 
 /* Count the addresses allocated on network `name` (stops at max). */
 struct net_count {
-	char prefix[API_NAME_MAX + 1];
+	char prefix[SVC_KEY_MAX + 1];
 	size_t n, max;
 	char first_vm[API_UUID_LEN];
 };
@@ -327,6 +379,7 @@ svc_net_delete(struct req *req, struct resp *resp)
 	struct vm_error err = { 0, "" };
 	struct net_count c;
 	struct api_network n;
+	char key[SVC_KEY_MAX], mk[SVC_KEY_MAX + 16];
 
 	memset(&c, 0, sizeof(c));
 	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0 ||
@@ -337,7 +390,8 @@ svc_net_delete(struct req *req, struct resp *resp)
 		    "admins and operators delete it", n.name);
 		goto fail;
 	}
-	snprintf(c.prefix, sizeof(c.prefix), "%s/", n.name);
+	svc_name_key(n.agency, n.name, key);
+	snprintf(c.prefix, sizeof(c.prefix), "%s/", key);
 	if (store_iter(txn, DB_NET_IPS, c.prefix, net_count_cb, &c, &err) < 0)
 		goto fail;
 	if (c.n > 0) {
@@ -354,7 +408,10 @@ svc_net_delete(struct req *req, struct resp *resp)
 		if (svc_quota_claim(txn, n.agency, &d, &err) < 0)
 			goto fail;
 	}
-	if (store_del(txn, DB_NETWORKS, n.name, NULL, &err) < 0)
+	snprintf(mk, sizeof(mk), "nethost/%s", key);
+	if (store_del(txn, DB_NETWORKS, key, NULL, &err) < 0 ||
+	    store_del(txn, DB_META, mk, NULL, &err) < 0 ||
+	    svc_name_del(txn, NAME_NETWORK, n.agency, n.name, &err) < 0)
 		goto fail;
 	str_copy(req->audit_agency, sizeof(req->audit_agency), n.agency);
 	if (svc_commit(req, txn, 204, &err, "network %s", n.name) < 0) {
@@ -373,7 +430,7 @@ fail:
 
 /* Find the lowest free host address: walk the sorted keys of a network. */
 struct net_free {
-	char prefix[API_NAME_MAX + 1];
+	char prefix[SVC_KEY_MAX + 1];
 	uint32_t cand, gw;
 };
 
@@ -438,11 +495,15 @@ svc_net_alloc(struct req *req, struct store_txn *txn, struct api_vm *vm,
 		struct api_nic *nic = &vm->nics[i];
 		struct api_network n;
 		uint32_t net, gw, bcast, ip;
-		char key[API_NAME_MAX + 16];
+		char key[SVC_KEY_MAX + 16], nk[SVC_KEY_MAX];
 		int rc;
 
-		rc = store_get_obj(txn, DB_NETWORKS, nic->network,
-		    &api_network_schema, &n, err);
+		/* The VM's agency's network of that name, or a shared one. */
+		rc = svc_name_find(txn, NAME_NETWORK, vm->agency, nic->network,
+		    nk, err);
+		if (rc == 0)
+			rc = store_get_obj(txn, DB_NETWORKS, nk,
+			    &api_network_schema, &n, err);
 		if (rc < 0)
 			return -1;
 		if (rc == 1 || !(n.shared || strcmp(n.agency, vm->agency) == 0)
@@ -471,7 +532,7 @@ svc_net_alloc(struct req *req, struct store_txn *txn, struct api_vm *vm,
 			struct net_free f;
 
 			memset(&f, 0, sizeof(f));
-			snprintf(f.prefix, sizeof(f.prefix), "%s/", n.name);
+			snprintf(f.prefix, sizeof(f.prefix), "%s/", nk);
 			f.cand = net + 1;
 			f.gw = gw;
 			if (store_iter(txn, DB_NET_IPS, f.prefix, net_free_cb,
@@ -488,7 +549,7 @@ svc_net_alloc(struct req *req, struct store_txn *txn, struct api_vm *vm,
 			ip = f.cand;
 			api_ipv4_format(ip, nic->ip);
 		}
-		net_ip_key(n.name, ip, key, sizeof(key));
+		net_ip_key(nk, ip, key, sizeof(key));
 		rc = store_put(txn, DB_NET_IPS, key, vm->id, strlen(vm->id),
 		    STORE_NOOVERWRITE, err);
 		if (rc < 0)
@@ -514,11 +575,16 @@ svc_net_free(struct store_txn *txn, const struct api_vm *vm,
 
 	for (i = 0; i < API_NICS_MAX && vm->nics[i].network[0] != '\0'; i++) {
 		const struct api_nic *nic = &vm->nics[i];
-		char key[API_NAME_MAX + 16];
+		char key[SVC_KEY_MAX + 16], nk[SVC_KEY_MAX];
 		uint32_t ip;
+		int rc;
 
-		if (api_ipv4_parse(nic->ip, &ip) == 0) {
-			net_ip_key(nic->network, ip, key, sizeof(key));
+		rc = svc_name_find(txn, NAME_NETWORK, vm->agency, nic->network,
+		    nk, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 0 && api_ipv4_parse(nic->ip, &ip) == 0) {
+			net_ip_key(nk, ip, key, sizeof(key));
 			if (store_del(txn, DB_NET_IPS, key, NULL, err) < 0)
 				return -1;
 		}
@@ -539,10 +605,14 @@ svc_net_task_nics(struct store_txn *txn, const struct api_vm *vm,
 		const struct api_nic *nic = &vm->nics[i];
 		struct api_task_nic *tn = &t->nics[i];
 		struct api_network n;
+		char nk[SVC_KEY_MAX];
 		int rc;
 
-		rc = store_get_obj(txn, DB_NETWORKS, nic->network,
-		    &api_network_schema, &n, err);
+		rc = svc_name_find(txn, NAME_NETWORK, vm->agency, nic->network,
+		    nk, err);
+		if (rc == 0)
+			rc = store_get_obj(txn, DB_NETWORKS, nk,
+			    &api_network_schema, &n, err);
 		if (rc < 0)
 			return -1;
 		if (rc == 1) {
@@ -550,7 +620,8 @@ svc_net_task_nics(struct store_txn *txn, const struct api_vm *vm,
 			    "%s is gone", vm->name, nic->network);
 			return -1;
 		}
-		str_copy(tn->network, sizeof(tn->network), n.name);
+		if (net_host_name(txn, nk, n.name, tn->network, err) < 0)
+			return -1;
 		tn->mode = n.mode;
 		str_copy(tn->bridge, sizeof(tn->bridge), n.bridge);
 		str_copy(tn->mac, sizeof(tn->mac), nic->mac);

@@ -92,10 +92,8 @@ svc_rebuild_begin(struct req *req, struct store_txn *txn, struct api_vm *vm,
 		}
 	}
 	if (change) {
-		if ((vm->image.name[0] != '\0' && store_del(txn,
-		    DB_VMS_BY_IMAGE, vm->image.name, vm->id, err) < 0) ||
-		    store_put(txn, DB_VMS_BY_IMAGE, nvm.image.name, vm->id,
-		    strlen(vm->id), 0, err) < 0)
+		if (svc_image_unuse(txn, vm, err) < 0 ||
+		    svc_image_use(txn, &nvm, err) < 0)
 			return -1;
 		log_info("vm %s (%s): rebuild from image %s (was %s)", vm->name,
 		    vm->id, nvm.image.name, vm->image.name[0] ?
@@ -196,6 +194,7 @@ svc_resize_begin(struct req *req, struct store_txn *txn, struct api_vm *vm,
 		str_copy(why, sizeof(why), err->message);
 		vm_error_set(err, err->code, "vm %s cannot grow to flavor %s on "
 		    "its host %s: %s", vm->name, fl.name, vm->host, why);
+		svc_sched_error_redact(req, err);
 		goto cleanup;
 	}
 

@@ -308,7 +308,7 @@ svc_sched_load(const struct ctl *ctl, struct store_txn *txn,
 /* A placement row "HOST HA VCPUS RAM DISK [GROUP]" into its parts. */
 struct placement {
 	char host[API_NAME_MAX];
-	char group[API_NAME_MAX];
+	char group[SVC_KEY_MAX];	/* the group's key "AGENCY/NAME" */
 	int ha;
 	int64_t vcpus, ram_mib, disk_gib;
 };
@@ -317,7 +317,7 @@ static int
 placement_parse(const char *val, size_t vlen, struct placement *p,
     struct vm_error *err)
 {
-	char text[256];
+	char text[384];
 	int n;
 
 	memset(p, 0, sizeof(*p));
@@ -325,7 +325,7 @@ placement_parse(const char *val, size_t vlen, struct placement *p,
 		goto bad;
 	memcpy(text, val, vlen);
 	text[vlen] = '\0';
-	n = sscanf(text, "%63s %d %" SCNd64 " %" SCNd64 " %" SCNd64 " %63s",
+	n = sscanf(text, "%63s %d %" SCNd64 " %" SCNd64 " %" SCNd64 " %128s",
 	    p->host, &p->ha, &p->vcpus, &p->ram_mib, &p->disk_gib, p->group);
 	if (n == 5 || n == 6)
 		return 0;
@@ -507,14 +507,16 @@ int
 svc_placement_put(struct store_txn *txn, const struct api_vm *vm,
     struct vm_error *err)
 {
-	char row[256];
+	char row[384], gkey[SVC_KEY_MAX];
 
 	if (svc_placement_del(txn, vm->id, err) < 0)
 		return -1;
+	/* The group by its key: names are per agency. */
+	svc_name_key(vm->agency, vm->server_group, gkey);
 	snprintf(row, sizeof(row), "%s %d %lld %lld %lld%s%s", vm->host,
 	    vm->ha == VM_HA_RESTART, (long long)vm->vcpus,
 	    (long long)vm->ram_mib, (long long)vm->disk_gib,
-	    vm->server_group[0] ? " " : "", vm->server_group);
+	    vm->server_group[0] ? " " : "", vm->server_group[0] ? gkey : "");
 	if (store_put(txn, DB_PLACEMENTS, vm->id, row, strlen(row), 0,
 	    err) < 0)
 		return -1;
@@ -522,8 +524,8 @@ svc_placement_put(struct store_txn *txn, const struct api_vm *vm,
 	    vm->vcpus, vm->ram_mib, vm->disk_gib, 1, err) < 0)
 		return -1;
 	if (vm->server_group[0] != '\0' && (store_put(txn, DB_GROUP_MEMBERS,
-	    vm->server_group, vm->id, strlen(vm->id), 0, err) < 0 ||
-	    group_count_adjust(txn, vm->server_group, 1, err) < 0))
+	    gkey, vm->id, strlen(vm->id), 0, err) < 0 ||
+	    group_count_adjust(txn, gkey, 1, err) < 0))
 		return -1;
 	return 0;
 }
@@ -598,6 +600,20 @@ svc_sched_reindex(struct store *st, struct vm_error *err)
 fail:
 	store_txn_abort(txn);
 	return -1;
+}
+
+/* ------------------------------------------------------------ errors */
+
+void
+svc_sched_error_redact(const struct req *req, struct vm_error *err)
+{
+	if (req->who.scope == SCOPE_ALL || err->code != API_ENOROOM)
+		return;
+	log_info("placement for %s (agency %s) refused: %s", req->who.name,
+	    req->who.agency, err->message);
+	vm_error_set(err, API_ENOROOM, "no capacity: the cloud cannot place "
+	    "this VM now (try a smaller flavor or later, or ask the "
+	    "operators)");
 }
 
 /* ------------------------------------------------------------ dry run */
@@ -707,7 +723,8 @@ svc_placement_dryrun(struct req *req, struct resp *resp)
 	svc_sched_request(&vm, &fl, &r);
 	if ((q = req_query(req, "group")) != NULL && (!api_name_valid(q) ||
 	    str_copy(vm.server_group, sizeof(vm.server_group), q) < 0 ||
-	    svc_group_prepare(txn, vm.server_group, NULL, &snap, &r,
+	    svc_group_prepare(txn, vm.server_group, req_query(req, "agency"),
+	    &snap, &r,
 	    &err) < 0)) {
 		if (err.code == 0)
 			vm_error_set(&err, API_EINVAL,

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gnutls/crypto.h>
+
 #include "errors.h"
 #include "json.h"
 #include "log.h"
@@ -20,6 +22,21 @@ int
 svc_vm_lookup_scoped(struct req *req, struct store_txn *txn,
     const char *id_or_name, struct api_vm *vm, struct vm_error *err)
 {
+	char key[SVC_KEY_MAX];
+	int rc;
+
+	/* A name is the caller's (or ?agency='s) VM of that name. */
+	if (!uuid_valid(id_or_name) && api_name_valid(id_or_name)) {
+		rc = svc_name_resolve(req, txn, NAME_VM, id_or_name, key, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 1) {
+			vm_error_set(err, API_ENOTFOUND, "vm '%.64s' not found",
+			    id_or_name);
+			return -1;
+		}
+		id_or_name = key;
+	}
 	if (svc_vm_lookup(txn, id_or_name, vm, err) < 0)
 		return -1;
 	if (!auth_scope_ok(&req->who, vm->agency)) {
@@ -40,8 +57,28 @@ svc_vm_lookup(struct store_txn *txn, const char *id_or_name,
 	if (uuid_valid(id_or_name)) {
 		rc = store_get_obj(txn, DB_VMS, id_or_name, &api_vm_schema, vm,
 		    err);
-	} else if (api_name_valid(id_or_name)) {
+	} else if (strchr(id_or_name, '/') != NULL) {
+		/* A storage key "AGENCY/NAME" (svc_name_resolve). */
 		rc = store_get(txn, DB_VMS_BY_NAME, id_or_name, &id, NULL, err);
+		if (rc == 0)
+			rc = store_get_obj(txn, DB_VMS, id, &api_vm_schema, vm,
+			    err);
+		free(id);
+		if (rc == 1) {
+			vm_error_set(err, API_ENOTFOUND, "vm '%.64s' not found",
+			    strchr(id_or_name, '/') + 1);
+			return -1;
+		}
+	} else if (api_name_valid(id_or_name)) {
+		/* A bare name: the only agency's VM of that name. */
+		char key[SVC_KEY_MAX];
+
+		rc = svc_name_any(txn, NAME_VM, id_or_name, key, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			rc = store_get(txn, DB_VMS_BY_NAME, key, &id, NULL,
+			    err);
 		if (rc == 0)
 			rc = store_get_obj(txn, DB_VMS, id, &api_vm_schema, vm,
 			    err);
@@ -58,6 +95,31 @@ svc_vm_lookup(struct store_txn *txn, const char *id_or_name,
 		return -1;
 	}
 	return rc;
+}
+
+int
+svc_vm_name_put(struct store_txn *txn, const struct api_vm *vm,
+    struct vm_error *err)
+{
+	char key[SVC_KEY_MAX];
+
+	svc_name_key(vm->agency, vm->name, key);
+	if (store_put(txn, DB_VMS_BY_NAME, key, vm->id, strlen(vm->id), 0,
+	    err) < 0)
+		return -1;
+	return svc_name_add(txn, NAME_VM, vm->agency, vm->name, err);
+}
+
+int
+svc_vm_name_del(struct store_txn *txn, const struct api_vm *vm,
+    struct vm_error *err)
+{
+	char key[SVC_KEY_MAX];
+
+	svc_name_key(vm->agency, vm->name, key);
+	if (store_del(txn, DB_VMS_BY_NAME, key, NULL, err) < 0)
+		return -1;
+	return svc_name_del(txn, NAME_VM, vm->agency, vm->name, err);
 }
 
 int
@@ -92,11 +154,9 @@ svc_vm_remove(struct store_txn *txn, const struct api_vm *vm,
 	    svc_net_free(txn, vm, err) < 0 ||
 	    svc_cloudinit_del(txn, vm->id, err) < 0 ||
 	    svc_volume_vm_gone(txn, vm->id, err) < 0 ||
-	    store_del(txn, DB_VMS_BY_NAME, vm->name, NULL, err) < 0 ||
-	    store_del(txn, DB_VMS_BY_FLAVOR, vm->flavor, vm->id, err) < 0)
-		return -1;
-	if (vm->image.name[0] != '\0' && store_del(txn, DB_VMS_BY_IMAGE,
-	    vm->image.name, vm->id, err) < 0)
+	    svc_vm_name_del(txn, vm, err) < 0 ||
+	    store_del(txn, DB_VMS_BY_FLAVOR, vm->flavor, vm->id, err) < 0 ||
+	    svc_image_unuse(txn, vm, err) < 0)
 		return -1;
 	if (vm->agency[0] != '\0') {
 		struct api_quota d;
@@ -245,16 +305,36 @@ accepted_body(const struct api_operation *op, const struct api_vm *vm)
 }
 
 /*
- * Idempotency-Key support: a stored answer for (method, path, key) is
- * replayed as is. idem_check() returns 1 and fills resp when replaying.
+ * Idempotency-Key support. A stored answer is replayed only to the same
+ * principal (user and agency) for the same method and path, and only for
+ * the same request: the row keeps a SHA-256 of method, path and body, and
+ * a key reused with another request is refused (409). Rows expire after
+ * limits.idempotency_ttl_s; idem_prune() removes expired rows a few at a
+ * time on every save (bounded work per request). Store key:
+ * "USER/AGENCY/METHOD PATH KEY" (user and agency names have no '/').
  */
+struct idem {
+	char *key;		/* owned; NULL = no Idempotency-Key header */
+	char hash[65];		/* sha256 hex of method, path and body */
+};
+
+static void
+idem_free(struct idem *im)
+{
+	free(im->key);
+	im->key = NULL;
+}
+
 static int
-idem_key(struct req *req, char **out, struct vm_error *err)
+idem_key(struct req *req, struct idem *im, struct vm_error *err)
 {
 	const char *k = req_header(req, "Idempotency-Key");
+	unsigned char md[32];
+	struct buf b = { NULL, 0, 0 };
 	size_t i, n;
 
-	*out = NULL;
+	im->key = NULL;
+	im->hash[0] = '\0';
 	if (k == NULL)
 		return 0;
 	n = strlen(k);
@@ -271,34 +351,116 @@ idem_key(struct req *req, char **out, struct vm_error *err)
 			return -1;
 		}
 	}
-	*out = xasprintf("%s %s %s", req->method, req->path, k);
-	if (strlen(*out) > 500) {
-		free(*out);
-		*out = NULL;
+	im->key = xasprintf("%s/%s/%s %s %s", req->who.name, req->who.agency,
+	    req->method, req->path, k);
+	if (strlen(im->key) > 500) {
+		idem_free(im);
 		vm_error_set(err, API_EINVAL, "Idempotency-Key: too long");
 		return -1;
 	}
+	buf_printf(&b, "%s\n%s\n", req->method, req->path);
+	buf_append(&b, req->body, req->body_len);
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, b.data, b.len, md) < 0)
+		fatalx("gnutls_hash_fast failed");
+	buf_free(&b);
+	for (i = 0; i < sizeof(md); i++)
+		snprintf(im->hash + 2 * i, 3, "%02x", md[i]);
 	return 0;
 }
 
+/* Up to IDEM_PRUNE_MAX rows after the meta cursor "idem_prune". */
+#define IDEM_PRUNE_MAX 16
+struct idem_prune_ctx {
+	int64_t cutoff;
+	size_t seen, nold;
+	char *old[IDEM_PRUNE_MAX];	/* owned keys to delete */
+	char *last;			/* owned; last key seen */
+};
+
 static int
-idem_check(struct store_txn *txn, const char *key, struct resp *resp,
-    struct vm_error *err)
+idem_prune_cb(const char *key, size_t klen, const char *val, size_t vlen,
+    void *arg, struct vm_error *err)
+{
+	struct idem_prune_ctx *c = arg;
+	json_object *o;
+	struct vm_error ignore = { 0, "" };
+
+	(void)err;
+	free(c->last);
+	c->last = xstrndup(key, klen);
+	o = json_parse(val, vlen, API_EINTERNAL, &ignore);
+	if (o == NULL || json_get_int(o, "at", 0) < c->cutoff)
+		c->old[c->nold++] = xstrdup(c->last);
+	json_object_put(o);
+	return ++c->seen == IDEM_PRUNE_MAX ? 1 : 0;
+}
+
+static int
+idem_prune(struct req *req, struct store_txn *txn, struct vm_error *err)
+{
+	struct idem_prune_ctx c;
+	char *after = NULL;
+	size_t i;
+	int rc = -1;
+
+	memset(&c, 0, sizeof(c));
+	c.cutoff = now_ms() - req->ctl->cfg.idem_ttl_s * 1000;
+	if (store_get(txn, DB_META, "idem_prune", &after, NULL, err) < 0)
+		goto cleanup;
+	if (store_iter(txn, DB_IDEMPOTENCY, after, idem_prune_cb, &c,
+	    err) < 0)
+		goto cleanup;
+	for (i = 0; i < c.nold; i++)
+		if (store_del(txn, DB_IDEMPOTENCY, c.old[i], NULL, err) < 0)
+			goto cleanup;
+	/* Past the end: start again from the first key next time. */
+	if (c.seen < IDEM_PRUNE_MAX || c.last == NULL)
+		rc = store_del(txn, DB_META, "idem_prune", NULL, err) < 0 ?
+		    -1 : 0;
+	else
+		rc = store_put(txn, DB_META, "idem_prune", c.last,
+		    strlen(c.last), 0, err) < 0 ? -1 : 0;
+cleanup:
+	for (i = 0; i < c.nold; i++)
+		free(c.old[i]);
+	free(c.last);
+	free(after);
+	return rc;
+}
+
+static int
+idem_check(struct req *req, struct store_txn *txn, const struct idem *im,
+    struct resp *resp, struct vm_error *err)
 {
 	json_object *o = NULL, *body = NULL;
+	const char *req_hash;
 	char *val = NULL;
 	size_t len = 0;
 	int rc;
 
-	if (key == NULL)
+	if (im->key == NULL)
 		return 0;
-	rc = store_get(txn, DB_IDEMPOTENCY, key, &val, &len, err);
+	rc = store_get(txn, DB_IDEMPOTENCY, im->key, &val, &len, err);
 	if (rc != 0)
 		return rc < 0 ? -1 : 0;
 	o = json_parse(val, len, API_EINTERNAL, err);
 	free(val);
 	if (o == NULL)
 		return -1;
+	/* Expired (pruning lags): as if absent; the new answer replaces it. */
+	if (json_get_int(o, "at", 0) <
+	    now_ms() - req->ctl->cfg.idem_ttl_s * 1000) {
+		json_object_put(o);
+		return 0;
+	}
+	req_hash = json_get_str(o, "request");
+	if (req_hash == NULL || strcmp(req_hash, im->hash) != 0) {
+		json_object_put(o);
+		vm_error_set(err, API_ECONFLICT, "Idempotency-Key: reused with "
+		    "a different request (a key names one request for %lld s)",
+		    (long long)req->ctl->cfg.idem_ttl_s);
+		return -1;
+	}
 	if (json_object_object_get_ex(o, "body", &body))
 		json_object_get(body);
 	resp_json(resp, (int)json_get_int(o, "status", 200), body);
@@ -307,20 +469,25 @@ idem_check(struct store_txn *txn, const char *key, struct resp *resp,
 }
 
 static int
-idem_save(struct store_txn *txn, const char *key, int status,
-    json_object *body, struct vm_error *err)
+idem_save(struct req *req, struct store_txn *txn, const struct idem *im,
+    int status, json_object *body, struct vm_error *err)
 {
 	json_object *o;
 	char *text;
 	int rc;
 
-	if (key == NULL)
+	if (im->key == NULL)
 		return 0;
+	if (idem_prune(req, txn, err) < 0)
+		return -1;
 	o = json_object_new_object();
 	json_object_object_add(o, "status", json_object_new_int(status));
+	json_object_object_add(o, "request", json_object_new_string(im->hash));
+	json_object_object_add(o, "at", json_object_new_int64(now_ms()));
 	json_object_object_add(o, "body", json_object_get(body));
 	text = json_dump(o);
-	rc = store_put(txn, DB_IDEMPOTENCY, key, text, strlen(text), 0, err);
+	rc = store_put(txn, DB_IDEMPOTENCY, im->key, text, strlen(text), 0,
+	    err);
 	free(text);
 	json_object_put(o);
 	return rc;
@@ -342,7 +509,7 @@ svc_vm_create(struct req *req, struct resp *resp)
 	struct api_vm vm;
 	struct api_cloudinit *ci = NULL;
 	json_object *body = NULL;
-	char *idem = NULL, *existing = NULL;
+	struct idem idem = { NULL, "" };
 	int64_t t_sched[2];
 	int rc;
 
@@ -374,23 +541,26 @@ svc_vm_create(struct req *req, struct resp *resp)
 		    "vm.agency: required (the agency that owns the VM)");
 		goto fail;
 	}
+	/* Pinning to a host (co-residency with a chosen neighbour) is an
+	 * operator's tool, not an agency's. */
+	if (vm.host_hint[0] != '\0' && req->who.scope != SCOPE_ALL) {
+		vm_error_set(&err, API_EFORBIDDEN,
+		    "vm.host_hint: only an admin or operator may choose the "
+		    "host");
+		goto fail;
+	}
 	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
 		goto fail;
-	if ((rc = idem_check(txn, idem, resp, &err)) != 0) {
+	if ((rc = idem_check(req, txn, &idem, resp, &err)) != 0) {
 		if (rc < 0)
 			goto fail;
 		store_txn_abort(txn);
-		free(idem);
+		idem_free(&idem);
 		return HANDLER_DONE;
 	}
-	rc = store_get(txn, DB_VMS_BY_NAME, vm.name, &existing, NULL, &err);
-	if (rc < 0)
+	/* Names are unique per agency (svc_names.c). */
+	if (svc_name_clash(txn, NAME_VM, vm.agency, vm.name, &err) < 0)
 		goto fail;
-	if (rc == 0) {
-		vm_error_set(&err, API_ECONFLICT,
-		    "a VM named '%s' already exists (%s)", vm.name, existing);
-		goto fail;
-	}
 	rc = store_get_obj(txn, DB_FLAVORS, vm.flavor, &api_flavor_schema, &fl,
 	    &err);
 	if (rc < 0)
@@ -430,8 +600,10 @@ svc_vm_create(struct req *req, struct resp *resp)
 	    snap.nvms, &sreq, &res, &err);
 	svc_sched_account(req->ctl, t_sched[0], t_sched[1],
 	    svc_sched_clock_us());
-	if (rc < 0)
+	if (rc < 0) {
+		svc_sched_error_redact(req, &err);
 		goto fail;
+	}
 	h = &snap.hosts[res.chosen];
 	h->alloc_vcpus += fl.vcpus;
 	h->alloc_ram_mib += fl.ram_mib;
@@ -453,8 +625,7 @@ svc_vm_create(struct req *req, struct resp *resp)
 	    svc_cloudinit_put(txn, vm.id, ci, &err) < 0 ||
 	    vm_enqueue(txn, &vm, OPA_CREATE, NULL, &op, &err) < 0 ||
 	    svc_vm_save(txn, &vm, &err) < 0 ||
-	    store_put(txn, DB_VMS_BY_NAME, vm.name, vm.id, strlen(vm.id), 0,
-	    &err) < 0 ||
+	    svc_vm_name_put(txn, &vm, &err) < 0 ||
 	    store_put(txn, DB_VMS_BY_HOST, vm.host, vm.id, strlen(vm.id), 0,
 	    &err) < 0 ||
 	    store_put(txn, DB_VMS_BY_FLAVOR, vm.flavor, vm.id, strlen(vm.id), 0,
@@ -465,7 +636,7 @@ svc_vm_create(struct req *req, struct resp *resp)
 	    svc_placement_put(txn, &vm, &err) < 0)
 		goto fail;
 	body = accepted_body(&op, &vm);
-	if (idem_save(txn, idem, 202, body, &err) < 0)
+	if (idem_save(req, txn, &idem, 202, body, &err) < 0)
 		goto fail;
 	str_copy(req->audit_agency, sizeof(req->audit_agency), vm.agency);
 	rc = svc_commit(req, txn, 202, &err, "vm %s (%s)", vm.name, vm.id);
@@ -476,7 +647,7 @@ svc_vm_create(struct req *req, struct resp *resp)
 	resp_json(resp, 202, body);
 	sched_result_free(&res);
 	svc_sched_free(&snap);
-	free(idem);
+	idem_free(&idem);
 	free(ci);
 	return HANDLER_DONE;
 fail:
@@ -484,8 +655,7 @@ fail:
 	store_txn_abort(txn);
 	sched_result_free(&res);
 	svc_sched_free(&snap);
-	free(idem);
-	free(existing);
+	idem_free(&idem);
 	free(ci);
 	resp_error(resp, &err);
 	return HANDLER_DONE;
@@ -595,6 +765,54 @@ vm_list_cb(const char *key, size_t klen, const char *val, size_t vlen,
 	return rc;
 }
 
+/* ?name= for a caller who sees every agency: the VMs of that name in
+ * each agency that has one (names are per agency; DB_NAMES). */
+struct vm_named_ctx {
+	struct vm_list_ctx *c;
+	const char *host, *agency;
+};
+
+static int
+vm_named_cb(const char *key, size_t klen, const char *val, size_t vlen,
+    void *arg, struct vm_error *err)
+{
+	struct vm_named_ctx *nc = arg;
+	struct vm_error e = { 0, "" };
+	char k[SVC_KEY_MAX];
+	struct api_vm vm;
+
+	(void)key;
+	(void)klen;
+	if (vlen >= sizeof(k))
+		return 0;
+	memcpy(k, val, vlen);
+	k[vlen] = '\0';
+	if (svc_vm_lookup(nc->c->txn, k, &vm, &e) < 0) {
+		if (e.code == API_ENOTFOUND)
+			return 0;
+		*err = e;
+		return -1;
+	}
+	if (auth_scope_ok(nc->c->who, vm.agency) &&
+	    (nc->host == NULL || strcmp(vm.host, nc->host) == 0) &&
+	    (nc->agency == NULL || strcmp(vm.agency, nc->agency) == 0) &&
+	    (nc->c->tag == NULL || api_tags_match(vm.tags, nc->c->tag)))
+		json_object_array_add(nc->c->items,
+		    api_encode(&api_vm_schema, &vm));
+	return 0;
+}
+
+static int
+vm_list_named(struct vm_list_ctx *c, const char *name, const char *host,
+    const char *agency, struct vm_error *err)
+{
+	struct vm_named_ctx nc = { c, host, agency };
+	char ik[SVC_KEY_MAX + 16];
+
+	snprintf(ik, sizeof(ik), "vm:%s", name);
+	return store_iter_dups(c->txn, DB_NAMES, ik, vm_named_cb, &nc, err);
+}
+
 int
 svc_vm_list(struct req *req, struct resp *resp)
 {
@@ -637,7 +855,11 @@ svc_vm_list(struct req *req, struct resp *resp)
 		    (c.tag == NULL || api_tags_match(vm.tags, c.tag)))
 			json_object_array_add(c.items,
 			    api_encode(&api_vm_schema, &vm));
-		else if (rc < 0 && e2.code != API_ENOTFOUND) {
+		else if (rc < 0 && e2.code == API_EAMBIGUOUS) {
+			/* A list filter: every agency's VM of that name. */
+			if (vm_list_named(&c, name, host, agency, &err) < 0)
+				goto fail;
+		} else if (rc < 0 && e2.code != API_ENOTFOUND) {
 			err = e2;
 			goto fail;
 		}
@@ -698,7 +920,7 @@ vm_change(struct req *req, struct resp *resp, int opa,
 	struct api_operation op;
 	struct api_vm vm;
 	json_object *body = NULL;
-	char *idem = NULL;
+	struct idem idem = { NULL, "" };
 	int rc;
 
 	memset(&vm, 0, sizeof(vm));
@@ -706,11 +928,11 @@ vm_change(struct req *req, struct resp *resp, int opa,
 		goto fail;
 	if (store_txn_begin(req->ctl->store, true, &txn, &err) < 0)
 		goto fail;
-	if ((rc = idem_check(txn, idem, resp, &err)) != 0) {
+	if ((rc = idem_check(req, txn, &idem, resp, &err)) != 0) {
 		if (rc < 0)
 			goto fail;
 		store_txn_abort(txn);
-		free(idem);
+		idem_free(&idem);
 		return HANDLER_DONE;
 	}
 	if (svc_vm_lookup_scoped(req, txn, req->params[0], &vm, &err) < 0)
@@ -800,7 +1022,7 @@ vm_change(struct req *req, struct resp *resp, int opa,
 	    svc_vm_save(txn, &vm, &err) < 0)
 		goto fail;
 	body = accepted_body(&op, &vm);
-	if (idem_save(txn, idem, 202, body, &err) < 0)
+	if (idem_save(req, txn, &idem, 202, body, &err) < 0)
 		goto fail;
 	str_copy(req->audit_agency, sizeof(req->audit_agency), vm.agency);
 	rc = svc_commit(req, txn, 202, &err, "vm %s (%s)", vm.name, vm.id);
@@ -809,12 +1031,12 @@ vm_change(struct req *req, struct resp *resp, int opa,
 		goto fail;
 	server_wake(req->ctl->server, vm.host);
 	resp_json(resp, 202, body);
-	free(idem);
+	idem_free(&idem);
 	return HANDLER_DONE;
 fail:
 	json_object_put(body);
 	store_txn_abort(txn);
-	free(idem);
+	idem_free(&idem);
 	resp_error(resp, &err);
 	return HANDLER_DONE;
 }

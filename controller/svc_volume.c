@@ -25,19 +25,83 @@
 static int
 vol_save(struct store_txn *txn, struct api_volume *v, struct vm_error *err)
 {
+	char key[SVC_KEY_MAX];
+
 	v->updated_at = now_ms();
-	return store_put_obj(txn, DB_VOLUMES, v->name, &api_volume_schema, v,
+	svc_name_key(v->agency, v->name, key);
+	return store_put_obj(txn, DB_VOLUMES, key, &api_volume_schema, v,
 	    0, err);
+}
+
+/* Remove v's row and its name. */
+static int
+vol_del(struct store_txn *txn, const struct api_volume *v,
+    struct vm_error *err)
+{
+	char key[SVC_KEY_MAX];
+
+	svc_name_key(v->agency, v->name, key);
+	if (store_del(txn, DB_VOLUMES, key, NULL, err) < 0)
+		return -1;
+	return svc_name_del(txn, NAME_VOLUME, v->agency, v->name, err);
+}
+
+/* The volume of a task: its name in whichever agency has that id. */
+struct vol_by_id {
+	struct store_txn *txn;
+	const char *id;
+	struct api_volume *v;
+	bool found;
+};
+
+static int
+vol_by_id_cb(const char *key, size_t klen, const char *val, size_t vlen,
+    void *arg, struct vm_error *err)
+{
+	struct vol_by_id *b = arg;
+	char k[SVC_KEY_MAX];
+	int rc;
+
+	(void)key;
+	(void)klen;
+	if (vlen >= sizeof(k))
+		return 0;
+	memcpy(k, val, vlen);
+	k[vlen] = '\0';
+	rc = store_get_obj(b->txn, DB_VOLUMES, k, &api_volume_schema, b->v,
+	    err);
+	if (rc < 0)
+		return -1;
+	if (rc == 0 && strcmp(b->v->id, b->id) == 0) {
+		b->found = true;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+vol_get_by_id(struct store_txn *txn, const char *name, const char *id,
+    struct api_volume *v, struct vm_error *err)
+{
+	struct vol_by_id b = { txn, id, v, false };
+	char ik[SVC_KEY_MAX + 16];
+
+	snprintf(ik, sizeof(ik), "volume:%s", name);
+	if (store_iter_dups(txn, DB_NAMES, ik, vol_by_id_cb, &b, err) < 0)
+		return -1;
+	return b.found ? 0 : 1;
 }
 
 static int
 vol_lookup(struct req *req, struct store_txn *txn, const char *name,
     struct api_volume *v, struct vm_error *err)
 {
-	int rc = 1;
+	char key[SVC_KEY_MAX];
+	int rc;
 
-	if (api_name_valid(name))
-		rc = store_get_obj(txn, DB_VOLUMES, name, &api_volume_schema,
+	rc = svc_name_resolve(req, txn, NAME_VOLUME, name, key, err);
+	if (rc == 0)
+		rc = store_get_obj(txn, DB_VOLUMES, key, &api_volume_schema,
 		    v, err);
 	if (rc < 0)
 		return -1;
@@ -211,13 +275,11 @@ svc_volume_create(struct req *req, struct resp *resp)
 	    vol_quota(txn, &v, 1, &err) < 0)
 		goto fail;
 	v.updated_at = v.created_at;
-	rc = store_put_obj(txn, DB_VOLUMES, v.name, &api_volume_schema, &v,
-	    STORE_NOOVERWRITE, &err);
-	if (rc < 0)
-		goto fail;
-	if (rc == 1) {
-		vm_error_set(&err, API_ECONFLICT, "volume '%s' already exists",
-		    v.name);
+	/* Names per agency (svc_names.c). */
+	rc = svc_name_clash(txn, NAME_VOLUME, v.agency, v.name, &err) < 0 ||
+	    vol_save(txn, &v, &err) < 0 ||
+	    svc_name_add(txn, NAME_VOLUME, v.agency, v.name, &err) < 0;
+	if (rc != 0) {
 		goto fail;
 	}
 	str_copy(req->audit_agency, sizeof(req->audit_agency), v.agency);
@@ -292,7 +354,7 @@ svc_volume_delete(struct req *req, struct resp *resp)
 	str_copy(req->audit_agency, sizeof(req->audit_agency), v.agency);
 	if (v.host[0] == '\0') {
 		/* No file anywhere yet: the row goes now. */
-		if (store_del(txn, DB_VOLUMES, v.name, NULL, &err) < 0 ||
+		if (vol_del(txn, &v, &err) < 0 ||
 		    vol_quota(txn, &v, -1, &err) < 0)
 			goto fail;
 		status = 204;
@@ -338,7 +400,7 @@ vol_devs_cb(const char *key, size_t klen, const char *val, size_t vlen,
     void *arg, struct vm_error *err)
 {
 	struct vol_devs *d = arg;
-	char name[API_NAME_MAX];
+	char name[SVC_KEY_MAX];
 	struct api_volume v;
 	int rc;
 
@@ -369,6 +431,7 @@ svc_volume_attach(struct req *req, struct resp *resp)
 	struct api_task t;
 	struct api_vm vm;
 	json_object *body = NULL;
+	char vkey[SVC_KEY_MAX];
 	int rc, i;
 
 	if (svc_body(req, &api_volume_attach_schema, &a, &err) < 0 ||
@@ -429,7 +492,8 @@ svc_volume_attach(struct req *req, struct resp *resp)
 	str_copy(t.host, sizeof(t.host), vm.host);
 	t.generation = vm.generation;
 	t.action = OPA_VOL_ATTACH;
-	if (store_put(txn, DB_VOLS_BY_VM, vm.id, v.name, strlen(v.name), 0,
+	svc_name_key(v.agency, v.name, vkey);
+	if (store_put(txn, DB_VOLS_BY_VM, vm.id, vkey, strlen(vkey), 0,
 	    &err) < 0 ||
 	    vol_enqueue(txn, &v, &t, &op, &err) < 0 ||
 	    vol_save(txn, &v, &err) < 0)
@@ -510,8 +574,11 @@ fail:
 static int
 vol_unbind(struct store_txn *txn, struct api_volume *v, struct vm_error *err)
 {
+	char key[SVC_KEY_MAX];
+
+	svc_name_key(v->agency, v->name, key);
 	if (v->vm[0] != '\0' &&
-	    store_del(txn, DB_VOLS_BY_VM, v->vm, v->name, err) < 0)
+	    store_del(txn, DB_VOLS_BY_VM, v->vm, key, err) < 0)
 		return -1;
 	v->vm[0] = '\0';
 	v->vm_name[0] = '\0';
@@ -526,11 +593,10 @@ svc_volume_result(struct store_txn *txn, const struct api_task *t,
 	struct api_volume v;
 	int rc;
 
-	rc = store_get_obj(txn, DB_VOLUMES, t->vol_name, &api_volume_schema,
-	    &v, err);
+	rc = vol_get_by_id(txn, t->vol_name, t->vol_id, &v, err);
 	if (rc < 0)
 		return -1;
-	if (rc == 1 || strcmp(v.id, t->vol_id) != 0)
+	if (rc == 1)
 		return 0;	/* gone meanwhile */
 	if (!r->ok) {
 		v.state = VOL_ERROR;
@@ -553,7 +619,7 @@ svc_volume_result(struct store_txn *txn, const struct api_task *t,
 	case OPA_VOL_DELETE:
 		log_info("volume %s: file removed from host %s; deleted",
 		    v.name, v.host);
-		if (store_del(txn, DB_VOLUMES, v.name, NULL, err) < 0 ||
+		if (vol_del(txn, &v, err) < 0 ||
 		    vol_host_claim(NULL, txn, &v, -1, err) < 0)
 			return -1;
 		return vol_quota(txn, &v, -1, err);
@@ -565,7 +631,7 @@ svc_volume_result(struct store_txn *txn, const struct api_task *t,
 
 struct vol_gone {
 	struct store_txn *txn;
-	char names[26][API_NAME_MAX];
+	char names[26][SVC_KEY_MAX];
 	size_t n;
 };
 
@@ -578,7 +644,7 @@ vol_gone_cb(const char *key, size_t klen, const char *val, size_t vlen,
 	(void)key;
 	(void)klen;
 	(void)err;
-	if (vlen < API_NAME_MAX && g->n < ARRAY_SIZE(g->names)) {
+	if (vlen < SVC_KEY_MAX && g->n < ARRAY_SIZE(g->names)) {
 		memcpy(g->names[g->n], val, vlen);
 		g->names[g->n][vlen] = '\0';
 		g->n++;

@@ -113,12 +113,13 @@ urlpath_text_ok(const char *v, size_t n)
 	return true;
 }
 
-bool
-urlpath_cursor_ok(const char *v, size_t n)
+/* One part of a cursor: [A-Za-z0-9._:-], not starting with '.' or '-'. */
+static bool
+cursor_part_ok(const char *v, size_t n)
 {
 	size_t i;
 
-	if (n == 0 || n > 128 || v[0] == '.' || v[0] == '-')
+	if (n == 0 || v[0] == '.' || v[0] == '-')
 		return false;
 	for (i = 0; i < n; i++)
 		if (!((v[i] >= 'a' && v[i] <= 'z') ||
@@ -127,4 +128,24 @@ urlpath_cursor_ok(const char *v, size_t n)
 		    v[i] == '_' || v[i] == '.' || v[i] == ':'))
 			return false;
 	return true;
+}
+
+/*
+ * A list cursor is a store key handed out as "next": a name, a uuid, a
+ * sequence, or a per-agency key "AGENCY/NAME" ("/NAME" for public and
+ * shared objects, svc_name_key). At most one '/'.
+ */
+bool
+urlpath_cursor_ok(const char *v, size_t n)
+{
+	const char *slash;
+
+	if (n == 0 || n > URLPATH_CURSOR_MAX)
+		return false;
+	slash = memchr(v, '/', n);
+	if (slash == NULL)
+		return cursor_part_ok(v, n);
+	if (slash != v && !cursor_part_ok(v, (size_t)(slash - v)))
+		return false;
+	return cursor_part_ok(slash + 1, n - (size_t)(slash - v) - 1);
 }

@@ -38,9 +38,12 @@ bool urlpath_text_ok(const char *v, size_t n);
 
 /*
  * Could v[0..n) be a list cursor (the "next" of a list answer, passed
- * back as ?after=)? 1..128 of A-Za-z0-9 . _ : - , not starting with '.'
- * or '-'. Extend it if a list ever hands out other cursors.
+ * back as ?after=)? At most URLPATH_CURSOR_MAX bytes: one or two parts
+ * joined by '/' (a per-agency key "AGENCY/NAME", or "/NAME"), each of
+ * A-Za-z0-9 . _ : - and not starting with '.' or '-'. Extend it if a
+ * list ever hands out other cursors.
  */
+#define URLPATH_CURSOR_MAX	160
 bool urlpath_cursor_ok(const char *v, size_t n);
 
 #endif

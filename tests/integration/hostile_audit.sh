@@ -135,9 +135,11 @@ curl -s --no-progress-meter --parallel --parallel-max 32 --max-time 60 \
 t1=$(date +%s.%N)
 commits1=$(metric vmctl_store_commits_total)
 secs=$(echo "$t1 - $t0" | bc | sed "s/^\./0./")
-n401=$(grep -c '^401$' "$T_DIR/flood.codes")
+# 401 until the source's failed-login bucket (limits.auth_fail_*) runs
+# dry, 429 after: both are refusals and both are aggregated.
+n401=$(grep -cE '^(401|429)$' "$T_DIR/flood.codes")
 note "1: answers: $(sort "$T_DIR/flood.codes" | uniq -c | tr '\n' ' ')"
-check_eq "1: $NFLOOD bad tokens: all 401 (in ${secs}s)" "$NFLOOD" "$n401"
+check_eq "1: $NFLOOD bad tokens: all refused, 401 or 429 (in ${secs}s)" "$NFLOOD" "$n401"
 check "1: the flood took under 20 s" \
     test "$(echo "$secs < 20" | bc)" = 1
 note "1: $NFLOOD refusals in ${secs}s ($(echo "$NFLOOD / $secs" | bc)/s)"
@@ -147,13 +149,13 @@ check "1: at most $MAXEV write transactions during the flood (was 1 per refusal;
     test $((commits1 - commits0)) -le "$MAXEV"
 sleep 6.5		# refusal_interval_s = 5: the flood's aggregates written
 all_audit
-jq -c --argjson l "$last0" 'select(.seq > $l and .status == 401 and
+jq -c --argjson l "$last0" 'select(.seq > $l and (.status == 401 or .status == 429) and
     .path == "/v1/flavors")' \
     "$T_DIR/all" >"$T_DIR/flood.ev"
 nev=$(wc -l <"$T_DIR/flood.ev")
 sum=$(jq -s 'map(.count) | add // 0' "$T_DIR/flood.ev")
-check "1: a handful of audit events for the flood (got $nev, at most $MAXEV)" \
-    test "$nev" -ge 1 -a "$nev" -le "$MAXEV"
+check "1: a handful of audit events for the flood (got $nev, at most $((2 * MAXEV)))" \
+    test "$nev" -ge 1 -a "$nev" -le $((2 * MAXEV))
 check_eq "1: their counts add up to $NFLOOD" "$NFLOOD" "$sum"
 check_eq "1: each names the route, method and source" "$nev" \
     "$(jq -c 'select(.path == "/v1/flavors" and .method == "GET" and

@@ -266,7 +266,7 @@ check "... body is UTF-8 JSON" utf8_json "$T_DIR/r"
 nbad=0
 for p in /v1/vms /v1/flavors /v1/hosts /v1/users /v1/agencies \
     /v1/networks /v1/volumes /v1/images /v1/server-groups \
-    /v1/operations /v1/events /v1/audit /v1/tokens; do
+    /v1/operations /v1/events /v1/audit; do
 	req GET "$p?after=../../x"
 	if [ "$R_STATUS" != 400 ] ||
 	    ! jq -r .error.message "$T_DIR/r" | grep -q after; then
@@ -274,7 +274,7 @@ for p in /v1/vms /v1/flavors /v1/hosts /v1/users /v1/agencies \
 		note "GET $p?after=../../x: $R_STATUS $(cat "$T_DIR/r")"
 	fi
 done
-check "?after=../../x on 13 list routes: 400 naming 'after'" test "$nbad" -eq 0
+check "?after=../../x on 12 list routes: 400 naming 'after'" test "$nbad" -eq 0
 req GET '/v1/flavors?after=nulf'
 check_eq "a real cursor still works" 200 "$R_STATUS"
 # libmicrohttpd 0.9.75 cuts a header value at a NUL before vmctld sees

@@ -15,6 +15,10 @@
 # Requests that change things act on throwaway objects made just before
 # (by admin), or fail after authorization (409), or set what is already
 # there (maintenance off on hv1), so the fixtures survive.
+# Last, names per agency: a1 reuses a2's names (VM, network, volume,
+# group, image); agency callers see their own, admin/operator/global
+# viewer get 409 ambiguous and ?agency= resolves; Idempotency-Key of one
+# agency's user sent by another's creates the latter's own VM.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
@@ -599,6 +603,73 @@ check "agencies a1, a2, users m1, u2 and flavor small still there" \
     exists /v1/agencies/a1 /v1/agencies/a2 /v1/users/m1 /v1/users/u2 \
     /v1/flavors/small /v1/networks/net-a1 /v1/volumes/vol-a2
 check "audit chain verifies" audit_ok
+# ------------------------------------------------------------ names per agency
+# (issue 8, item 10, and item 5) Run last: they add a1 objects named like
+# a2's fixtures, which makes those names ambiguous for admins.
+TOK[u2]=$(user_token u2)
+# xname WHAT PRINCIPAL WANT METHOD PATH [BODY]: the status, and no answer
+# to a scoped caller names a2's fixture VM id.
+xname() {
+	local what=$1 p=$2 want=$3 out st
+	shift 3
+	out=$(API_TOKEN=${TOK[$p]} api "$@")
+	st=$(api_status)
+	if [ "$st" != "$want" ]; then
+		fail "$what as $p: got $st, want $want: $(head -c 300 <<<"$out")"
+	elif [ "$p" != admin ] && [ "$p" != op ] && [ "$p" != gv ] &&
+	    grep -q "$VM2ID" <<<"$out"; then
+		fail "$what as $p: answer holds a2's VM id"
+	else
+		pass "$what as $p: $st"
+	fi
+}
+xname "a1 reuses a2's VM name" m1 202 POST /v1/vms \
+    '{"name":"vm-a2","flavor":"small","image":{"name":"img-a1"}}'
+xname "a1 reuses a2's network name" m1 201 POST /v1/networks \
+    '{"name":"net-a2","cidr":"10.9.9.0/24"}'
+xname "a1 reuses a2's volume name" m1 201 POST /v1/volumes \
+    '{"name":"vol-a2","size_gib":1}'
+xname "a1 reuses a2's group name" m1 201 POST /v1/server-groups \
+    '{"name":"sg-a2","policy":"affinity"}'
+st=$(curl -s -o /dev/null -w '%{http_code}' \
+    -H "Authorization: Bearer ${TOK[m1]}" -F name=img-a2 \
+    -F kernel=@"$T_DIR/vmlinuz-img" "$CTL_URL/v1/images")
+check_eq "a1 reuses a2's image name as m1" 201 "$st"
+for k in "vms vm-a2" "networks net-a2" "volumes vol-a2" \
+    "server-groups sg-a2" "images img-a2"; do
+	read -r coll name <<<"$k"
+	for p in aa1 m1 v1; do
+		out=$(API_TOKEN=${TOK[$p]} api GET "/v1/$coll/$name")
+		check_eq "$coll/$name as $p: a1's own" "200 a1" \
+		    "$(api_status) $(jq -r .agency <<<"$out")"
+	done
+	check_eq "$coll/$name as u2: a2's own" a2 \
+	    "$(API_TOKEN=${TOK[u2]} api GET "/v1/$coll/$name" | jq -r .agency)"
+	for p in admin op gv; do
+		out=$(API_TOKEN=${TOK[$p]} api GET "/v1/$coll/$name")
+		check_eq "$coll/$name as $p: 409 ambiguous" "409 ambiguous" \
+		    "$(api_status) $(jq -r .error.code <<<"$out")"
+		check_eq "$coll/$name?agency=a2 as $p" a2 \
+		    "$(API_TOKEN=${TOK[$p]} api GET "/v1/$coll/$name?agency=a2" |
+		    jq -r .agency)"
+	done
+done
+check_eq "vm by uuid as admin: no ambiguity" a2 \
+    "$(api GET "/v1/vms/$VM2ID" | jq -r .agency)"
+# Idempotency keys are the caller's: u2 (a2) with m1's key gets its own VM.
+k1=$(API_TOKEN=${TOK[m1]} api POST /v1/vms \
+    '{"name":"idem-x","flavor":"small","image":{"name":"img-a1"}}' \
+    -H 'Idempotency-Key: matrix-k' | jq -r .vm.id)
+out=$(API_TOKEN=${TOK[u2]} api POST /v1/vms \
+    '{"name":"idem-x","flavor":"small","image":{"name":"img-a2"}}' \
+    -H 'Idempotency-Key: matrix-k')
+check_eq "idempotency key of m1 sent by u2: u2's own VM in a2" "202 a2" \
+    "$(api_status) $(jq -r .vm.agency <<<"$out")"
+check "... not m1's VM" test "$(jq -r .vm.id <<<"$out")" != "$k1"
+out=$(API_TOKEN=${TOK[m1]} api POST /v1/vms \
+    '{"name":"idem-y","flavor":"small","image":{"name":"img-a1"}}' \
+    -H 'Idempotency-Key: matrix-k')
+check_eq "m1 reuses its key for another request: 409" 409 "$(api_status)"
 check "agent is alive" daemon_alive agent
 check_daemons_clean ctl agent
 t_finish

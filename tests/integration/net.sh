@@ -157,8 +157,8 @@ refused "(2) overlap within agency a1" 409 conflict \
 refused "(2) overlap (inside) within agency a1" 409 conflict \
     "overlaps network n1" \
     POST /v1/networks '{"name":"x1","agency":"a1","cidr":"10.20.0.128/25"}'
-refused "(2) duplicate name" 409 conflict "network 'n1' already exists" \
-    POST /v1/networks '{"name":"n1","agency":"a2","cidr":"10.77.0.0/24"}'
+refused "(2) duplicate name in the same agency" 409 conflict "network 'n1' already exists" \
+    POST /v1/networks '{"name":"n1","agency":"a1","cidr":"10.77.0.0/24"}'
 refused "(2) admin without agency or shared" 400 invalid_argument \
     "give the owning agency, or shared" \
     POST /v1/networks '{"name":"x1","cidr":"10.21.0.0/24"}'

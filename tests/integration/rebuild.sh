@@ -143,7 +143,10 @@ check "... the reason names both arches" \
     grep -q "built for aarch64, the host is $ARCH" "$T_DIR/dry.json"
 M1 vm create x --flavor small --image arm >"$T_DIR/out" 2>&1
 check_eq "create from the aarch64 image fails (exit 1)" 1 $?
-check "... with the image filter's reason" \
+check "... a member gets the generic no-capacity answer (no host names)" \
+    grep -q "no capacity" "$T_DIR/out"
+V vm create x --flavor small --image arm --agency a1 >"$T_DIR/out" 2>&1
+check "... an admin gets the image filter's reason" \
     grep -q "image: 2 hosts (.*aarch64" "$T_DIR/out"
 check_eq "... and no VM row" 0 "$(api GET /v1/vms | jq '.items | length')"
 V vm create x --flavor small --image gpuimg --agency a1 --dry-run \
@@ -175,7 +178,8 @@ check_eq "... nothing changed: hv1 not in maintenance, g1 on hv1 running" \
 # ---------------------------------------------------------------- (2)
 
 check "a1 creates r1 on hv2 from deb" \
-    M1 -q vm create r1 --flavor small --image deb --host hv2 --wait
+    V -q vm create r1 --flavor small --agency a1 --image deb --host hv2 \
+    --wait
 R1=$(vmj r1 .id)
 OV=$(overlay hv2 "$R1")
 DEB=$(V -o json image show deb | jq -r .disk_sha256)
@@ -247,8 +251,12 @@ refused invalid_argument 400 "resize without a flavor" "needs the new flavor" \
     '{"action":"resize"}'
 refused conflict 409 "resize to its own flavor" "already has flavor small" \
     '{"action":"resize","flavor":"small"}'
-refused no_capacity 409 "resize beyond the host's RAM" "ram" \
-    '{"action":"resize","flavor":"huge"}'
+refused no_capacity 409 "resize beyond the host's RAM (a member: generic)" \
+    "no capacity" '{"action":"resize","flavor":"huge"}'
+api POST /v1/vms/r1/actions '{"action":"resize","flavor":"huge"}' \
+    >"$T_DIR/r.json"
+check "resize beyond the host's RAM: an admin reads the reason" \
+    grep -q "ram" "$T_DIR/r.json"
 refused quota_exceeded 409 "resize beyond a1's vCPU quota (4)" "vcpus" \
     '{"action":"resize","flavor":"wide"}'
 M1 vm resize r1 >"$T_DIR/out" 2>&1

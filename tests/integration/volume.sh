@@ -133,8 +133,9 @@ refused "(1) read-only state" 400 invalid_argument "volume.state: is read-only" 
     POST /v1/volumes '{"name":"y","agency":"a1","size_gib":1,"state":"attached"}'
 refused "(1) bad name" 400 invalid_argument "not a valid name" \
     POST /v1/volumes '{"name":"../y","agency":"a1","size_gib":1}'
-refused "(1) duplicate" 409 conflict "volume 'd1' already exists" \
-    POST /v1/volumes '{"name":"d1","agency":"a2","size_gib":1}'
+refused "(1) duplicate in the same agency" 409 conflict \
+    "volume 'd1' already exists" \
+    POST /v1/volumes '{"name":"d1","agency":"a1","size_gib":1}'
 AS_TOKEN=$M1 refused "(1) member for another agency" 403 forbidden \
     "volumes in agency a1 only" POST /v1/volumes \
     '{"name":"y","agency":"a2","size_gib":1}'

@@ -47,6 +47,7 @@ test_err_status(void **state)
 		{ API_ETRANSPORT, 502, "transport" },
 		{ API_ELIBVIRT, 500, "libvirt" },
 		{ API_EQUOTA, 409, "quota_exceeded" },
+		{ API_EAMBIGUOUS, 409, "ambiguous" },
 	};
 	size_t i;
 

@@ -93,7 +93,15 @@ test_urlpath_text_cursor(void **state)
 	assert_false(urlpath_cursor_ok("../../x", 7));
 	assert_false(urlpath_cursor_ok("", 0));
 	assert_false(urlpath_cursor_ok("-x", 2));
-	assert_false(urlpath_cursor_ok("a/b", 3));
+	/* Per-agency keys (svc_name_key): "AGENCY/NAME" and "/NAME". */
+	assert_true(urlpath_cursor_ok("a/b", 3));
+	assert_true(urlpath_cursor_ok("/web", 4));
+	assert_false(urlpath_cursor_ok("a/b/c", 5));
+	assert_false(urlpath_cursor_ok("../x", 4));
+	assert_false(urlpath_cursor_ok("a/../x", 6));
+	assert_false(urlpath_cursor_ok("a/", 2));
+	assert_false(urlpath_cursor_ok("/", 1));
+	assert_false(urlpath_cursor_ok("a//b", 4));
 	assert_false(urlpath_cursor_ok("a b", 3));
 	assert_false(urlpath_cursor_ok("x\xc3\xa9", 3));
 }

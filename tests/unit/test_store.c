@@ -636,6 +636,169 @@ test_schema_version(void **state)
 	assert_null(st);
 }
 
+/* Values of the dups of k, joined by ',' (for DB_NAMES and indexes). */
+static int
+join_cb(const char *key, size_t klen, const char *val, size_t vlen,
+    void *arg, struct vm_error *err)
+{
+	struct buf *b = arg;
+
+	(void)key;
+	(void)klen;
+	(void)err;
+	if (b->len > 0)
+		buf_append(b, ",", 1);
+	buf_append(b, val, vlen);
+	return 0;
+}
+
+static char *
+dups(struct store_txn *txn, enum store_db db, const char *k)
+{
+	struct buf b = { NULL, 0, 0 };
+	struct vm_error err;
+
+	if (store_iter_dups(txn, db, k, join_cb, &b, &err) < 0)
+		fail_msg("dups %s: %s", k, err.message);
+	return b.data != NULL ? b.data : xstrdup("");
+}
+
+static void
+assert_dups(struct store_txn *txn, enum store_db db, const char *k,
+    const char *want)
+{
+	char *v = dups(txn, db, k);
+
+	assert_string_equal(v, want);
+	free(v);
+}
+
+#define VM1 "11111111-1111-4111-8111-111111111111"
+
+/*
+ * A schema 3 store (names global) opened by this vmctld is migrated to 4
+ * in the start-up transaction: rows re-keyed "AGENCY/NAME" ("/NAME" for
+ * public images and shared networks), the indexes that name them follow,
+ * DB_NAMES is built, unscoped idempotency rows are dropped.
+ */
+static void
+test_migrate_v3(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_txn *txn;
+	struct store *st = NULL;
+	struct vm_error err;
+
+	txn = begin(fx, true);
+	put(txn, DB_META, "schema_version", "3");
+	put(txn, DB_IMAGES, "deb", "{\"name\":\"deb\",\"agency\":\"a1\"}");
+	put(txn, DB_IMAGES, "pub", "{\"name\":\"pub\",\"agency\":null}");
+	put(txn, DB_NETWORKS, "n1", "{\"name\":\"n1\",\"agency\":\"a1\"}");
+	put(txn, DB_NETWORKS, "shr", "{\"name\":\"shr\",\"shared\":true}");
+	put(txn, DB_VOLUMES, "d1", "{\"name\":\"d1\",\"agency\":\"a2\"}");
+	put(txn, DB_SERVER_GROUPS, "g1", "{\"name\":\"g1\",\"agency\":\"a1\"}");
+	put(txn, DB_VMS, VM1,
+	    "{\"name\":\"web\",\"agency\":\"a1\"}");
+	put(txn, DB_VMS_BY_NAME, "web", VM1);
+	put(txn, DB_VMS_BY_IMAGE, "deb", VM1);
+	put(txn, DB_GROUP_MEMBERS, "g1", VM1);
+	put(txn, DB_VOLS_BY_VM, VM1, "d1");
+	put(txn, DB_NET_IPS, "n1/0a000002", VM1);
+	put(txn, DB_NET_IPS, "shr/0a090002",
+	    VM1);
+	put(txn, DB_PLACEMENTS, VM1,
+	    "hv1 1 1 128 2 g1");
+	put(txn, DB_IDEMPOTENCY, "POST /v1/vms k1", "{\"status\":202}");
+	put(txn, DB_AGENCIES, "a1", "{\"name\":\"a1\"}");
+	commit(txn);
+	store_close(fx->st);
+	fx->st = NULL;
+
+	vm_error_clear(&err);
+	if (store_open(fx->path, MAP_MIB, &st, &err) < 0)
+		fail_msg("open v3: %s", err.message);
+	fx->st = st;
+	txn = begin(fx, false);
+	assert_value(txn, DB_META, "schema_version", "4");
+	assert_value(txn, DB_IMAGES, "deb", "");
+	assert_value(txn, DB_IMAGES, "a1/deb",
+	    "{\"name\":\"deb\",\"agency\":\"a1\"}");
+	assert_value(txn, DB_IMAGES, "/pub",
+	    "{\"name\":\"pub\",\"agency\":null}");
+	assert_value(txn, DB_NETWORKS, "a1/n1",
+	    "{\"name\":\"n1\",\"agency\":\"a1\"}");
+	assert_value(txn, DB_NETWORKS, "/shr",
+	    "{\"name\":\"shr\",\"shared\":true}");
+	assert_value(txn, DB_VOLUMES, "a2/d1",
+	    "{\"name\":\"d1\",\"agency\":\"a2\"}");
+	assert_value(txn, DB_SERVER_GROUPS, "a1/g1",
+	    "{\"name\":\"g1\",\"agency\":\"a1\"}");
+	assert_value(txn, DB_VMS_BY_NAME, "web", "");
+	assert_value(txn, DB_VMS_BY_NAME, "a1/web",
+	    VM1);
+	assert_dups(txn, DB_VMS_BY_IMAGE, "a1/deb",
+	    VM1);
+	assert_dups(txn, DB_VMS_BY_IMAGE, "deb", "");
+	assert_dups(txn, DB_GROUP_MEMBERS, "a1/g1",
+	    VM1);
+	assert_dups(txn, DB_VOLS_BY_VM, VM1,
+	    "a2/d1");
+	assert_value(txn, DB_NET_IPS, "a1/n1/0a000002",
+	    VM1);
+	assert_value(txn, DB_NET_IPS, "/shr/0a090002",
+	    VM1);
+	assert_value(txn, DB_NET_IPS, "n1/0a000002", "");
+	assert_value(txn, DB_PLACEMENTS, VM1,
+	    "hv1 1 1 128 2 a1/g1");
+	assert_value(txn, DB_IDEMPOTENCY, "POST /v1/vms k1", "");
+	assert_dups(txn, DB_NAMES, "vm:web", "a1/web");
+	assert_dups(txn, DB_NAMES, "image:deb", "a1/deb");
+	assert_dups(txn, DB_NAMES, "image:pub", "/pub");
+	assert_dups(txn, DB_NAMES, "network:shr", "/shr");
+	assert_dups(txn, DB_NAMES, "volume:d1", "a2/d1");
+	assert_dups(txn, DB_NAMES, "group:g1", "a1/g1");
+	{
+		char *ag = get(txn, DB_AGENCIES, "a1"), id[API_UUID_LEN];
+		const char *p = strstr(ag, "\"id\":\"");
+
+		/* {"name":"a1","id":"<uuid>"}: the agency got an id. */
+		assert_non_null(p);
+		str_copy(id, sizeof(id), p + 6);
+		assert_true(uuid_valid(id));
+		free(ag);
+	}
+	store_txn_abort(txn);
+
+	/* Opening again changes nothing (already version 4). */
+	reopen(fx, MAP_MIB);
+	txn = begin(fx, false);
+	assert_value(txn, DB_IMAGES, "a1/deb",
+	    "{\"name\":\"deb\",\"agency\":\"a1\"}");
+	assert_dups(txn, DB_NAMES, "image:deb", "a1/deb");
+	store_txn_abort(txn);
+}
+
+/* A store older than 3 is refused, unchanged. */
+static void
+test_migrate_too_old(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_txn *txn;
+	struct store *st = NULL;
+	struct vm_error err;
+
+	txn = begin(fx, true);
+	put(txn, DB_META, "schema_version", "2");
+	put(txn, DB_IMAGES, "deb", "{\"name\":\"deb\",\"agency\":\"a1\"}");
+	commit(txn);
+	store_close(fx->st);
+	fx->st = NULL;
+	vm_error_clear(&err);
+	assert_int_equal(store_open(fx->path, MAP_MIB, &st, &err), -1);
+	assert_null(st);
+	assert_non_null(strstr(err.message, "upgrades only from 3"));
+}
+
 static void
 test_open_fails_cleanly(void **state)
 {
@@ -1026,6 +1189,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_count, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seq, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema_version, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v3, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_too_old, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_open_fails_cleanly, setup,
 		    teardown),
