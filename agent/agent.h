@@ -48,6 +48,7 @@ struct agent_conf {
 	int migrate_plain;		/* bool: qemu+tcp, no MIGRATE_TLS */
 	char image_cache_dir[API_PATH_MAX];	/* "" = STATE_DIR/images */
 	char volume_dir[API_PATH_MAX];	/* volume files; "" = STATE_DIR/volumes */
+	int require_nwfilter;		/* bool: no NIC without clean-traffic */
 	/* The only directory VMs' host paths (image.disk, kernel, initrd)
 	 * may name files in; "" = host paths refused (disks_host_path). */
 	char image_dir[API_PATH_MAX];

@@ -269,7 +269,7 @@ domxml_devices(xmlNodePtr dom, const struct domxml_params *p)
 		domxml_child(disk, NULL, "readonly", NULL);
 	}
 	if (p->nnics > 0)
-		netxml_interfaces(devs, p->nics, p->nnics);
+		netxml_interfaces(devs, p->nics, p->nnics, p->nic_filter);
 	n = domxml_chardev(devs, "serial", p->console_log);
 	domxml_prop(domxml_child(n, NULL, "target", NULL), "port", "0");
 	n = domxml_chardev(devs, "console", p->console_log);

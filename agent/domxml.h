@@ -37,6 +37,8 @@ struct domxml_params {
 	const struct api_task_nic *nics;	/* NICs (netxml.c), may be NULL */
 	size_t nnics;
 	const char *seed_iso;	/* cloud-init NoCloud seed (cdrom), or NULL */
+	bool nic_filter;	/* NICs get the clean-traffic nwfilter with
+				 * their IP and MAC (netxml_interfaces) */
 	bool crash_restart;	/* on-crash policy: libvirt restarts a guest
 				 * that panics (reported by a pvpanic device)
 				 * instead of powering it off */

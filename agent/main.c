@@ -35,6 +35,7 @@
 #include "imgcache.h"
 #include "log.h"
 #include "miguri.h"
+#include "netxml.h"
 #include "reaper.h"
 #include "taskloop.h"
 #include "util.h"
@@ -102,6 +103,8 @@ static const struct conf_item agent_conf_items[] = {
 	    image_cache_dir, ""),
 	CONF_ITEM_STR("agent", "volume_dir", struct agent_conf, volume_dir,
 	    ""),
+	CONF_ITEM_BOOL("agent", "require_nwfilter", struct agent_conf,
+	    require_nwfilter, "false"),
 	CONF_ITEM_STR("agent", "image_dir", struct agent_conf, image_dir,
 	    ""),
 	CONF_ITEM_ENUM("log", "level", struct agent_conf, log_level,
@@ -757,6 +760,34 @@ agent_imgcache(struct agent *a)
 	return rc;
 }
 
+/*
+ * Say once whether VM NICs get the clean-traffic nwfilter (anti-spoofing,
+ * taskloop.c asks again per VM): qemu:///system has it; the test driver
+ * and qemu:///embed have no nwfilter driver (vmagentd(8)).
+ */
+static void
+agent_nwfilter_note(struct agent *a)
+{
+	struct vm_error err;
+	int rc;
+
+	vm_error_clear(&err);
+	rc = a->virt->ops->vo_nwfilter(a->virt, NETXML_NWFILTER, 0, &err);
+	if (rc == 1)
+		log_info("VM NICs get nwfilter %s (MAC and IP anti-spoofing)",
+		    NETXML_NWFILTER);
+	else if (a->conf.require_nwfilter)
+		log_warnx("%s has no nwfilter %s%s%s: VMs with NICs will not "
+		    "start (agent.require_nwfilter = true)",
+		    a->conf.libvirt_uri, NETXML_NWFILTER, rc < 0 ? ": " : "",
+		    rc < 0 ? err.message : "");
+	else
+		log_warnx("%s has no nwfilter %s%s%s: VM NICs get NO "
+		    "anti-spoofing filter (set agent.require_nwfilter = true "
+		    "to refuse them)", a->conf.libvirt_uri, NETXML_NWFILTER,
+		    rc < 0 ? ": " : "", rc < 0 ? err.message : "");
+}
+
 /* Connect to libvirt, retrying: libvirtd may still be starting. */
 static bool
 agent_connect_loop(struct agent *a)
@@ -769,8 +800,10 @@ agent_connect_loop(struct agent *a)
 
 		vm_error_clear(&err);
 		if (virt_libvirt_open(a->conf.libvirt_uri, agent_on_event, a,
-		    &a->virt, &err) == 0 && agent_capacity(a, &err) == 0)
+		    &a->virt, &err) == 0 && agent_capacity(a, &err) == 0) {
+			agent_nwfilter_note(a);
 			return true;
+		}
 		if (!failing)
 			log_warnx("%s; retrying", err.message);
 		failing = true;

@@ -127,7 +127,8 @@ netxml_network_build(const struct api_task_nic *nic, char **xml_out,
 }
 
 void
-netxml_interfaces(xmlNodePtr devs, const struct api_task_nic *nics, size_t n)
+netxml_interfaces(xmlNodePtr devs, const struct api_task_nic *nics, size_t n,
+    bool filter)
 {
 	char name[API_NAME_MAX + 8];
 	size_t i;
@@ -150,6 +151,14 @@ netxml_interfaces(xmlNodePtr devs, const struct api_task_nic *nics, size_t n)
 		}
 		nx_prop(nx_child(ifc, "mac"), "address", nic->mac);
 		nx_prop(nx_child(ifc, "model"), "type", "virtio");
+		if (filter) {
+			xmlNodePtr f = nx_child(ifc, "filterref"), prm;
+
+			nx_prop(f, "filter", NETXML_NWFILTER);
+			prm = nx_child(f, "parameter");
+			nx_prop(prm, "name", "IP");
+			nx_prop(prm, "value", nic->ip);
+		}
 	}
 }
 

@@ -30,9 +30,16 @@ int netxml_nic_check(const struct api_task_nic *nic, struct vm_error *err);
  */
 int netxml_network_build(const struct api_task_nic *nic, char **xml_out,
     struct vm_error *err);
-/* Append an <interface> (virtio, the MAC) per NIC under devs. */
+/* The libvirt nwfilter every NIC gets when the driver has it. */
+#define NETXML_NWFILTER "clean-traffic"
+/*
+ * Append an <interface> (virtio, the MAC) per NIC under devs; with
+ * filter, each also gets <filterref filter='clean-traffic'> with the
+ * NIC's IPAM address as IP (libvirt takes MAC from <mac>): the guest can
+ * send only from that MAC and IP (no ARP/IP spoofing, no DHCP server).
+ */
 void netxml_interfaces(xmlNodePtr devs, const struct api_task_nic *nics,
-    size_t n);
+    size_t n, bool filter);
 /* <disk> of a volume: qcow2 file path on virtio target dev (vdb...). */
 int netxml_disk_build(const char *path, const char *dev, char **xml_out,
     struct vm_error *err);

@@ -28,16 +28,15 @@
 int
 serial_send(struct agent *a, const struct api_task *t, struct vm_error *err)
 {
-	struct api_console_line *lines = NULL;
 	struct api_console c;
 	struct http_client *hc = NULL;
 	struct stat st;
 	char *path = disks_console_path(a->conf.state_dir, t->vm_id);
 	char *buf = xmalloc(API_CONSOLE_CHUNK), *body = NULL, *resp = NULL;
-	json_object *o = NULL;
 	int64_t off = t->console_offset;
-	ssize_t got = 0;
-	size_t n;
+	ssize_t got = 0, shrunk;
+	size_t len = 0;
+	int tries;
 	long status = 0;
 	int fd, ret = -1;
 
@@ -62,10 +61,24 @@ serial_send(struct agent *a, const struct api_task *t, struct vm_error *err)
 	memset(&c, 0, sizeof(c));
 	str_copy(c.vm_id, sizeof(c.vm_id), t->vm_id);
 	c.offset = off;
-	c.end = off + got;
-	n = api_console_lines(buf, (size_t)got, &lines);
-	o = api_console_encode(&c, lines, n);
-	body = json_dump(o);
+	/*
+	 * Fit the ENCODED body in API_CONSOLE_BODY_MAX: 8 KiB of newlines
+	 * is ~190 KiB of JSON. Shrink the byte count in proportion until
+	 * it fits (bounded: a handful of rounds; one byte always fits);
+	 * the controller asks again from the new end for the rest.
+	 */
+	for (tries = 0; ; tries++) {
+		c.end = off + got;
+		body = api_console_format(&c, buf, (size_t)got);
+		len = strlen(body);
+		if (len <= API_CONSOLE_BODY_MAX || got <= 1 || tries >= 16)
+			break;
+		free(body);
+		body = NULL;
+		shrunk = (ssize_t)((double)got * API_CONSOLE_BODY_MAX /
+		    (double)len * 0.95);
+		got = shrunk < got ? (shrunk > 0 ? shrunk : 1) : got - 1;
+	}
 	hc = agent_http_client(a, SERIAL_POST_MS);
 	if (http_request(hc, "POST", "/v1/agent/console", body, 0, &status,
 	    &resp, err) < 0)
@@ -81,8 +94,6 @@ cleanup:
 	if (fd >= 0)
 		close(fd);
 	http_client_free(hc);
-	json_object_put(o);
-	free(lines);
 	free(body);
 	free(resp);
 	free(buf);

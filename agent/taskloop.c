@@ -184,7 +184,6 @@ static void
 tl_set_error(struct api_task_result *r, const char *msg)
 {
 	size_t n, max = sizeof(r->error) - 1;
-	char *p;
 
 	n = strlen(msg);
 	if (n > max) {
@@ -194,9 +193,7 @@ tl_set_error(struct api_task_result *r, const char *msg)
 	}
 	memcpy(r->error, msg, n);
 	r->error[n] = '\0';
-	for (p = r->error; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
+	api_text_scrub(r->error);	/* controls, C1, bad UTF-8 */
 	if (r->error[0] == '\0')
 		str_copy(r->error, sizeof(r->error), "failed");
 }
@@ -314,6 +311,33 @@ tl_networks(struct agent *a, const struct api_task *t, struct vm_error *err)
 	return 0;
 }
 
+/*
+ * NICs get the clean-traffic nwfilter (MAC + IP anti-spoofing) when the
+ * libvirt driver has it; without it (test:///, qemu:///embed) the VM
+ * starts unfiltered, unless agent.require_nwfilter refuses it.
+ */
+static int
+tl_nic_filter(struct agent *a, const struct api_task *t, bool *filter,
+    struct vm_error *err)
+{
+	struct virt *v = a->virt;
+	int rc;
+
+	*filter = false;
+	rc = v->ops->vo_nwfilter(v, NETXML_NWFILTER, 0, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 0 && a->conf.require_nwfilter) {
+		vm_error_set(err, API_ECONFLICT, "vm %s: host %s has no "
+		    "nwfilter %s and agent.require_nwfilter is set: no NIC "
+		    "without anti-spoofing", t->vm_name, a->conf.host,
+		    NETXML_NWFILTER);
+		return -1;
+	}
+	*filter = rc == 1;
+	return 0;
+}
+
 static int
 tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 {
@@ -376,6 +400,8 @@ tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 	p.nnics = tl_nnics(t);
 	p.seed_iso = seed;
 	p.crash_restart = t->on_crash == ON_CRASH_RESTART;
+	if (p.nnics > 0 && tl_nic_filter(a, t, &p.nic_filter, err) < 0)
+		goto cleanup;
 	if (domxml_build(&p, &xml, err) < 0)
 		goto cleanup;
 	if (v->ops->vo_define(v, xml, 0, err) < 0)

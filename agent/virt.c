@@ -507,6 +507,40 @@ cleanup:
 /* ---------------------------------------------------------------- networks */
 
 static int
+lv_nwfilter(struct virt *v, const char *name, unsigned int flags,
+    struct vm_error *err)
+{
+	struct virt_lv *lv = LV(v);
+	virNWFilterPtr f;
+	int code, ret = -1;
+
+	(void)flags;
+	pthread_rwlock_rdlock(&lv->lv_lock);
+	if (lv->lv_conn == NULL) {
+		vm_error_set(err, API_ELIBVIRT, "nwfilter %s: not connected "
+		    "to %s", name, lv->lv_uri);
+		goto cleanup;
+	}
+	f = virNWFilterLookupByName(lv->lv_conn, name);
+	if (f != NULL) {
+		virNWFilterFree(f);
+		ret = 1;
+		goto cleanup;
+	}
+	/* test:/// and qemu:///embed have no nwfilter driver at all. */
+	code = virGetLastErrorCode();
+	if (code == VIR_ERR_NO_NWFILTER || code == VIR_ERR_NO_SUPPORT) {
+		ret = 0;
+		goto cleanup;
+	}
+	vm_error_set(err, API_ELIBVIRT, "nwfilter %s: %s", name,
+	    virGetLastErrorMessage());
+cleanup:
+	pthread_rwlock_unlock(&lv->lv_lock);
+	return ret;
+}
+
+static int
 lv_net_ensure(struct virt *v, const char *name, const char *xml,
     unsigned int flags, struct vm_error *err)
 {
@@ -753,6 +787,7 @@ static const struct virt_ops lv_ops = {
 	.vo_attach = lv_attach,
 	.vo_detach = lv_detach,
 	.vo_suspend = lv_suspend,
+	.vo_nwfilter = lv_nwfilter,
 };
 
 int

@@ -94,6 +94,10 @@ struct virt_ops {
 	/* Pause the guest's vCPUs (vo_resume undoes it). */
 	int (*vo_suspend)(struct virt *v, const char *uuid, unsigned int flags,
 	    struct vm_error *err);
+	/* Does the nwfilter `name` exist? 1 yes, 0 no (or the driver has no
+	 * nwfilter support: test:///, qemu:///embed), -1 on other errors. */
+	int (*vo_nwfilter)(struct virt *v, const char *name,
+	    unsigned int flags, struct vm_error *err);
 };
 
 /* vo_migrate flags */

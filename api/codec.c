@@ -102,15 +102,79 @@ api_enum_index(const char *const *names, const char *s)
 	return -1;
 }
 
-static bool
-text_valid(const char *s)
+size_t
+api_utf8_len(const unsigned char *p)
 {
-	const unsigned char *p;
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
+			return 0;
+		if ((p[0] == 0xe0 && p[1] < 0xa0) ||	/* overlong */
+		    (p[0] == 0xed && p[1] > 0x9f))	/* surrogate */
+			return 0;
+		return 3;
+	}
+	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
+		    (p[3] & 0xc0) != 0x80)
+			return 0;
+		if ((p[0] == 0xf0 && p[1] < 0x90) ||
+		    (p[0] == 0xf4 && p[1] > 0x8f))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
 
-	for (p = (const unsigned char *)s; *p; p++)
-		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+/*
+ * The one text class of the API (AF_STR, AF_TEXT): no C0 control but tab
+ * (and LF, CR with API_TEXT_LINES), no DEL; with API_TEXT_STRICT (every
+ * client input) also well-formed UTF-8 only and no C1 control
+ * (U+0080..U+009F: U+009B is an 8-bit CSI and U+0085 a line end on
+ * terminals that honour them). Stored records keep the older, wider
+ * class so a store written before this rule still reads; vmctl escapes
+ * what it prints (cli/output.c).
+ */
+bool
+api_text_valid(const char *s, unsigned flags)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p != '\0') {
+		size_t n = 1;
+
+		if ((*p < 0x20 && *p != '\t' && (!(flags & API_TEXT_LINES) ||
+		    (*p != '\n' && *p != '\r'))) || *p == 0x7f)
 			return false;
+		if ((flags & API_TEXT_STRICT) && *p >= 0x80) {
+			n = api_utf8_len(p);
+			if (n == 0 || (p[0] == 0xc2 && p[1] <= 0x9f))
+				return false;
+		}
+		p += n;
+	}
 	return true;
+}
+
+void
+api_text_scrub(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p != '\0') {
+		size_t n = api_utf8_len(p);
+
+		if (n == 2 && p[0] == 0xc2 && p[1] <= 0x9f) {
+			p[0] = p[1] = ' ';
+		} else if (n == 0 || *p < 0x20 || *p == 0x7f) {
+			*p = ' ';
+			n = 1;
+		}
+		p += n;
+	}
 }
 
 static bool
@@ -245,7 +309,8 @@ field_decode(const struct api_schema *s, const struct api_field *f,
 			    f->name, f->size - 1);
 			return -1;
 		}
-		if (!text_valid(str)) {
+		if (!api_text_valid(str, mode == API_INPUT ?
+		    API_TEXT_STRICT : 0)) {
 			vm_error_set(err, API_EINVAL,
 			    "%s.%s: control characters are not allowed",
 			    s->name, f->name);
@@ -254,22 +319,18 @@ field_decode(const struct api_schema *s, const struct api_field *f,
 		str_copy(p, f->size, str);
 		return 0;
 	case AF_TEXT: {
-		const unsigned char *c;
-
 		if (strlen(str) >= f->size) {
 			vm_error_set(err, API_EINVAL,
 			    "%s.%s: longer than %zu characters", s->name,
 			    f->name, f->size - 1);
 			return -1;
 		}
-		for (c = (const unsigned char *)str; *c != '\0'; c++) {
-			if ((*c < 0x20 && *c != '\t' && *c != '\n' &&
-			    *c != '\r') || *c == 0x7f) {
-				vm_error_set(err, API_EINVAL, "%s.%s: control "
-				    "characters other than tab and line ends "
-				    "are not allowed", s->name, f->name);
-				return -1;
-			}
+		if (!api_text_valid(str, API_TEXT_LINES |
+		    (mode == API_INPUT ? API_TEXT_STRICT : 0))) {
+			vm_error_set(err, API_EINVAL, "%s.%s: control "
+			    "characters other than tab and line ends "
+			    "are not allowed", s->name, f->name);
+			return -1;
 		}
 		str_copy(p, f->size, str);
 		return 0;

@@ -109,6 +109,14 @@ bool api_name_valid(const char *s);
 /* "" or comma-separated names ("gpu,ssd"; blanks around names allowed). */
 bool api_labels_valid(const char *s);
 bool api_path_valid(const char *s);
+/* Length of the well-formed UTF-8 sequence at p, 0 if there is none. */
+size_t api_utf8_len(const unsigned char *p);
+#define API_TEXT_LINES	0x1	/* LF and CR allowed (AF_TEXT) */
+#define API_TEXT_STRICT	0x2	/* input: UTF-8 only, no C1 (U+0080..9F) */
+/* Is s text of the API's one class (codec.c says which characters)? */
+bool api_text_valid(const char *s, unsigned flags);
+/* Make s valid strict text in place: controls and bad bytes -> ' '. */
+void api_text_scrub(char *s);
 /* Index of s in a NULL-terminated list, or -1 (also for s NULL). */
 int api_enum_index(const char *const *names, const char *s);
 

@@ -6,6 +6,8 @@
 #include "agentproto.h"
 #include "console.h"
 #include "errors.h"
+#include "json.h"
+#include "util.h"
 
 static const struct api_field line_fields[] = {
 	AFS("text", AF_STR, 0, struct api_console_line, text),
@@ -87,4 +89,76 @@ api_console_encode(const struct api_console *c,
 	json_object_object_add(o, "lines", json_object_get(v));
 	json_object_put(arr);
 	return o;
+}
+
+/* One line object of api_console_format(): text as api_encode() writes
+ * it (an empty string is null), then nl. */
+static void
+format_line(struct buf *b, const char *text, size_t len, bool nl, bool first)
+{
+	size_t i;
+
+	buf_append(b, first ? "{" : ",{", first ? 1 : 2);
+	if (len == 0) {
+		buf_append(b, "\"text\":null", 11);
+	} else {
+		buf_append(b, "\"text\":\"", 8);
+		for (i = 0; i < len; i++) {
+			if (text[i] == '"' || text[i] == '\\')
+				buf_append(b, "\\", 1);
+			if (text[i] == '\t')
+				buf_append(b, "\\t", 2);
+			else
+				buf_append(b, &text[i], 1);
+		}
+		buf_append(b, "\"", 1);
+	}
+	if (nl)
+		buf_append(b, ",\"nl\":true}", 11);
+	else
+		buf_append(b, ",\"nl\":false}", 12);
+}
+
+char *
+api_console_format(const struct api_console *c, const char *buf, size_t n)
+{
+	struct buf b = { NULL, 0, 0 };
+	char text[API_CONSOLE_LINE_MAX];
+	char *head = api_encode_text(&api_console_schema, c);
+	size_t hl = strlen(head), len = 0, i;
+	bool open = false, first = true;
+
+	/* The header object without its closing brace, then the lines. */
+	buf_append(&b, head, hl - 1);
+	free(head);
+	buf_append(&b, hl > 2 ? ",\"lines\":[" : "\"lines\":[",
+	    hl > 2 ? 10 : 9);
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)buf[i];
+
+		if (!open) {
+			len = 0;
+			open = true;
+		}
+		if (ch == '\n') {
+			format_line(&b, text, len, true, first);
+			first = false;
+			open = false;
+			continue;
+		}
+		/* As api_console_lines(): controls and non-ASCII are '?'. */
+		text[len++] = (ch < 0x20 && ch != '\t') || ch >= 0x7f ? '?' :
+		    (char)ch;
+		if (len == API_CONSOLE_LINE_MAX - 1) {
+			format_line(&b, text, len, false, first);
+			first = false;
+			open = false;
+		}
+	}
+	if (open) {
+		format_line(&b, text, len, false, first);
+		first = false;
+	}
+	buf_append(&b, "]}", 2);
+	return b.data;
 }

@@ -320,6 +320,17 @@ void output_json(json_object *obj);
  * nothing with -q. */
 void output_msg(const struct cli_ctx *ctx, const char *fmt, ...)
     ATTR_PRINTF(2, 3);
+/*
+ * Text from the server made safe for a terminal (malloc'ed): C0 controls,
+ * DEL and bytes that are not UTF-8 as \xNN, C1 controls (U+0080..U+009F)
+ * as \u00NN, so an escape sequence in a stored string or in an error
+ * that echoes input is shown, never obeyed. OUTPUT_ESC_LINES keeps LF
+ * and tab (messages); without it they are escaped too.
+ */
+#define OUTPUT_ESC_LINES 0x1
+char *output_escape(const char *s, unsigned flags);
+/* fprintf whose whole result goes through output_escape(LINES). */
+void output_safe_printf(FILE *fp, const char *fmt, ...) ATTR_PRINTF(2, 3);
 /* Shorthand for a string that may be empty: "-" then. */
 const char *output_str(const char *s);
 /* ISO-8601 text of epoch ms, or "-" for 0; buf[32]. */

@@ -603,8 +603,8 @@ cleanup:
 void
 client_error_print(const struct cli_ctx *ctx, const struct vm_error *err)
 {
-	fprintf(stderr, "vmctl: %s\n", err->message[0] ? err->message :
-	    api_err_name(err->code));
+	output_safe_printf(stderr, "vmctl: %s\n", err->message[0] ?
+	    err->message : api_err_name(err->code));
 	switch (err->code) {
 	case API_ETRANSPORT:
 		if (ctx->tls_failed)

@@ -176,7 +176,8 @@ cmd_audit_verify(struct cli_ctx *ctx, int argc, char **argv)
 		ret = CLI_OK;
 	} else {
 		/* Exit 1 and say where, even with -q: it is the result. */
-		fprintf(stderr, "vmctl: audit trail broken at seq %lld (of "
+		output_safe_printf(stderr, "vmctl: audit trail broken at seq "
+		    "%lld (of "
 		    "%lld events): %s\n", (long long)v.first_bad,
 		    (long long)v.events, output_str(v.reason));
 	}

@@ -293,8 +293,9 @@ volume_accepted(struct cli_ctx *ctx, const char *name, json_object *ans,
 		return CLI_ERR;
 	}
 	if (op.state == OP_FAILED) {
-		fprintf(stderr, "vmctl: volume %s: %s failed: %s\n", name,
-		    api_op_action_names[op.action], output_str(op.error));
+		output_safe_printf(stderr, "vmctl: volume %s: %s failed: "
+		    "%s\n", name, api_op_action_names[op.action],
+		    output_str(op.error));
 		fprintf(stderr, "vmctl: see 'vmctl volume show %s'\n", name);
 		return CLI_ERR;
 	}

@@ -211,7 +211,7 @@ cmd_op_show(struct cli_ctx *ctx, int argc, char **argv)
 	ret = client_show(ctx, path, &api_operation_schema);
 	free(path);
 	if (ret == CLI_OK && wait && op.state == OP_FAILED) {
-		fprintf(stderr, "vmctl: operation %s failed: %s\n",
+		output_safe_printf(stderr, "vmctl: operation %s failed: %s\n",
 		    argv[optind], output_str(op.error));
 		ret = CLI_ERR;
 	}

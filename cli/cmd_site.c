@@ -155,7 +155,8 @@ cmd_site_capacity(struct cli_ctx *ctx, int argc, char **argv)
 	/* Why N+1 fails is data, not chatter: printed even with -q. */
 	for (i = 0; i < nrows; i++)
 		if (!rows[i].n1_ok)
-			printf("site %s: N+%lld does not hold: %s\n",
+			output_safe_printf(stdout,
+			    "site %s: N+%lld does not hold: %s\n",
 			    rows[i].name,
 			    (long long)rows[i].num[SITE_TOLERATE],
 			    rows[i].n1_reason != NULL ? rows[i].n1_reason :

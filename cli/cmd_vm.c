@@ -63,7 +63,7 @@ vm_accepted(struct cli_ctx *ctx, json_object *ans, bool wait, bool deleting)
 	if (cmd_op_wait(ctx, op.id, &op, &err) < 0)
 		goto fail;
 	if (op.state == OP_FAILED) {
-		fprintf(stderr, "vmctl: %s %s failed: %s\n",
+		output_safe_printf(stderr, "vmctl: %s %s failed: %s\n",
 		    api_op_action_names[op.action],
 		    op.vm_name[0] ? op.vm_name : op.vm_id,
 		    output_str(op.error));
@@ -215,7 +215,7 @@ vm_dry_run(struct cli_ctx *ctx, const struct api_vm *vm)
 		ret = CLI_OK;
 	} else {
 		fflush(stdout);		/* the table first, even in a pipe */
-		fprintf(stderr, "vmctl: no host for the VM: %s\n",
+		output_safe_printf(stderr, "vmctl: no host for the VM: %s\n",
 		    error != NULL ? error : "(no reason given)");
 	}
 	goto cleanup;

@@ -511,7 +511,7 @@ cli_usage(const struct cli_ctx *ctx, FILE *fp)
 int
 cli_usage_error(const struct cli_ctx *ctx, const char *fmt, ...)
 {
-	char name[64];
+	char name[64], *msg = NULL;
 	va_list ap;
 
 	fputs("vmctl: ", stderr);
@@ -520,9 +520,12 @@ cli_usage_error(const struct cli_ctx *ctx, const char *fmt, ...)
 		fprintf(stderr, "%s: ", name);
 	}
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		fatalx("vasprintf");
 	va_end(ap);
-	fputc('\n', stderr);
+	/* It may echo an argument: no terminal control from it. */
+	output_safe_printf(stderr, "%s\n", msg);
+	free(msg);
 	cli_usage(ctx, stderr);
 	return CLI_USAGE;
 }

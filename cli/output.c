@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "codec.h"
 #include "log.h"
+#include "util.h"
 
 struct output_table {
 	const char *const *headers;	/* borrowed, ncols entries */
@@ -19,6 +21,48 @@ struct output_table {
 	size_t ncells;
 	size_t cap;
 };
+
+char *
+output_escape(const char *s, unsigned flags)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	struct buf b = { NULL, 0, 0 };
+
+	while (*p != '\0') {
+		size_t n = api_utf8_len(p);
+
+		if ((flags & OUTPUT_ESC_LINES) && (*p == '\n' || *p == '\t')) {
+			buf_append(&b, (const char *)p, 1);
+			p++;
+		} else if (n == 2 && p[0] == 0xc2 && p[1] <= 0x9f) {
+			buf_printf(&b, "\\u00%02x", p[1]);
+			p += 2;
+		} else if (n == 0 || *p < 0x20 || *p == 0x7f) {
+			buf_printf(&b, "\\x%02x", *p);
+			p++;
+		} else {
+			buf_append(&b, (const char *)p, n);
+			p += n;
+		}
+	}
+	return b.data != NULL ? b.data : xstrdup("");
+}
+
+void
+output_safe_printf(FILE *fp, const char *fmt, ...)
+{
+	char *s = NULL, *e;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		fatalx("vasprintf");
+	va_end(ap);
+	e = output_escape(s, OUTPUT_ESC_LINES);
+	fputs(e, fp);
+	free(e);
+	free(s);
+}
 
 struct output_table *
 output_table_new(const char *const *headers, size_t ncols)
@@ -40,10 +84,14 @@ output_cell(struct output_table *t, const char *fmt, ...)
 	if (vasprintf(&s, fmt, ap) < 0)
 		fatalx("vasprintf");
 	va_end(ap);
-	/* One row per line, whatever a server string holds. */
+	/* One row per line, whatever a server string holds; and no
+	 * terminal control from it (output_escape). */
 	for (p = s; *p; p++)
 		if (*p == '\n' || *p == '\r' || *p == '\t')
 			*p = ' ';
+	p = output_escape(s, 0);
+	free(s);
+	s = p;
 	if (s[0] == '\0') {
 		free(s);
 		s = xstrdup("-");
@@ -144,12 +192,16 @@ output_kv_prefix(const char *prefix, json_object *obj)
 				free(sub);
 			}
 		} else if (val == NULL)
-			printf("%s: -\n", name);
-		else if (json_object_is_type(val, json_type_string))
-			printf("%s: %s\n", name, json_object_get_string(val));
-		else
-			printf("%s: %s\n", name, json_object_to_json_string_ext(
-			    val, JSON_C_TO_STRING_PLAIN));
+			output_safe_printf(stdout, "%s: -\n", name);
+		else if (json_object_is_type(val, json_type_string)) {
+			char *v = output_escape(json_object_get_string(val), 0);
+
+			output_safe_printf(stdout, "%s: %s\n", name, v);
+			free(v);
+		} else
+			output_safe_printf(stdout, "%s: %s\n", name,
+			    json_object_to_json_string_ext(val,
+			    JSON_C_TO_STRING_PLAIN));
 		free(name);
 	}
 }
@@ -160,12 +212,27 @@ output_kv(json_object *obj)
 	output_kv_prefix(NULL, obj);
 }
 
+/*
+ * json-c escapes C0 controls but writes DEL and C1 controls as they are;
+ * those can only sit inside strings, where \u007f / \u00NN mean the same
+ * characters: the document is unchanged for a parser, inert on a terminal.
+ */
 void
 output_json(json_object *obj)
 {
-	printf("%s\n", json_object_to_json_string_ext(obj,
-	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-	    JSON_C_TO_STRING_NOSLASHESCAPE));
+	const unsigned char *p = (const unsigned char *)
+	    json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
+	    JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+
+	for (; *p != '\0'; p++) {
+		if (*p == 0x7f)
+			fputs("\\u007f", stdout);
+		else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			printf("\\u00%02x", *++p);
+		else
+			putchar(*p);
+	}
+	putchar('\n');
 }
 
 void
@@ -181,14 +248,17 @@ void
 output_msg(const struct cli_ctx *ctx, const char *fmt, ...)
 {
 	FILE *fp = ctx->output == OUT_JSON ? stderr : stdout;
+	char *s = NULL;
 	va_list ap;
 
 	if (ctx->quiet)
 		return;
 	va_start(ap, fmt);
-	vfprintf(fp, fmt, ap);
+	if (vasprintf(&s, fmt, ap) < 0)
+		fatalx("vasprintf");
 	va_end(ap);
-	fputc('\n', fp);
+	output_safe_printf(fp, "%s\n", s);
+	free(s);
 }
 
 const char *

@@ -40,6 +40,8 @@ struct ctl_config {
 	int64_t images_max_size_mib;	/* largest file of an upload */
 	int64_t events_keep;		/* [events] keep: newest kept */
 	int64_t idem_ttl_s;		/* [limits] idempotency_ttl_s */
+	char net_bridges[1024];		/* [networks] bridges: allow-list
+					 * "SITE:BR,BR SITE:BR" (bridges.h) */
 	/* [audit] and store headroom (controller/auditlog.c) */
 	int64_t audit_refusal_interval_s;	/* refusals aggregated over */
 	int64_t audit_refusal_max_keys;	/* aggregates per interval */

@@ -16,6 +16,7 @@
 #include "audit.h"
 #include "auditlog.h"
 #include "auth.h"
+#include "bridges.h"
 #include "conf.h"
 #include "ctl.h"
 #include "identity.h"
@@ -111,6 +112,8 @@ static const struct conf_item ctl_conf[] = {
 	CONF_ITEM_STR("audit", "export_dir", struct ctl_config,
 	    audit_export_dir, ""),
 	CONF_ITEM_STR("audit", "key_file", struct ctl_config, audit_key_file,
+	    ""),
+	CONF_ITEM_STR("networks", "bridges", struct ctl_config, net_bridges,
 	    ""),
 };
 
@@ -315,6 +318,16 @@ main(int argc, char **argv)
 	for (i = 0; i < noverrides; i++) {
 		if (apply_override(&ctl.cfg, overrides[i], &err) < 0) {
 			fprintf(stderr, "vmctld: %s\n", err.message);
+			goto cleanup;
+		}
+	}
+	{
+		/* Checked now (for -n too); svc_net.c parses it per request. */
+		struct bridges br;
+
+		if (bridges_parse(ctl.cfg.net_bridges, &br, &err) < 0) {
+			fprintf(stderr, "vmctld: networks.bridges: %s\n",
+			    err.message);
 			goto cleanup;
 		}
 	}

@@ -65,6 +65,8 @@ const struct route routes_table[] = {
 	{ "POST", "/v1/vms/{}/tags", svc_vm_tags, 0, RES_VM, W },
 	{ "GET", "/v1/vms/{}/history", svc_vm_history, 0, RES_VM, R },
 	{ "GET", "/v1/vms/{}/console", svc_vm_console, 0, RES_VM, R },
+	{ "POST", "/v1/vms/{}/console", svc_vm_console_refresh,
+	    ROUTE_NOAUDIT, RES_VM, R },
 	{ "POST", "/v1/agent/register", svc_agent_register, ROUTE_AGENT,
 	    RES_AGENT, W },
 	{ "POST", "/v1/agent/heartbeat", svc_agent_heartbeat,

@@ -107,6 +107,7 @@ int svc_host_patch(struct req *req, struct resp *resp);
 int svc_vm_tags(struct req *req, struct resp *resp);
 int svc_vm_history(struct req *req, struct resp *resp);
 int svc_vm_console(struct req *req, struct resp *resp);
+int svc_vm_console_refresh(struct req *req, struct resp *resp);
 int svc_agent_console(struct req *req, struct resp *resp);
 /* Drop a removed VM's console window (svc_console.c). */
 int svc_console_drop(struct store_txn *txn, const char *vm_id,

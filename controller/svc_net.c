@@ -20,6 +20,7 @@
 
 #include <gnutls/crypto.h>
 
+#include "bridges.h"
 #include "errors.h"
 #include "json.h"
 #include "log.h"
@@ -58,6 +59,68 @@ static void
 net_ip_key(const char *net, uint32_t ip, char *key, size_t size)
 {
 	snprintf(key, size, "%s/%08" PRIx32, net, ip);
+}
+
+/* ------------------------------------------------------------ bridges */
+
+/*
+ * A bridge network puts guests straight on a host bridge: the management
+ * LAN, another agency's segment. Only an admin makes one, and only on a
+ * bridge the allow-list ([networks] bridges, bridges.h) names for some
+ * site; net_bridge_site_ok() then keeps each NIC to the sites that list it.
+ */
+static int
+net_bridge_check(const struct req *req, const struct api_network *n,
+    struct vm_error *err)
+{
+	struct bridges br;
+	char allowed[512];
+
+	if (req->who.role != ROLE_ADMIN) {
+		vm_error_set(err, API_EFORBIDDEN, "network.mode: bridge "
+		    "networks put VMs on a host bridge: only admins make "
+		    "them (use mode isolated or nat)");
+		return -1;
+	}
+	if (bridges_parse(req->ctl->cfg.net_bridges, &br, err) < 0)
+		return -1;
+	if (!bridges_allowed(&br, NULL, n->bridge)) {
+		bridges_format(&br, NULL, allowed, sizeof(allowed));
+		vm_error_set(err, API_EINVAL, "network.bridge: %s is not on "
+		    "the allow-list of any site (vmctld.conf [networks] "
+		    "bridges; allowed: %s)", n->bridge, allowed);
+		return -1;
+	}
+	return 0;
+}
+
+/* A NIC of bridge network n on a VM placed on host `host`: only at a site
+ * whose allow-list names the bridge. */
+static int
+net_bridge_site_ok(struct req *req, struct store_txn *txn, size_t i,
+    const struct api_network *n, const char *host, struct vm_error *err)
+{
+	struct bridges br;
+	struct api_host h;
+	int rc;
+
+	rc = store_get_obj(txn, DB_HOSTS, host, &api_host_schema, &h, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 1) {
+		vm_error_set(err, API_EINTERNAL, "vm.nics[%zu]: host of the "
+		    "placement is gone", i);
+		return -1;
+	}
+	if (bridges_parse(req->ctl->cfg.net_bridges, &br, err) < 0)
+		return -1;
+	if (!bridges_allowed(&br, h.site, n->bridge)) {
+		vm_error_set(err, API_EINVAL, "vm.nics[%zu].network: network "
+		    "%s (bridge %s) is not available at site %s, where the "
+		    "VM was placed", i, n->name, n->bridge, h.site);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -155,6 +218,8 @@ svc_net_create(struct req *req, struct resp *resp)
 	int prefix;
 
 	if (svc_body(req, &api_network_schema, &n, &err) < 0)
+		goto fail;
+	if (n.mode == NET_BRIDGE && net_bridge_check(req, &n, &err) < 0)
 		goto fail;
 	if (req->who.scope == SCOPE_OWN) {
 		if (n.shared) {
@@ -449,6 +514,9 @@ svc_net_alloc(struct req *req, struct store_txn *txn, struct api_vm *vm,
 			    vm->agency);
 			return -1;
 		}
+		if (n.mode == NET_BRIDGE && net_bridge_site_ok(req, txn, i,
+		    &n, vm->host, err) < 0)
+			return -1;
 		net_addrs(&n, &net, &gw, &bcast);
 		if (nic->ip[0] != '\0') {
 			if (api_ipv4_parse(nic->ip, &ip) < 0 ||

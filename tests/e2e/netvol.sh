@@ -74,7 +74,8 @@ else
 	fail "make bridge $BR"
 	e2e_finish
 fi
-if ! e2e_start_controller ctl "$T_DIR/state" -o server.listen=127.0.0.1
+if ! e2e_start_controller ctl "$T_DIR/state" -o server.listen=127.0.0.1 \
+    -o networks.bridges="dc:$BR"
 then
 	fail "start vmctld"
 	e2e_finish

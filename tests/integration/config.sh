@@ -129,6 +129,11 @@ run_case ctl-bad-tolerate 1 "$C" -n -c @CONF@
 run_case ctl-o-bad-double 1 "$C" -n -c /dev/null -o scheduler.ram_ratio=1,5
 run_case ctl-o-double-range 1 "$C" -n -c /dev/null \
     -o scheduler.disk_ratio=17
+# [networks] bridges: the per-site allow-list of bridge networks.
+run_case ctl-bridges 0 "$C" -n -c @CONF@
+run_case ctl-bad-bridges 1 "$C" -n -c @CONF@
+run_case ctl-o-bad-bridges 1 "$C" -n -c /dev/null \
+    -o "networks.bridges=dc:br0 dr:br-mgmt,'x"
 
 # Without a TLS certificate vmctld refuses to start unless told to serve
 # plain HTTP, and says how (before it touches the store or the port).

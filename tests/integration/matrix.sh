@@ -114,6 +114,7 @@ DELETE /v1/vms/{} tmpvm 202 /v1/vms/@ID@ -
 POST /v1/vms/{}/actions tmpvm 202 /v1/vms/@ID@/actions {"action":"stop","force":true}
 GET /v1/vms/{}/history vm 200 /v1/vms/@ID@/history -
 GET /v1/vms/{}/console vm 200 /v1/vms/@ID@/console -
+POST /v1/vms/{}/console vm 202 /v1/vms/@ID@/console -
 POST /v1/vms/{}/tags vm 200 /v1/vms/@ID@/tags {"set":"matrix=1"}
 GET /v1/operations list:agency 200 /v1/operations -
 GET /v1/operations leak:agency 200 /v1/operations?vm=@VM2ID@ -

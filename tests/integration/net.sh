@@ -65,7 +65,8 @@ vm_count() {
 setup() {
 	local tf="$T_DIR/hv1.token"
 	bootstrap_admin "$STORE" || return 1
-	start_controller ctl "$STORE" -o limits.rate_per_s=0 || return 1
+	start_controller ctl "$STORE" -o limits.rate_per_s=0 \
+	    -o networks.bridges=dc:br-test0 || return 1
 	create_agency a1 '{"instances":-1,"vcpus":-1,"ram_mib":-1,"disk_gib":-1,"networks":3}' &&
 	    create_agency a2 || return 1
 	mk POST /v1/users '{"name":"m1","role":"member","agency":"a1"}' .name \

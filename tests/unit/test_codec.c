@@ -725,6 +725,7 @@ main(void)
 		cmocka_unit_test(test_bad_enums),
 		cmocka_unit_test(test_control_chars),
 		cmocka_unit_test(test_regression_del_is_control_char),
+		cmocka_unit_test(test_regression_c1_control_chars),
 		cmocka_unit_test(test_text_too_long),
 		cmocka_unit_test(test_bad_times),
 		cmocka_unit_test(test_image_rules),
@@ -743,6 +744,7 @@ main(void)
 		cmocka_unit_test(test_str_copy),
 		cmocka_unit_test(test_buf),
 		cmocka_unit_test(test_json_helpers),
+		cmocka_unit_test(test_console_format),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

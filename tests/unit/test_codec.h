@@ -73,6 +73,7 @@ void test_bad_paths(void **state);
 void test_bad_enums(void **state);
 void test_control_chars(void **state);
 void test_regression_del_is_control_char(void **state);
+void test_regression_c1_control_chars(void **state);
 void test_text_too_long(void **state);
 void test_bad_times(void **state);
 void test_image_rules(void **state);
@@ -93,5 +94,6 @@ void test_uuid(void **state);
 void test_str_copy(void **state);
 void test_buf(void **state);
 void test_json_helpers(void **state);
+void test_console_format(void **state);
 
 #endif

@@ -17,6 +17,7 @@
 #include "errors.h"
 #include "json.h"
 #include "util.h"
+#include "console.h"
 #include "test_codec.h"
 
 /* ---------------------------------------------------------------- errors */
@@ -342,4 +343,50 @@ test_json_helpers(void **state)
 	json_object_put(o);
 	/* err may be NULL. */
 	assert_null(json_parse("{", 1, API_EINVAL, NULL));
+}
+
+/*
+ * Issue 8 item 19: api_console_format() writes the same document as
+ * api_console_encode() over api_console_lines(), straight from the bytes
+ * (a window of newlines no longer costs a 1 KiB struct per line).
+ */
+void
+test_console_format(void **state)
+{
+	static const char *const logs[] = {
+		"", "a", "\n", "\n\n\n", "boot\nhello \"x\" \\ y\tz\n",
+		"no newline at the end", "\x01\x1b[2J\x7f\xc2\x9b\xff\n",
+		"/slash/", "a\n\nb",
+	};
+	struct api_console c;
+	char big[3000];
+	size_t i;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	str_copy(c.vm_id, sizeof(c.vm_id),
+	    "0b7e3c2a-1d2e-4f5a-8b9c-0d1e2f3a4b5c");
+	c.offset = 7;
+	c.end = 7;
+	c.pending = true;
+	memset(big, 'x', sizeof(big));
+	big[1023] = '\n';	/* a full line, then a newline alone */
+	big[2500] = '"';
+	for (i = 0; i <= ARRAY_SIZE(logs); i++) {
+		const char *b = i < ARRAY_SIZE(logs) ? logs[i] : big;
+		size_t n = i < ARRAY_SIZE(logs) ? strlen(b) : sizeof(big);
+		struct api_console_line *lines = NULL;
+		size_t nl = api_console_lines(b, n, &lines);
+		json_object *want = api_console_encode(&c, lines, nl);
+		char *text = api_console_format(&c, b, n);
+		json_object *got = json_tokener_parse(text);
+
+		if (got == NULL || !json_object_equal(want, got))
+			fail_msg("log %zu: got %s\nwant %s", i, text,
+			    json_object_to_json_string(want));
+		json_object_put(got);
+		json_object_put(want);
+		free(text);
+		free(lines);
+	}
 }

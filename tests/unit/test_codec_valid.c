@@ -563,6 +563,58 @@ test_regression_del_is_control_char(void **state)
 	    "\"cmdline\":\"a\\u007fb\"}}");
 }
 
+/*
+ * Issue 8 item 20: C1 controls (U+0080..U+009F) passed the codec and
+ * reached administrators' terminals (U+009B is an 8-bit CSI, U+0085 a
+ * line end). Refused on input in every text field (AF_STR and AF_TEXT),
+ * whether escaped (\u009b) or raw UTF-8 (C2 9B); malformed UTF-8 too.
+ * A stored record keeps the older class (an older store still reads).
+ */
+void
+test_regression_c1_control_chars(void **state)
+{
+	static const char *const bad[] = {
+		"\"\\u0085\"", "\"a\\u009b31m\"", "\"\\u0080\"",
+		"\"x\\u009fy\"", "\"a\xc2\x9b" "b\"", "\"\xc2\x85\"",
+	};
+	size_t i;
+	char *t;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		t = with_field(VM_OK, "image.cmdline", bad[i]);
+		EXPECT_FAIL(&api_vm_schema, API_INPUT, API_EINVAL,
+		    "image.cmdline: control characters are not allowed", t);
+		free(t);
+		t = with_field(RESULT_OK, "error", bad[i]);
+		EXPECT_FAIL(&api_task_result_schema, API_INPUT, API_EINVAL,
+		    "result.error: control characters", t);
+		free(t);
+		t = with_field(VM_STORED, "error", bad[i]);
+		EXPECT_OK(&api_vm_schema, API_STORED, t);
+		free(t);
+	}
+	/* AF_TEXT (lines allowed) refuses them too. */
+	assert_false(api_text_valid("a\xc2\x85" "b", API_TEXT_LINES |
+	    API_TEXT_STRICT));
+	assert_true(api_text_valid("a\nb\r\n", API_TEXT_LINES |
+	    API_TEXT_STRICT));
+	/* Malformed UTF-8: a lone continuation byte, a cut sequence. */
+	assert_false(api_text_valid("a\x9b", API_TEXT_STRICT));
+	assert_false(api_text_valid("\xe6\x97", API_TEXT_STRICT));
+	/* Just past C1: U+00A0 (NBSP), U+00E9 and U+65E5 are text. */
+	assert_true(api_text_valid("\xc2\xa0 \xc3\xa9 \xe6\x97\xa5",
+	    API_TEXT_STRICT));
+	/* Scrub: what the agent does to an error text before sending it. */
+	{
+		char s[] = "a\x1b[1m\xc2\x9b" "b\x7f\xff" "c\xc3\xa9";
+
+		api_text_scrub(s);
+		assert_string_equal(s, "a [1m  b  c\xc3\xa9");
+		assert_true(api_text_valid(s, API_TEXT_STRICT));
+	}
+}
+
 void
 test_text_too_long(void **state)
 {

@@ -181,6 +181,66 @@ test_domain_interfaces(void **state)
 	free(xml);
 }
 
+/*
+ * Issue 8 (reading item): VM NICs had no anti-spoofing. With nic_filter
+ * (the driver has nwfilter), every NIC gets
+ * <filterref filter='clean-traffic'><parameter name='IP' value=IPAM/>
+ * (MAC from <mac>); without it, none (test:/// and qemu:///embed lack
+ * the nwfilter driver; agent.require_nwfilter refuses those, taskloop).
+ */
+static void
+test_domain_interfaces_nwfilter(void **state)
+{
+	struct api_task_nic nics[2];
+	struct domxml_params p;
+	struct vm_error err = { 0, "" };
+	char *xml = NULL;
+	xmlDocPtr doc;
+
+	(void)state;
+	nic_fill(&nics[0], "web", NET_ISOLATED, "52:54:00:00:00:01",
+	    "10.20.0.2");
+	nic_fill(&nics[1], "lan", NET_BRIDGE, "52:54:00:00:00:02",
+	    "10.20.0.3");
+	memset(&p, 0, sizeof(p));
+	p.type = DOMXML_KVM;
+	p.uuid = UUID;
+	p.name = "web-01";
+	p.vcpus = 1;
+	p.ram_mib = 128;
+	p.kernel = KERNEL;
+	p.console_log = CONSOLE;
+	p.nics = nics;
+	p.nnics = 2;
+	p.nic_filter = true;
+	assert_int_equal(domxml_build(&p, &xml, &err), 0);
+	doc = parse(xml);
+	assert_int_equal(xp(doc, "/domain/devices/interface/filterref", NULL,
+	    0), 2);
+	assert_xp(doc, "/domain/devices/interface[1]/filterref/@filter",
+	    "clean-traffic");
+	assert_xp(doc, "/domain/devices/interface[1]/filterref/parameter"
+	    "[@name='IP']/@value", "10.20.0.2");
+	assert_xp(doc, "/domain/devices/interface[1]/mac/@address",
+	    "52:54:00:00:00:01");
+	assert_xp(doc, "/domain/devices/interface[2]/filterref/@filter",
+	    "clean-traffic");
+	assert_xp(doc, "/domain/devices/interface[2]/filterref/parameter"
+	    "[@name='IP']/@value", "10.20.0.3");
+	/* One parameter only: MAC comes from <mac>, no other IP allowed. */
+	assert_int_equal(xp(doc, "/domain/devices/interface[2]/filterref/"
+	    "parameter", NULL, 0), 1);
+	xmlFreeDoc(doc);
+	free(xml);
+	xml = NULL;
+	p.nic_filter = false;
+	assert_int_equal(domxml_build(&p, &xml, &err), 0);
+	doc = parse(xml);
+	assert_int_equal(xp(doc, "//filterref", NULL, 0), 0);
+	xmlFreeDoc(doc);
+	free(xml);
+}
+
 static void
 test_bad_nics(void **state)
 {
@@ -310,6 +370,7 @@ main(void)
 		cmocka_unit_test(test_network_isolated),
 		cmocka_unit_test(test_network_nat_and_bridge),
 		cmocka_unit_test(test_domain_interfaces),
+		cmocka_unit_test(test_domain_interfaces_nwfilter),
 		cmocka_unit_test(test_bad_nics),
 		cmocka_unit_test(test_disk_build),
 		cmocka_unit_test(test_disk_edit),
