@@ -47,7 +47,7 @@ static const struct conf_item ctl_conf[] = {
 	CONF_ITEM_BOOL("server", "insecure_http", struct ctl_config,
 	    insecure_http, "false"),
 	CONF_ITEM_INT("server", "max_conns_per_ip", struct ctl_config,
-	    max_conns_per_ip, 1, 4096, "64"),
+	    max_conns_per_ip, 1, 4096, "256"),
 	CONF_ITEM_INT("server", "header_timeout_s", struct ctl_config,
 	    header_timeout_s, 1, 3600, "10"),
 	CONF_ITEM_STR("store", "path", struct ctl_config, store_path,
