@@ -217,6 +217,40 @@ tl_destroy(struct virt *v, const char *uuid, struct vm_error *err)
 }
 
 /*
+ * Power off a domain left paused by a start cut off by an agent kill.
+ * The destroy kills QEMU at once, then waits for the domain's job; the
+ * restarted driver's reconnect to that QEMU may hold the job past
+ * libvirt's wait (seen under a loaded host: "cannot acquire state change
+ * lock"), and lets it go once it sees QEMU gone: try again, a few times,
+ * and stop as soon as the domain is no longer paused.
+ */
+#define TL_STALE_TRIES	4
+
+static int
+tl_destroy_stale(struct virt *v, const struct api_task *t,
+    struct vm_error *err)
+{
+	int i, st;
+
+	for (i = 0; i < TL_STALE_TRIES; i++) {
+		if (tl_destroy(v, t->vm_id, err) == 0)
+			return 0;
+		log_warnx("vm %s (%s): destroy of the stale paused domain, try "
+		    "%d of %d: %s", t->vm_name, t->vm_id, i + 1, TL_STALE_TRIES,
+		    err->message);
+		if (v->ops->vo_state(v, t->vm_id, &st, NULL, 0, err) < 0)
+			return -1;
+		if (st != DOM_PAUSED && st != DOM_RUNNING) {
+			vm_error_clear(err);
+			return 0;
+		}
+		if (i + 1 < TL_STALE_TRIES)
+			vm_error_clear(err);
+	}
+	return -1;
+}
+
+/*
  * Pause a running domain (or resume a paused one); done already is fine
  * (a task may be delivered twice), any other state is an error.
  */
@@ -369,7 +403,7 @@ tl_create(struct agent *a, const struct api_task *t, struct vm_error *err)
 		 */
 		log_info("vm %s (%s): domain paused by an interrupted start; "
 		    "starting it again", t->vm_name, t->vm_id);
-		if (tl_destroy(v, t->vm_id, err) < 0)
+		if (tl_destroy_stale(v, t, err) < 0)
 			goto cleanup;
 		st = DOM_STOPPED;
 	}

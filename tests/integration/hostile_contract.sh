@@ -201,7 +201,7 @@ as "$H9" POST /v1/agent/results \
     "{\"results\":[{\"task_id\":\"$tid\",\"ok\":true,\"dom_state\":\"running\"}]}" \
     >/dev/null
 check_eq "5: hv9 reports the result" 200 "$(api_status)"
-api GET /v1/vms/v9/console >/dev/null
+api POST /v1/vms/v9/console >/dev/null	# asks the agent (GET only reads)
 as "$H9" GET '/v1/agent/tasks?host=hv9&wait=0' >"$T_DIR/tasks.json"
 vid=$(jq -r '.items[] | select(.action == "console") | .vm_id' "$T_DIR/tasks.json" |
     head -n 1)
