@@ -420,6 +420,33 @@ server_wake(struct server *srv, const char *key)
 }
 
 /*
+ * Resume and forget waiters, srv->lock held: with key, the long polls of
+ * key (marked superseded); without, those whose deadline is past at now,
+ * or all of them when stop (marked wait_over).
+ */
+static void
+waiters_resume(struct server *srv, const char *key, bool stop, int64_t now)
+{
+	struct waiter **pp, *w;
+
+	pp = &srv->waiters;
+	while ((w = *pp) != NULL) {
+		if (key != NULL ? strcmp(w->cs->req.wait_key, key) == 0 :
+		    stop || now >= w->cs->req.wait_deadline) {
+			*pp = w->next;
+			if (key != NULL)
+				w->cs->req.superseded = true;
+			else
+				w->cs->req.wait_over = true;
+			MHD_resume_connection(w->conn);
+			free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+}
+
+/*
  * End the waiting long polls of key with an empty answer: svc_agent_register
  * calls it when an agent starts again, so a poll of its previous life
  * (a dead connection the server has not noticed) leases nothing more.
@@ -427,20 +454,8 @@ server_wake(struct server *srv, const char *key)
 void
 server_supersede(struct server *srv, const char *key)
 {
-	struct waiter **pp, *w;
-
 	pthread_mutex_lock(&srv->lock);
-	pp = &srv->waiters;
-	while ((w = *pp) != NULL) {
-		if (strcmp(w->cs->req.wait_key, key) == 0) {
-			*pp = w->next;
-			w->cs->req.superseded = true;
-			MHD_resume_connection(w->conn);
-			free(w);
-		} else {
-			pp = &w->next;
-		}
-	}
+	waiters_resume(srv, key, false, 0);
 	pthread_mutex_unlock(&srv->lock);
 }
 
@@ -464,23 +479,12 @@ server_timer(void *arg)
 	int64_t last_sweep = 0;
 
 	for (;;) {
-		struct waiter **pp, *w;
 		int64_t now = mono_ms();
 		bool stop;
 
 		pthread_mutex_lock(&srv->lock);
 		stop = srv->stopping;
-		pp = &srv->waiters;
-		while ((w = *pp) != NULL) {
-			if (stop || now >= w->cs->req.wait_deadline) {
-				*pp = w->next;
-				w->cs->req.wait_over = true;
-				MHD_resume_connection(w->conn);
-				free(w);
-			} else {
-				pp = &w->next;
-			}
-		}
+		waiters_resume(srv, NULL, stop, now);
 		pthread_mutex_unlock(&srv->lock);
 		if (stop)
 			break;

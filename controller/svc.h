@@ -35,6 +35,9 @@ int svc_name_add(struct store_txn *txn, int kind, const char *agency,
     const char *name, struct vm_error *err);
 int svc_name_del(struct store_txn *txn, int kind, const char *agency,
     const char *name, struct vm_error *err);
+/* Delete the kind's row keyed "AGENCY/NAME" and its DB_NAMES index. */
+int svc_name_remove(struct store_txn *txn, int kind, const char *agency,
+    const char *name, struct vm_error *err);
 /* Key of name as agency sees it (own, then public for images and
  * networks; agency NULL or "": public only): 0 found, 1 absent, -1. */
 int svc_name_find(struct store_txn *txn, int kind, const char *agency,
