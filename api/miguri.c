@@ -84,18 +84,22 @@ hostport_split(const char *s, char host[API_MIGHOST_MAX], const char **rest)
 	return true;
 }
 
-static bool
-host_listed(const char *host, const char *const *hosts, size_t nhosts)
+/* Is host one of hosts (any host when hosts is NULL)? -1 + err if not. */
+static int
+host_check(const char *what, const char *host, const char *const *hosts,
+    size_t nhosts, struct vm_error *err)
 {
 	size_t i;
 
 	if (hosts == NULL)
-		return true;
+		return 0;
 	for (i = 0; i < nhosts; i++)
 		if (hosts[i] != NULL && hosts[i][0] != '\0' &&
 		    strcasecmp(hosts[i], host) == 0)
-			return true;
-	return false;
+			return 0;
+	vm_error_set(err, API_EINVAL, "%s: the host part must be this "
+	    "host's enrolled name or address", what);
+	return -1;
 }
 
 bool
@@ -130,12 +134,7 @@ api_miguri_check(const char *what, const char *uri, bool plain,
 		    "fragment)", what);
 		return -1;
 	}
-	if (!host_listed(host, hosts, nhosts)) {
-		vm_error_set(err, API_EINVAL, "%s: the host part must be this "
-		    "host's enrolled name or address", what);
-		return -1;
-	}
-	return 0;
+	return host_check(what, host, hosts, nhosts, err);
 }
 
 int
@@ -154,10 +153,5 @@ api_migdata_check(const char *what, const char *listen,
 		    what);
 		return -1;
 	}
-	if (!host_listed(host, hosts, nhosts)) {
-		vm_error_set(err, API_EINVAL, "%s: the host part must be this "
-		    "host's enrolled name or address", what);
-		return -1;
-	}
-	return 0;
+	return host_check(what, host, hosts, nhosts, err);
 }

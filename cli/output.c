@@ -22,6 +22,19 @@ struct output_table {
 	size_t cap;
 };
 
+/* fmt and ap as a malloc'ed string. */
+static char *vformat(const char *fmt, va_list ap) ATTR_PRINTF(1, 0);
+
+static char *
+vformat(const char *fmt, va_list ap)
+{
+	char *s = NULL;
+
+	if (vasprintf(&s, fmt, ap) < 0)
+		fatalx("vasprintf");
+	return s;
+}
+
 char *
 output_escape(const char *s, unsigned flags)
 {
@@ -51,12 +64,11 @@ output_escape(const char *s, unsigned flags)
 void
 output_safe_printf(FILE *fp, const char *fmt, ...)
 {
-	char *s = NULL, *e;
+	char *s, *e;
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		fatalx("vasprintf");
+	s = vformat(fmt, ap);
 	va_end(ap);
 	e = output_escape(s, OUTPUT_ESC_LINES);
 	fputs(e, fp);
@@ -77,12 +89,11 @@ output_table_new(const char *const *headers, size_t ncols)
 void
 output_cell(struct output_table *t, const char *fmt, ...)
 {
-	char *s = NULL, *p;
+	char *s, *p;
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		fatalx("vasprintf");
+	s = vformat(fmt, ap);
 	va_end(ap);
 	/* One row per line, whatever a server string holds; and no
 	 * terminal control from it (output_escape). */
@@ -254,8 +265,7 @@ output_msg(const struct cli_ctx *ctx, const char *fmt, ...)
 	if (ctx->quiet)
 		return;
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		fatalx("vasprintf");
+	s = vformat(fmt, ap);
 	va_end(ap);
 	output_safe_printf(fp, "%s\n", s);
 	free(s);

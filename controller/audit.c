@@ -37,6 +37,7 @@
 
 #include "audit.h"
 #include "audit_priv.h"
+#include "codec.h"
 #include "errors.h"
 #include "json.h"
 #include "log.h"
@@ -305,33 +306,6 @@ audit_hmac_id(const struct audit_hmac *k)
 
 /* ---------------------------------------------------------------- append */
 
-/* Length of the well-formed UTF-8 sequence at p (1-4), 0 if malformed. */
-static size_t
-utf8_len(const unsigned char *p)
-{
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
-			return 0;
-		if ((p[0] == 0xe0 && p[1] < 0xa0) ||	/* overlong */
-		    (p[0] == 0xed && p[1] > 0x9f))	/* surrogate */
-			return 0;
-		return 3;
-	}
-	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
-		    (p[3] & 0xc0) != 0x80)
-			return 0;
-		if ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
 /*
  * Make s storable text: control characters and bytes that are not
  * well-formed UTF-8 (e.g. a sequence cut by truncation) become '?'.
@@ -342,7 +316,7 @@ text_sanitize(char *s)
 	unsigned char *p = (unsigned char *)s;
 
 	while (*p != '\0') {
-		size_t n = utf8_len(p);
+		size_t n = api_utf8_len(p);
 
 		if (n == 0 || (*p < 0x20 && *p != '\t') || *p == 0x7f) {
 			*p++ = '?';

@@ -56,23 +56,10 @@ static void
 beside_store(const struct ctl_config *cfg, const char *path,
     const char *name, char out[API_PATH_MAX])
 {
-	char parent[API_PATH_MAX], *slash;
-
-	if (path[0] != '\0') {
+	if (path[0] != '\0')
 		str_copy(out, API_PATH_MAX, path);
-		return;
-	}
-	str_copy(parent, sizeof(parent), cfg->store_path);
-	while (strlen(parent) > 1 && parent[strlen(parent) - 1] == '/')
-		parent[strlen(parent) - 1] = '\0';
-	slash = strrchr(parent, '/');
-	if (slash == NULL)
-		str_copy(parent, sizeof(parent), ".");
-	else if (slash == parent)
-		parent[1] = '\0';
 	else
-		*slash = '\0';
-	snprintf(out, API_PATH_MAX, "%s/%s", parent, name);
+		path_beside(cfg->store_path, name, out, API_PATH_MAX);
 }
 
 static bool

@@ -120,14 +120,17 @@ req_header(const struct req *req, const char *key)
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, key);
 }
 
-void
-req_peer(struct req *req, char buf[64])
+/*
+ * conn's client address as text, "" when unknown; with prefix64 an IPv6
+ * address is cut to its /64 ("2001:db8:1:2::/64").
+ */
+static void
+peer_text(struct MHD_Connection *conn, bool prefix64, char buf[64])
 {
 	const union MHD_ConnectionInfo *ci;
 
 	buf[0] = '\0';
-	ci = MHD_get_connection_info(req->conn,
-	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci == NULL || ci->client_addr == NULL)
 		return;
 	if (ci->client_addr->sa_family == AF_INET) {
@@ -136,11 +139,23 @@ req_peer(struct req *req, char buf[64])
 
 		inet_ntop(AF_INET, &in->sin_addr, buf, 64);
 	} else if (ci->client_addr->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 =
-		    (const struct sockaddr_in6 *)(const void *)ci->client_addr;
+		struct sockaddr_in6 in6;
 
-		inet_ntop(AF_INET6, &in6->sin6_addr, buf, 64);
+		memcpy(&in6, ci->client_addr, sizeof(in6));
+		if (!prefix64) {
+			inet_ntop(AF_INET6, &in6.sin6_addr, buf, 64);
+			return;
+		}
+		memset(&in6.sin6_addr.s6_addr[8], 0, 8);
+		if (inet_ntop(AF_INET6, &in6.sin6_addr, buf, 60) != NULL)
+			memcpy(buf + strlen(buf), "/64", 4);	/* < 64 */
 	}
+}
+
+void
+req_peer(struct req *req, char buf[64])
+{
+	peer_text(req->conn, false, buf);
 }
 
 void
@@ -420,6 +435,33 @@ server_wake(struct server *srv, const char *key)
 }
 
 /*
+ * Resume and forget waiters, srv->lock held: with key, the long polls of
+ * key (marked superseded); without, those whose deadline is past at now,
+ * or all of them when stop (marked wait_over).
+ */
+static void
+waiters_resume(struct server *srv, const char *key, bool stop, int64_t now)
+{
+	struct waiter **pp, *w;
+
+	pp = &srv->waiters;
+	while ((w = *pp) != NULL) {
+		if (key != NULL ? strcmp(w->cs->req.wait_key, key) == 0 :
+		    stop || now >= w->cs->req.wait_deadline) {
+			*pp = w->next;
+			if (key != NULL)
+				w->cs->req.superseded = true;
+			else
+				w->cs->req.wait_over = true;
+			MHD_resume_connection(w->conn);
+			free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+}
+
+/*
  * End the waiting long polls of key with an empty answer: svc_agent_register
  * calls it when an agent starts again, so a poll of its previous life
  * (a dead connection the server has not noticed) leases nothing more.
@@ -427,20 +469,8 @@ server_wake(struct server *srv, const char *key)
 void
 server_supersede(struct server *srv, const char *key)
 {
-	struct waiter **pp, *w;
-
 	pthread_mutex_lock(&srv->lock);
-	pp = &srv->waiters;
-	while ((w = *pp) != NULL) {
-		if (strcmp(w->cs->req.wait_key, key) == 0) {
-			*pp = w->next;
-			w->cs->req.superseded = true;
-			MHD_resume_connection(w->conn);
-			free(w);
-		} else {
-			pp = &w->next;
-		}
-	}
+	waiters_resume(srv, key, false, 0);
 	pthread_mutex_unlock(&srv->lock);
 }
 
@@ -464,23 +494,12 @@ server_timer(void *arg)
 	int64_t last_sweep = 0;
 
 	for (;;) {
-		struct waiter **pp, *w;
 		int64_t now = mono_ms();
 		bool stop;
 
 		pthread_mutex_lock(&srv->lock);
 		stop = srv->stopping;
-		pp = &srv->waiters;
-		while ((w = *pp) != NULL) {
-			if (stop || now >= w->cs->req.wait_deadline) {
-				*pp = w->next;
-				w->cs->req.wait_over = true;
-				MHD_resume_connection(w->conn);
-				free(w);
-			} else {
-				pp = &w->next;
-			}
-		}
+		waiters_resume(srv, NULL, stop, now);
 		pthread_mutex_unlock(&srv->lock);
 		if (stop)
 			break;
@@ -593,25 +612,9 @@ rate_ok(struct server *srv, const char *user, int64_t *retry_s)
 static void
 peer_key(struct MHD_Connection *conn, char buf[64])
 {
-	const union MHD_ConnectionInfo *ci;
-
-	str_copy(buf, 64, "?");
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci == NULL || ci->client_addr == NULL)
-		return;
-	if (ci->client_addr->sa_family == AF_INET) {
-		const struct sockaddr_in *in =
-		    (const struct sockaddr_in *)(const void *)ci->client_addr;
-
-		inet_ntop(AF_INET, &in->sin_addr, buf, 64);
-	} else if (ci->client_addr->sa_family == AF_INET6) {
-		struct sockaddr_in6 in6;
-
-		memcpy(&in6, ci->client_addr, sizeof(in6));
-		memset(&in6.sin6_addr.s6_addr[8], 0, 8);
-		if (inet_ntop(AF_INET6, &in6.sin6_addr, buf, 60) != NULL)
-			memcpy(buf + strlen(buf), "/64", 4);	/* < 64 */
-	}
+	peer_text(conn, true, buf);
+	if (buf[0] == '\0')
+		str_copy(buf, 64, "?");
 }
 
 /*

@@ -35,6 +35,9 @@ int svc_name_add(struct store_txn *txn, int kind, const char *agency,
     const char *name, struct vm_error *err);
 int svc_name_del(struct store_txn *txn, int kind, const char *agency,
     const char *name, struct vm_error *err);
+/* Delete the kind's row keyed "AGENCY/NAME" and its DB_NAMES index. */
+int svc_name_remove(struct store_txn *txn, int kind, const char *agency,
+    const char *name, struct vm_error *err);
 /* Key of name as agency sees it (own, then public for images and
  * networks; agency NULL or "": public only): 0 found, 1 absent, -1. */
 int svc_name_find(struct store_txn *txn, int kind, const char *agency,
@@ -148,6 +151,15 @@ int svc_show_row(struct req *req, struct resp *resp, enum store_db db,
 /* Decode the request body with schema s (API_INPUT). */
 int svc_body(struct req *req, const struct api_schema *s, void *obj,
     struct vm_error *err);
+/*
+ * Load the row a dupsort index value names: a VM uuid (DB_VMS_BY_HOST) or
+ * "SEQ:task-uuid" (DB_TASKS_BY_HOST). 0 found, 1 absent or val not an
+ * id of that shape, -1 error.
+ */
+int svc_dup_vm(struct store_txn *txn, const char *val, size_t vlen,
+    struct api_vm *vm, struct vm_error *err);
+int svc_dup_task(struct store_txn *txn, const char *val, size_t vlen,
+    struct api_task *t, struct vm_error *err);
 /* Load a host row; 1 = absent. */
 int svc_host_load(struct store_txn *txn, const char *name,
     struct api_host *h, struct vm_error *err);

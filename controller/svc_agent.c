@@ -41,16 +41,11 @@ lease_release_cb(const char *key, size_t klen, const char *val, size_t vlen,
 {
 	struct store_txn *txn = arg;
 	struct api_task t;
-	char id[API_UUID_LEN];
 	int rc;
 
 	(void)key;
 	(void)klen;
-	if (vlen != 17 + API_UUID_LEN - 1)
-		return 0;
-	memcpy(id, val + 17, API_UUID_LEN - 1);
-	id[API_UUID_LEN - 1] = '\0';
-	rc = store_get_obj(txn, DB_TASKS, id, &api_task_schema, &t, err);
+	rc = svc_dup_task(txn, val, vlen, &t, err);
 	if (rc < 0)
 		return -1;
 	if (rc == 1 || t.state != TASK_LEASED)
@@ -186,16 +181,11 @@ blob_vm_cb(const char *key, size_t klen, const char *val, size_t vlen,
 {
 	struct blob_ctx *c = arg;
 	struct api_vm vm;
-	char id[API_UUID_LEN];
 	int rc;
 
 	(void)key;
 	(void)klen;
-	if (vlen != API_UUID_LEN - 1)
-		return 0;
-	memcpy(id, val, vlen);
-	id[vlen] = '\0';
-	rc = store_get_obj(c->txn, DB_VMS, id, &api_vm_schema, &vm, err);
+	rc = svc_dup_vm(c->txn, val, vlen, &vm, err);
 	if (rc < 0)
 		return -1;
 	if (rc == 0 && image_uses(&vm.image, c->sha)) {
@@ -211,16 +201,11 @@ blob_task_cb(const char *key, size_t klen, const char *val, size_t vlen,
 {
 	struct blob_ctx *c = arg;
 	struct api_task t;
-	char id[API_UUID_LEN];
 	int rc;
 
 	(void)key;
 	(void)klen;
-	if (vlen != 17 + API_UUID_LEN - 1)
-		return 0;
-	memcpy(id, val + 17, API_UUID_LEN - 1);
-	id[API_UUID_LEN - 1] = '\0';
-	rc = store_get_obj(c->txn, DB_TASKS, id, &api_task_schema, &t, err);
+	rc = svc_dup_task(c->txn, val, vlen, &t, err);
 	if (rc < 0)
 		return -1;
 	if (rc == 0 && t.state != TASK_DONE && image_uses(&t.image, c->sha)) {
@@ -318,16 +303,11 @@ task_walk_cb(const char *key, size_t klen, const char *val, size_t vlen,
 	struct task_walk *w = arg;
 	struct api_task t;
 	struct api_operation op;
-	char id[API_UUID_LEN];
 	int rc;
 
 	(void)key;
 	(void)klen;
-	if (vlen != 17 + API_UUID_LEN - 1)
-		return 0;
-	memcpy(id, val + 17, API_UUID_LEN - 1);
-	id[API_UUID_LEN - 1] = '\0';
-	rc = store_get_obj(w->txn, DB_TASKS, id, &api_task_schema, &t, err);
+	rc = svc_dup_task(w->txn, val, vlen, &t, err);
 	if (rc < 0)
 		return -1;
 	if (rc == 1 || t.state == TASK_DONE)

@@ -100,6 +100,40 @@ svc_host_load(struct store_txn *txn, const char *name, struct api_host *h,
 	return store_get_obj(txn, DB_HOSTS, name, &api_host_schema, h, err);
 }
 
+/*
+ * Index values: a VM uuid (DB_VMS_BY_HOST), or "SEQ:task-uuid" with a
+ * 16-hex-digit sequence (DB_TASKS_BY_HOST). Copy the id out of val and
+ * load its row.
+ */
+static int
+dup_load(struct store_txn *txn, enum store_db db, const char *val,
+    size_t vlen, size_t prefix, const struct api_schema *schema, void *obj,
+    struct vm_error *err)
+{
+	char id[API_UUID_LEN];
+
+	if (vlen != prefix + API_UUID_LEN - 1)
+		return 1;
+	memcpy(id, val + prefix, API_UUID_LEN - 1);
+	id[API_UUID_LEN - 1] = '\0';
+	return store_get_obj(txn, db, id, schema, obj, err);
+}
+
+int
+svc_dup_vm(struct store_txn *txn, const char *val, size_t vlen,
+    struct api_vm *vm, struct vm_error *err)
+{
+	return dup_load(txn, DB_VMS, val, vlen, 0, &api_vm_schema, vm, err);
+}
+
+int
+svc_dup_task(struct store_txn *txn, const char *val, size_t vlen,
+    struct api_task *t, struct vm_error *err)
+{
+	return dup_load(txn, DB_TASKS, val, vlen, 17, &api_task_schema, t,
+	    err);
+}
+
 struct rows_ctx {
 	const struct ctl *ctl;
 	const struct req *req;

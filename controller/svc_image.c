@@ -71,25 +71,11 @@ struct upload {
 static void
 images_paths(struct images *im, const struct ctl_config *cfg)
 {
-	if (cfg->images_dir[0] != '\0') {
+	if (cfg->images_dir[0] != '\0')
 		str_copy(im->dir, sizeof(im->dir), cfg->images_dir);
-	} else {
-		/* Beside the store: /var/lib/vmctl/state -> .../images. */
-		char parent[API_PATH_MAX];
-		char *slash;
-
-		str_copy(parent, sizeof(parent), cfg->store_path);
-		while (strlen(parent) > 1 && parent[strlen(parent) - 1] == '/')
-			parent[strlen(parent) - 1] = '\0';
-		slash = strrchr(parent, '/');
-		if (slash == NULL)
-			str_copy(parent, sizeof(parent), ".");
-		else if (slash == parent)
-			parent[1] = '\0';
-		else
-			*slash = '\0';
-		snprintf(im->dir, sizeof(im->dir), "%s/images", parent);
-	}
+	else	/* beside the store: /var/lib/vmctl/state -> .../images */
+		path_beside(cfg->store_path, "images", im->dir,
+		    sizeof(im->dir));
 	snprintf(im->blobs, sizeof(im->blobs), "%s/blobs", im->dir);
 	snprintf(im->tmp, sizeof(im->tmp), "%s/tmp", im->dir);
 }

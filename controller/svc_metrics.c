@@ -160,6 +160,15 @@ host_gauges(struct buf *out, const struct buf *hb)
 	}
 }
 
+/* One sample without labels, after its HELP and TYPE lines. */
+static void
+metric_u64(struct buf *out, const char *name, const char *type,
+    const char *text, uint64_t v)
+{
+	help(out, name, type, text);
+	buf_printf(out, "%s %llu\n", name, (unsigned long long)v);
+}
+
 /* The store's map use and the audit trail's counters (auditlog.c). */
 static void
 audit_metrics(const struct ctl *ctl, struct buf *out)
@@ -167,31 +176,25 @@ audit_metrics(const struct ctl *ctl, struct buf *out)
 	struct auditlog_stats a;
 
 	auditlog_stats(ctl, &a);
-	help(out, "vmctl_store_map_used_bytes", "gauge",
-	    "Bytes of the LMDB map in use (pages used minus free pages).");
-	buf_printf(out, "vmctl_store_map_used_bytes %llu\n",
-	    (unsigned long long)a.store_used);
-	help(out, "vmctl_store_map_size_bytes", "gauge",
-	    "Bytes the LMDB map can hold (store.map_size_mib).");
-	buf_printf(out, "vmctl_store_map_size_bytes %llu\n",
-	    (unsigned long long)a.store_size);
+	metric_u64(out, "vmctl_store_map_used_bytes", "gauge",
+	    "Bytes of the LMDB map in use (pages used minus free pages).",
+	    a.store_used);
+	metric_u64(out, "vmctl_store_map_size_bytes", "gauge",
+	    "Bytes the LMDB map can hold (store.map_size_mib).",
+	    a.store_size);
 	help(out, "vmctl_store_high_water_ratio", "gauge",
 	    "Share of the map above which user changes get 503 "
 	    "(store.high_water_pct).");
 	buf_printf(out, "vmctl_store_high_water_ratio %.2f\n",
 	    (double)a.high_water_pct / 100.0);
-	help(out, "vmctl_audit_refusals_total", "counter",
-	    "Refused requests (401/403/429) counted for the audit trail.");
-	buf_printf(out, "vmctl_audit_refusals_total %llu\n",
-	    (unsigned long long)a.refusals);
-	help(out, "vmctl_audit_refusal_events_total", "counter",
-	    "Aggregated refusal events written (one per key and interval).");
-	buf_printf(out, "vmctl_audit_refusal_events_total %llu\n",
-	    (unsigned long long)a.flushed_events);
-	help(out, "vmctl_audit_pruned_total", "counter",
-	    "Audit events pruned by retention (exported first).");
-	buf_printf(out, "vmctl_audit_pruned_total %llu\n",
-	    (unsigned long long)a.pruned);
+	metric_u64(out, "vmctl_audit_refusals_total", "counter",
+	    "Refused requests (401/403/429) counted for the audit trail.",
+	    a.refusals);
+	metric_u64(out, "vmctl_audit_refusal_events_total", "counter",
+	    "Aggregated refusal events written (one per key and interval).",
+	    a.flushed_events);
+	metric_u64(out, "vmctl_audit_pruned_total", "counter",
+	    "Audit events pruned by retention (exported first).", a.pruned);
 }
 
 int

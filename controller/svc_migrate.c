@@ -242,16 +242,11 @@ pump_cb(const char *key, size_t klen, const char *val, size_t vlen,
 {
 	struct pump_walk *w = arg;
 	struct api_vm vm;
-	char id[API_UUID_LEN];
 	int rc;
 
 	(void)key;
 	(void)klen;
-	if (vlen != API_UUID_LEN - 1)
-		return 0;
-	memcpy(id, val, vlen);
-	id[vlen] = '\0';
-	rc = store_get_obj(w->txn, DB_VMS, id, &api_vm_schema, &vm, err);
+	rc = svc_dup_vm(w->txn, val, vlen, &vm, err);
 	if (rc < 0)
 		return -1;
 	if (rc == 1 || strcmp(vm.drain_op, w->op_id) != 0)
@@ -264,7 +259,7 @@ pump_cb(const char *key, size_t klen, const char *val, size_t vlen,
 		w->cap = w->cap ? w->cap * 2 : 16;
 		w->queued = xrealloc(w->queued, w->cap * sizeof(*w->queued));
 	}
-	str_copy(w->queued[w->nqueued++], API_UUID_LEN, id);
+	str_copy(w->queued[w->nqueued++], API_UUID_LEN, vm.id);
 	return 0;
 }
 
@@ -430,21 +425,17 @@ drain_walk_cb(const char *key, size_t klen, const char *val, size_t vlen,
     void *arg, struct vm_error *err)
 {
 	struct drain_walk *w = arg;
-	char id[API_UUID_LEN];
 	int rc;
 
 	(void)key;
 	(void)klen;
 	if (vlen != API_UUID_LEN - 1)
 		return 0;
-	memcpy(id, val, vlen);
-	id[vlen] = '\0';
 	if (w->n == w->cap) {
 		w->cap = w->cap ? w->cap * 2 : 16;
 		w->vms = xrealloc(w->vms, w->cap * sizeof(*w->vms));
 	}
-	rc = store_get_obj(w->txn, DB_VMS, id, &api_vm_schema, &w->vms[w->n],
-	    err);
+	rc = svc_dup_vm(w->txn, val, vlen, &w->vms[w->n], err);
 	if (rc < 0)
 		return -1;
 	if (rc == 0)

@@ -82,6 +82,18 @@ svc_name_del(struct store_txn *txn, int kind, const char *agency,
 	return store_del(txn, DB_NAMES, ik, key, err) < 0 ? -1 : 0;
 }
 
+int
+svc_name_remove(struct store_txn *txn, int kind, const char *agency,
+    const char *name, struct vm_error *err)
+{
+	char key[SVC_KEY_MAX];
+
+	svc_name_key(agency, name, key);
+	if (store_del(txn, kind_dbs[kind], key, NULL, err) < 0)
+		return -1;
+	return svc_name_del(txn, kind, agency, name, err);
+}
+
 /* Collected storage keys of one name (at most a few shown). */
 struct names_ctx {
 	size_t n;
@@ -116,6 +128,19 @@ names_cb(const char *key, size_t klen, const char *val, size_t vlen,
 		    len ? ", " : "", slash == k ? 6 : (int)(slash - k),
 		    slash == k ? "public" : k);
 	return 0;
+}
+
+/* Collect in c the storage keys DB_NAMES holds for name of kind. */
+static int
+names_collect(struct store_txn *txn, int kind, const char *name,
+    struct names_ctx *c, struct vm_error *err)
+{
+	char ik[SVC_KEY_MAX + 16];
+
+	memset(c, 0, sizeof(*c));
+	index_key(kind, name, ik);
+	return store_iter_dups(txn, DB_NAMES, ik, names_cb, c, err) < 0 ?
+	    -1 : 0;
 }
 
 /* Is key present in the kind's table? 0 yes, 1 no, -1 error. */
@@ -177,12 +202,9 @@ int
 svc_name_any(struct store_txn *txn, int kind, const char *name,
     char key[SVC_KEY_MAX], struct vm_error *err)
 {
-	char ik[SVC_KEY_MAX + 16];
 	struct names_ctx c;
 
-	memset(&c, 0, sizeof(c));
-	index_key(kind, name, ik);
-	if (store_iter_dups(txn, DB_NAMES, ik, names_cb, &c, err) < 0)
+	if (names_collect(txn, kind, name, &c, err) < 0)
 		return -1;
 	if (c.n == 0)
 		return 1;
@@ -201,7 +223,7 @@ int
 svc_name_clash(struct store_txn *txn, int kind, const char *agency,
     const char *name, struct vm_error *err)
 {
-	char key[SVC_KEY_MAX], ik[SVC_KEY_MAX + 16];
+	char key[SVC_KEY_MAX];
 	struct names_ctx c;
 	int rc;
 
@@ -235,9 +257,7 @@ svc_name_clash(struct store_txn *txn, int kind, const char *agency,
 		}
 		return 0;
 	}
-	memset(&c, 0, sizeof(c));
-	index_key(kind, name, ik);
-	if (store_iter_dups(txn, DB_NAMES, ik, names_cb, &c, err) < 0)
+	if (names_collect(txn, kind, name, &c, err) < 0)
 		return -1;
 	if (c.n > 0) {
 		vm_error_set(err, API_ECONFLICT, "%s name '%s' is used by "

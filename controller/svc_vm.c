@@ -114,12 +114,7 @@ int
 svc_vm_name_del(struct store_txn *txn, const struct api_vm *vm,
     struct vm_error *err)
 {
-	char key[SVC_KEY_MAX];
-
-	svc_name_key(vm->agency, vm->name, key);
-	if (store_del(txn, DB_VMS_BY_NAME, key, NULL, err) < 0)
-		return -1;
-	return svc_name_del(txn, NAME_VM, vm->agency, vm->name, err);
+	return svc_name_remove(txn, NAME_VM, vm->agency, vm->name, err);
 }
 
 int

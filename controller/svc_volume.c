@@ -38,12 +38,7 @@ static int
 vol_del(struct store_txn *txn, const struct api_volume *v,
     struct vm_error *err)
 {
-	char key[SVC_KEY_MAX];
-
-	svc_name_key(v->agency, v->name, key);
-	if (store_del(txn, DB_VOLUMES, key, NULL, err) < 0)
-		return -1;
-	return svc_name_del(txn, NAME_VOLUME, v->agency, v->name, err);
+	return svc_name_remove(txn, NAME_VOLUME, v->agency, v->name, err);
 }
 
 /* The volume of a task: its name in whichever agency has that id. */

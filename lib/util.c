@@ -348,6 +348,25 @@ cleanup:
 	return ret;
 }
 
+void
+path_beside(const char *path, const char *name, char *out, size_t size)
+{
+	char *parent = xstrdup(path), *slash;
+
+	while (strlen(parent) > 1 && parent[strlen(parent) - 1] == '/')
+		parent[strlen(parent) - 1] = '\0';
+	slash = strrchr(parent, '/');
+	if (slash == NULL) {
+		free(parent);
+		parent = xstrdup(".");
+	} else if (slash == parent)
+		parent[1] = '\0';
+	else
+		*slash = '\0';
+	snprintf(out, size, "%s/%s", parent, name);
+	free(parent);
+}
+
 /* ------------------------------------------------------------ UTF-8 */
 
 size_t

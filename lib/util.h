@@ -53,6 +53,9 @@ int file_write_atomic(const char *path, const void *data, size_t len, int mode);
 int file_read(const char *path, size_t max, char **out, size_t *len);
 /* mkdir -p */
 int mkdir_p(const char *path, int mode);
+/* "DIR/name" into out[size], DIR the directory that holds path (trailing
+ * '/'s ignored; "." when path has no '/'): a file beside path. */
+void path_beside(const char *path, const char *name, char *out, size_t size);
 
 /*
  * Length of the well-formed UTF-8 sequence at p[0..n) (1..4), or 0 when
