@@ -758,6 +758,9 @@ dispatch(struct server *srv, struct MHD_Connection *conn,
 	return send_resp(conn, &resp);
 }
 
+/* Most of a refused upload's body read and dropped (upload_chunk). */
+#define ROUTE_DRAIN_MAX	(64u << 20)
+
 /*
  * First call of a ROUTE_UPLOAD request, once the caller is authorized
  * (request_begin()): let the route begin its upload.
@@ -770,6 +773,26 @@ upload_start(struct server *srv, struct MHD_Connection *conn,
 	struct vm_error err = { 0, "" };
 
 	if (routes_upload(cs->route)->up_begin(&cs->req, &cs->req.upload, &err) < 0) {
+		const char *expect = MHD_lookup_connection_value(conn,
+		    MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+		const char *cl = MHD_lookup_connection_value(conn,
+		    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+		/*
+		 * An authorized caller refused on its headers (a quota): a
+		 * client that did not wait for "100 Continue" is sending the
+		 * body already, and closing under it resets the connection
+		 * before it reads the answer. Read and drop a body of at most
+		 * ROUTE_DRAIN_MAX, then answer (upload_refuse); answer at
+		 * once when the client waits (Expect) or the body is bigger.
+		 */
+		if ((expect == NULL || strcasecmp(expect, "100-continue") != 0) &&
+		    (cl == NULL || strtoull(cl, NULL, 10) <= ROUTE_DRAIN_MAX)) {
+			cs->upload_err = err;
+			cs->upload_refused = true;
+			cs->uploading = true;
+			return MHD_YES;
+		}
 		resp_error(&resp, &err);
 		server_audit(srv, cs, resp.status, err.message);
 		metrics_record(srv, cs, resp.status);
@@ -785,7 +808,6 @@ upload_start(struct server *srv, struct MHD_Connection *conn,
  * complete), up to ROUTE_DRAIN_MAX bytes; past that the connection is
  * closed without an answer.
  */
-#define ROUTE_DRAIN_MAX	(64u << 20)
 /* The same for a body past its route's limit (server.c reads it). */
 #define ROUTE_BODY_DRAIN_MAX	(1u << 20)
 

@@ -376,7 +376,7 @@ check "(12) ... naming images" grep -q "exceeded for images" "$T_DIR/up.json"
 check_eq "(12) ... refused on the headers, before the body is read" 409 \
     "$(curl -s -o /dev/null -w '%{http_code}' --max-time $((10 * D)) \
     -H "Authorization: Bearer $TOK_MQ" \
-    -H 'Content-Type: multipart/form-data; boundary=b' \
+    -H 'Content-Type: multipart/form-data; boundary=b' -H 'Expect: 100-continue' \
     -H 'Content-Length: 900000' --data-binary 'x' "$CTL_URL/v1/images")"
 check "(12) delete gives it back" api DELETE /v1/images/qk1
 check_eq "(12) q: usage images 0, image_mib 0" "0 0" \
