@@ -53,6 +53,8 @@ api_console_lines(const char *buf, size_t n, struct api_console_line **out)
 	for (i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)buf[i];
 
+		if (ch == '\r' && i + 1 < n && buf[i + 1] == '\n')
+			continue;	/* a serial line's CR LF ends as LF */
 		if (!open) {
 			if (nl == cap) {
 				cap = cap ? cap * 2 : 16;
@@ -136,6 +138,8 @@ api_console_format(const struct api_console *c, const char *buf, size_t n)
 	for (i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)buf[i];
 
+		if (ch == '\r' && i + 1 < n && buf[i + 1] == '\n')
+			continue;	/* as api_console_lines() */
 		if (!open) {
 			len = 0;
 			open = true;

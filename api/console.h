@@ -1,8 +1,8 @@
 /*
  * console: a VM's serial log as it travels agent -> controller -> user.
  * Bytes are carried as lines (the codec refuses control characters in
- * strings): each {text, nl}, nl = a newline ended it; the agent turns
- * other control bytes and non-ASCII into '?'. offset/end are positions
+ * strings): each {text, nl}, nl = a newline ended it (a CR before it is
+ * dropped); other control bytes and non-ASCII become '?'. offset/end are positions
  * in the agent's log file. api_console_lines() allocates; the caller
  * frees (free()); the rest is codec only.
  */

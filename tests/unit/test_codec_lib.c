@@ -356,7 +356,7 @@ test_console_format(void **state)
 	static const char *const logs[] = {
 		"", "a", "\n", "\n\n\n", "boot\nhello \"x\" \\ y\tz\n",
 		"no newline at the end", "\x01\x1b[2J\x7f\xc2\x9b\xff\n",
-		"/slash/", "a\n\nb",
+		"/slash/", "a\n\nb", "crlf\r\nline\r\n\r\n", "lone\rcr\r",
 	};
 	struct api_console c;
 	char big[3000];
@@ -388,5 +388,16 @@ test_console_format(void **state)
 		json_object_put(want);
 		free(text);
 		free(lines);
+	}
+	/* A serial line's CR LF ends as a newline; a lone CR stays '?'. */
+	{
+		struct api_console_line *l = NULL;
+		size_t nl = api_console_lines("ok\r\nx\ry", 7, &l);
+
+		assert_int_equal(nl, 2);
+		assert_string_equal(l[0].text, "ok");
+		assert_true(l[0].nl);
+		assert_string_equal(l[1].text, "x?y");
+		free(l);
 	}
 }
