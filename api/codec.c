@@ -105,28 +105,11 @@ api_enum_index(const char *const *names, const char *s)
 size_t
 api_utf8_len(const unsigned char *p)
 {
+	/* p is NUL-terminated: a sequence is never longer than what is
+	 * left before the NUL. */
 	if (p[0] < 0x80)
 		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
-			return 0;
-		if ((p[0] == 0xe0 && p[1] < 0xa0) ||	/* overlong */
-		    (p[0] == 0xed && p[1] > 0x9f))	/* surrogate */
-			return 0;
-		return 3;
-	}
-	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
-		    (p[3] & 0xc0) != 0x80)
-			return 0;
-		if ((p[0] == 0xf0 && p[1] < 0x90) ||
-		    (p[0] == 0xf4 && p[1] > 0x8f))
-			return 0;
-		return 4;
-	}
-	return 0;
+	return utf8_seq_len(p, strnlen((const char *)p, 4));
 }
 
 /*

@@ -57,47 +57,7 @@ struct multipart {
 bool
 multipart_text_ok(const char *data, size_t len, bool allow_lines)
 {
-	const unsigned char *s = (const unsigned char *)data;
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		uint32_t cp;
-		size_t n, k;
-
-		if (c < 0x80) {
-			if (c == 0x7f || (c < 0x20 && !(allow_lines &&
-			    (c == '\t' || c == '\n' || c == '\r'))))
-				return false;
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return false;	/* continuation, overlong lead, > 0xf4 */
-		}
-		if (len - i <= n)
-			return false;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
-		    (cp >= 0x80 && cp <= 0x9f))
-			return false;
-		i += n + 1;
-	}
-	return true;
+	return utf8_text_ok(data, len, allow_lines);
 }
 
 static bool

@@ -99,18 +99,7 @@ urlpath_decode(const char *raw, char *out, size_t size, struct vm_error *err)
 bool
 urlpath_text_ok(const char *v, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)v;
-	size_t i = 0, k;
-
-	while (i < n) {
-		if (p[i] < 0x20 || p[i] == 0x7f)
-			return false;
-		k = utf8_seq_len(p + i, n - i);
-		if (k == 0 || (k == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0))
-			return false;
-		i += k;
-	}
-	return true;
+	return utf8_text_ok(v, n, false);
 }
 
 /* One part of a cursor: [A-Za-z0-9._:-], not starting with '.' or '-'. */

@@ -405,6 +405,28 @@ utf8_seq_len(const unsigned char *p, size_t n)
 }
 
 bool
+utf8_text_ok(const char *s, size_t n, bool allow_lines)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, k;
+
+	while (i < n) {
+		if (p[i] < 0x20 || p[i] == 0x7f) {
+			if (!allow_lines || (p[i] != '\t' && p[i] != '\n' &&
+			    p[i] != '\r'))
+				return false;
+			i++;
+			continue;
+		}
+		k = utf8_seq_len(p + i, n - i);
+		if (k == 0 || (k == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0))
+			return false;	/* ill-formed, or a C1 control */
+		i += k;
+	}
+	return true;
+}
+
+bool
 utf8_valid(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;

@@ -63,6 +63,11 @@ void path_beside(const char *path, const char *name, char *out, size_t size);
  * (U+D800..U+DFFF) and code points past U+10FFFF are all refused.
  */
 size_t utf8_seq_len(const unsigned char *p, size_t n);
+/*
+ * Is s[0..n) clean text: well-formed UTF-8 with no C0 control (tab, LF
+ * and CR aside when allow_lines), no DEL and no C1 control (U+0080..9F)?
+ */
+bool utf8_text_ok(const char *s, size_t n, bool allow_lines);
 /* Is s[0..n) well-formed UTF-8 (see utf8_seq_len)? */
 bool utf8_valid(const char *s, size_t n);
 /*
