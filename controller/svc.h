@@ -27,7 +27,6 @@
 #define SVC_KEY_MAX (2 * API_NAME_MAX + 1)
 enum svc_name_kind { NAME_VM, NAME_IMAGE, NAME_NETWORK, NAME_VOLUME,
 	NAME_GROUP };
-const char *svc_name_kind(int kind);
 void svc_name_key(const char *agency, const char *name,
     char key[SVC_KEY_MAX]);
 /* DB_NAMES index of a new / removed object. */

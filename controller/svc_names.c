@@ -40,12 +40,6 @@ kind_public(int kind)
 	return kind == NAME_IMAGE || kind == NAME_NETWORK;
 }
 
-const char *
-svc_name_kind(int kind)
-{
-	return kind_names[kind];
-}
-
 void
 svc_name_key(const char *agency, const char *name, char key[SVC_KEY_MAX])
 {
